@@ -1,0 +1,125 @@
+import type { Candle, OrderSide } from '../core/types.js';
+
+/**
+ * The exchange as the rest of the project sees it. One implementation (`BinanceFuturesAdapter`)
+ * over the `binance` package's USDMClient serves live, testnet and the local exchange alike.
+ * Numbers go in as numbers; the adapter rounds to the symbol's filters and sends strings.
+ */
+
+export interface SymbolRules {
+  symbol: string;
+  quoteAsset: string;
+  tickSize: number;
+  stepSize: number;
+  /** MARKET_LOT_SIZE step (Binance may differ from LOT_SIZE for market orders). */
+  marketStepSize: number;
+  minQty: number;
+  marketMaxQty: number;
+  /** MIN_NOTIONAL filter `notional`. */
+  minNotional: number;
+}
+
+export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'REJECTED' | 'EXPIRED';
+
+export interface OrderState {
+  symbol: string;
+  orderId: number;
+  clientOrderId: string;
+  side: OrderSide;
+  status: OrderStatus;
+  origQty: number;
+  executedQty: number;
+  /** Average fill price; 0 until filled. */
+  avgPrice: number;
+  reduceOnly: boolean;
+  updateTime: number;
+}
+
+export interface Fill {
+  symbol: string;
+  tradeId: number;
+  orderId: number;
+  side: OrderSide;
+  price: number;
+  qty: number;
+  quoteQty: number;
+  commission: number;
+  commissionAsset: string;
+  realizedPnl: number;
+  time: number;
+}
+
+export type AlgoStatus = 'NEW' | 'TRIGGERING' | 'TRIGGERED' | 'FINISHED' | 'CANCELED' | 'EXPIRED' | 'REJECTED';
+
+export interface AlgoOrderState {
+  symbol: string;
+  algoId: number;
+  clientAlgoId: string;
+  orderType: 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
+  side: OrderSide;
+  triggerPrice: number;
+  status: AlgoStatus;
+  /** Order id of the MARKET order the trigger created, once triggered. */
+  actualOrderId: number | null;
+  updateTime: number;
+}
+
+export interface PositionInfo {
+  symbol: string;
+  /** Signed: positive long, negative short, 0 flat (one-way mode). */
+  positionAmt: number;
+  entryPrice: number;
+  markPrice: number;
+  unrealizedProfit: number;
+  leverage: number;
+  notional: number;
+}
+
+export interface Balance {
+  asset: string;
+  walletBalance: number;
+  availableBalance: number;
+  unrealizedProfit: number;
+  marginBalance: number;
+}
+
+export interface MarketOrderRequest {
+  symbol: string;
+  side: OrderSide;
+  quantity: number;
+  clientOrderId: string;
+  reduceOnly?: boolean;
+}
+
+export interface StopOrderRequest {
+  symbol: string;
+  /** Side of the closing order: SELL protects a LONG, BUY protects a SHORT. */
+  side: OrderSide;
+  type: 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
+  triggerPrice: number;
+  clientAlgoId: string;
+}
+
+export interface FuturesExchange {
+  readonly venue: string;
+  exchangeInfo(): Promise<Map<string, SymbolRules>>;
+  rules(symbol: string): Promise<SymbolRules>;
+  /** Most recent klines, oldest first; the last one is the candle still forming. */
+  klines(symbol: string, interval: string, limit: number): Promise<Candle[]>;
+  markPrice(symbol: string): Promise<number>;
+  markPrices(): Promise<Map<string, number>>;
+  balances(): Promise<Balance[]>;
+  positions(symbol?: string): Promise<PositionInfo[]>;
+  /** One-way position mode, cross margin and the leverage for a symbol. Idempotent. */
+  prepareSymbol(symbol: string, leverage: number): Promise<void>;
+  /** Rounds quantity down to the step; throws a rejected ExchangeError below min notional. */
+  placeMarketOrder(req: MarketOrderRequest): Promise<OrderState>;
+  /** null when the exchange does not know the id (-2013). */
+  getOrder(symbol: string, clientOrderId: string): Promise<OrderState | null>;
+  cancelOrder(symbol: string, clientOrderId: string): Promise<void>;
+  tradesForOrder(symbol: string, orderId: number): Promise<Fill[]>;
+  /** Conditional order through the Algo Order API: closePosition=true, workingType=MARK_PRICE. */
+  placeStopOrder(req: StopOrderRequest): Promise<AlgoOrderState>;
+  getAlgoOrder(symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null>;
+  cancelAlgoOrder(symbol: string, clientAlgoId: string): Promise<void>;
+}
