@@ -1,0 +1,145 @@
+import type { Candle, ExitReason, PositionSide } from './types.js';
+import { entryOrderSide, exitOrderSide } from './types.js';
+import type { TradingParams } from './params.js';
+import { type ExitRules, newTracker, observePrice, trailingLevel } from './exits.js';
+import { intrabarPath } from './intrabar.js';
+import { DEFAULT_SLIPPAGE_BPS, TAKER_FEE_RATE, slippedPrice } from './costs.js';
+
+/**
+ * Triple-barrier labels that follow the agent's own exits: a trade entered at the next candle's open
+ * (MARKET, with slippage and taker fee), then walked along the same intrabar path the replay feed and
+ * the backtester use, at the loop's resolution, through core/exits.ts until take-profit, stop-loss,
+ * trailing stop or the time limit, and closed with slippage and a second taker fee.
+ *
+ * Label classes follow SIGNAL_CLASSES: 0 = HOLD, 1 = BUY, 2 = SELL, and -1 where the future needed to
+ * settle the trade is not in the data (end of series or a gap): such rows are not training rows.
+ */
+export const LABEL_HOLD = 0;
+export const LABEL_BUY = 1;
+export const LABEL_SELL = 2;
+export const LABEL_UNKNOWN = -1;
+
+export interface TradeCosts {
+  /** Sampling step of the intrabar path, ms (the symbol loop's 15 s). */
+  stepMs: number;
+  feeRate: number;
+  slippageBps: number;
+}
+
+export const DEFAULT_TRADE_COSTS: TradeCosts = { stepMs: 15_000, feeRate: TAKER_FEE_RATE, slippageBps: DEFAULT_SLIPPAGE_BPS };
+
+export interface TradeOutcome {
+  side: PositionSide;
+  entryPrice: number;
+  exitPrice: number;
+  exitTime: number;
+  reason: ExitReason;
+  /** Net return on notional after both fee legs and slippage (0.01 = 1 %). */
+  netReturn: number;
+}
+
+/** Net return of a round trip per unit of entry notional, both fills already slipped. */
+export function netReturn(side: PositionSide, entryFill: number, exitFill: number, feeRate: number): number {
+  const move = side === 'LONG' ? exitFill - entryFill : entryFill - exitFill;
+  return (move - feeRate * (entryFill + exitFill)) / entryFill;
+}
+
+/**
+ * Whether no path point inside a candle spanning [low, high] can fire an exit or arm the trail.
+ * Exact shortcut: while the trail is unarmed the tracker's best price matters to nothing, and once
+ * it arms the best price exceeds every price of a skipped candle, so skipping its update is harmless.
+ */
+function quietCandle(side: PositionSide, entry: number, c: Candle, rules: ExitRules, armed: boolean): boolean {
+  if (armed) return false;
+  const arm = rules.trailingActivationPct / 100;
+  if (side === 'LONG') {
+    return c.high / entry - 1 < arm && c.high < entry * (1 + rules.takeProfitPct / 100) && c.low > entry * (1 - rules.stopLossPct / 100);
+  }
+  return 1 - c.low / entry < arm && c.low > entry * (1 - rules.takeProfitPct / 100) && c.high < entry * (1 + rules.stopLossPct / 100);
+}
+
+/**
+ * Simulate a trade entered at the open of `candles[entryIndex]`. Returns null when the data ends or
+ * has a gap before the trade settles.
+ */
+export function simulateTrade(
+  candles: readonly Candle[],
+  entryIndex: number,
+  side: PositionSide,
+  rules: ExitRules,
+  intervalMs: number,
+  costs: TradeCosts = DEFAULT_TRADE_COSTS,
+): TradeOutcome | null {
+  const first = candles[entryIndex];
+  if (!first) return null;
+  const ticks = Math.max(1, Math.round(intervalMs / costs.stepMs));
+  const entryPrice = slippedPrice(first.open, entryOrderSide(side), costs.slippageBps);
+  let tracker = newTracker(side, entryPrice, first.openTime);
+  const limitMs = rules.maxHoldSeconds * 1000;
+  for (let i = entryIndex; i < candles.length; i++) {
+    const c = candles[i]!;
+    if (i > entryIndex && c.openTime - candles[i - 1]!.openTime !== intervalMs) return null;
+    const lastTickTime = c.openTime + (ticks - 1) * costs.stepMs;
+    const armed = trailingLevel(tracker, rules) !== null;
+    if (lastTickTime - tracker.openedAt < limitMs && quietCandle(side, entryPrice, c, rules, armed)) continue;
+    // The replay feed samples ticks 0..ticks-1 of a path whose last point (the close) is the next open.
+    const path = intrabarPath(c, ticks + 1);
+    for (let k = i === entryIndex ? 1 : 0; k < ticks; k++) {
+      const r = observePrice(tracker, path[k]!, c.openTime + k * costs.stepMs, rules);
+      tracker = r.tracker;
+      if (r.exit) {
+        const exitPrice = slippedPrice(r.exit.price, exitOrderSide(side), costs.slippageBps);
+        return {
+          side, entryPrice, exitPrice, exitTime: c.openTime + k * costs.stepMs, reason: r.exit.reason,
+          netReturn: netReturn(side, entryPrice, exitPrice, costs.feeRate),
+        };
+      }
+    }
+  }
+  return null;
+}
+
+/** How far past a candle's close a label looks: one candle to the entry plus the time limit. */
+export function labelHorizonMs(params: Pick<TradingParams, 'maxHoldSeconds'>, intervalMs: number): number {
+  return intervalMs + params.maxHoldSeconds * 1000;
+}
+
+export interface Labels {
+  /** Per candle: LABEL_HOLD / LABEL_BUY / LABEL_SELL, or LABEL_UNKNOWN. */
+  labels: Int8Array;
+  /** Net return of a LONG / SHORT entered at the next open (NaN where unknown). */
+  longReturn: Float32Array;
+  shortReturn: Float32Array;
+}
+
+/**
+ * Label every candle t of a contiguous series: simulate a LONG and a SHORT entered at candle t+1's
+ * open. BUY when the long nets > 0 after costs and beats the short, SELL symmetrically, else HOLD.
+ */
+export function tripleBarrierLabels(
+  candles: readonly Candle[],
+  rules: ExitRules,
+  intervalMs: number,
+  costs: TradeCosts = DEFAULT_TRADE_COSTS,
+): Labels {
+  const n = candles.length;
+  const labels = new Int8Array(n).fill(LABEL_UNKNOWN);
+  const longReturn = new Float32Array(n).fill(NaN);
+  const shortReturn = new Float32Array(n).fill(NaN);
+  for (let t = 0; t + 1 < n; t++) {
+    if (candles[t + 1]!.openTime - candles[t]!.openTime !== intervalMs) continue;
+    const long = simulateTrade(candles, t + 1, 'LONG', rules, intervalMs, costs);
+    const short = simulateTrade(candles, t + 1, 'SHORT', rules, intervalMs, costs);
+    if (!long || !short) continue;
+    longReturn[t] = long.netReturn;
+    shortReturn[t] = short.netReturn;
+    labels[t] = classify(long.netReturn, short.netReturn);
+  }
+  return { labels, longReturn, shortReturn };
+}
+
+export function classify(longNet: number, shortNet: number): number {
+  if (longNet > 0 && longNet > shortNet) return LABEL_BUY;
+  if (shortNet > 0 && shortNet > longNet) return LABEL_SELL;
+  return LABEL_HOLD;
+}
