@@ -31,7 +31,7 @@ export function newTracker(side: PositionSide, entryPrice: number, openedAt: num
 }
 
 /** Fixed take-profit and stop-loss prices (the stop is also placed on the exchange). */
-export function exitLevels(side: PositionSide, entryPrice: number, rules: ExitRules): ExitLevels {
+export function exitLevels(side: PositionSide, entryPrice: number, rules: Pick<ExitRules, 'takeProfitPct' | 'stopLossPct'>): ExitLevels {
   const tp = rules.takeProfitPct / 100;
   const sl = rules.stopLossPct / 100;
   return side === 'LONG'

@@ -1,0 +1,245 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import { exitLevels } from '../core/exits.js';
+import { checkRisk, type RiskLimits } from '../core/risk.js';
+import { entryOrderSide, exitOrderSide, type ExitReason, type PositionSide } from '../core/types.js';
+import { ExchangeError } from '../exchange/errors.js';
+import type { FuturesExchange, OrderState } from '../exchange/types.js';
+import type { EntryResult, ExitResult, TradingActivities } from './contracts.js';
+import { summarizeFills } from './fills.js';
+import { awaitFinal, placeMarketOrderOnce, toActivityError } from './idempotent-orders.js';
+import type { JournalPort } from './journal-port.js';
+import type { CandleCache } from './market-data.js';
+import { holdSignal, type SignalSource } from './signal-source.js';
+import type { SignalLog } from './signal-log.js';
+import type { Metrics } from './metrics.js';
+
+export interface ActivityDeps {
+  exchange: FuturesExchange;
+  journal: JournalPort;
+  candles: CandleCache;
+  signals: SignalSource;
+  risk: () => RiskLimits;
+  log: Logger;
+  signalLog: SignalLog;
+  metrics: Metrics;
+}
+
+const attempt = (): number => Context.current().info.attempt;
+
+function startOfUtcDay(now = Date.now()): Date {
+  const d = new Date(now);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+}
+
+/** Every side effect the workflows need, bound to real adapters. */
+export function createActivities(deps: ActivityDeps): TradingActivities {
+  const { exchange: ex, journal, log, metrics } = deps;
+
+  async function journalOrder(o: OrderState, positionId: string, purpose: 'ENTRY' | 'EXIT', type = 'MARKET'): Promise<void> {
+    await journal.upsertOrder({
+      clientOrderId: o.clientOrderId,
+      symbol: o.symbol,
+      positionId,
+      purpose,
+      side: o.side,
+      type,
+      quantity: o.origQty,
+      status: o.status,
+      exchangeOrderId: o.orderId,
+      avgPrice: o.avgPrice,
+      executedQty: o.executedQty,
+      reduceOnly: o.reduceOnly,
+      updatedAt: new Date(o.updateTime || Date.now()),
+    });
+  }
+
+  /** Fills of a filled order, journaled; returns their summary. */
+  async function bookFills(o: OrderState, positionId: string) {
+    const fills = await ex.tradesForOrder(o.symbol, o.orderId);
+    if (fills.length === 0 && o.executedQty > 0) throw new Error(`order ${o.clientOrderId} filled but its trades are not visible yet`);
+    await journal.recordFills(fills.map((f) => ({ ...f, clientOrderId: o.clientOrderId, positionId })));
+    return summarizeFills(fills);
+  }
+
+  async function settleExit(positionId: string, side: PositionSide, entryFee: number, order: OrderState, reason: ExitReason) {
+    const s = await bookFills(order, positionId);
+    const netPnl = s.realizedPnl - s.fee - entryFee;
+    await journal.closePosition({ positionId, exitPrice: s.avgPrice, exitReason: reason, exitFee: s.fee, grossPnl: s.realizedPnl, netPnl, closedAt: new Date(order.updateTime || Date.now()) });
+    metrics.positionsClosed.inc({ reason });
+    log.info({ positionId, reason, exitPrice: s.avgPrice, netPnl }, `Position closed ${order.symbol} ${side} ${reason} @ ${s.avgPrice} net=${netPnl.toFixed(4)}`);
+    return { status: 'CLOSED' as const, exitPrice: s.avgPrice, exitFee: s.fee, grossPnl: s.realizedPnl, netPnl, reason };
+  }
+
+  return {
+    async evaluateSignal({ symbol }) {
+      const started = performance.now();
+      const { candles, problem } = await deps.candles.closedCandles(symbol).catch((err) => {
+        throw toActivityError(err);
+      });
+      const signal = problem ? holdSignal(symbol, candles, problem) : await deps.signals.score(symbol, candles);
+      deps.signalLog.add(signal);
+      metrics.signals.inc({ signal: signal.signal });
+      metrics.evaluationSeconds.observe((performance.now() - started) / 1000);
+      return signal;
+    },
+
+    async journalDecision({ workflowId, symbol, seq, signal, decision, reason }) {
+      await journal.recordSignal({
+        workflowId,
+        symbol,
+        seq,
+        candleTime: signal.candleTime,
+        signal: signal.signal,
+        confidence: signal.confidence,
+        probHold: signal.probabilities.HOLD,
+        probBuy: signal.probabilities.BUY,
+        probSell: signal.probabilities.SELL,
+        model: signal.model,
+        price: signal.price,
+        decision,
+        reason,
+        at: new Date(),
+      });
+      metrics.decisions.inc({ decision });
+      if (decision === 'WOULD_TRADE') log.info({ symbol, signal: signal.signal }, `Would trade ${symbol} ${signal.signal} conf=${signal.confidence.toFixed(2)} (execution disabled)`);
+    },
+
+    async checkEntryRisk(p) {
+      const [kill, open, pnl] = await Promise.all([journal.getGlobalKill(), journal.openPositions(), journal.realizedPnlSince(startOfUtcDay())]);
+      const verdict = checkRisk(p, { globalKill: kill.on, openPositions: open, realizedPnlToday: pnl }, deps.risk());
+      if (!verdict.approved) log.info({ symbol: p.symbol, rule: verdict.rule }, `Risk rejected ${p.symbol}: ${verdict.detail}`);
+      return verdict;
+    },
+
+    async openPosition(req): Promise<EntryResult> {
+      try {
+        await ex.prepareSymbol(req.symbol, req.leverage);
+        const price = await ex.markPrice(req.symbol);
+        const quantity = req.notional / price;
+        const placed = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: entryOrderSide(req.side), quantity, clientOrderId: req.clientOrderId }, attempt());
+        const order = await awaitFinal(ex, placed);
+        await journalOrder(order, req.positionId, 'ENTRY');
+        if (order.status !== 'FILLED') return { status: 'REJECTED', reason: `entry order ${order.status}` };
+        const fill = await bookFills(order, req.positionId);
+        const levels = exitLevels(req.side, fill.avgPrice, req);
+        await journal.openPosition({
+          positionId: req.positionId,
+          workflowId: req.workflowId,
+          symbol: req.symbol,
+          side: req.side,
+          quantity: fill.quantity,
+          entryPrice: fill.avgPrice,
+          entryFee: fill.fee,
+          openedAt: new Date(order.updateTime || Date.now()),
+          stopPrice: levels.stopLoss,
+          takeProfitPrice: levels.takeProfit,
+        });
+        metrics.orders.inc({ purpose: 'ENTRY' });
+        log.info({ positionId: req.positionId, clientOrderId: order.clientOrderId }, `Order executed ${req.symbol} ${order.side} ${fill.quantity} @ ${fill.avgPrice} (${req.side} entry, fee ${fill.fee.toFixed(4)})`);
+        return { status: 'FILLED', quantity: fill.quantity, entryPrice: fill.avgPrice, entryFee: fill.fee, openedAt: order.updateTime, stopPrice: levels.stopLoss, takeProfitPrice: levels.takeProfit };
+      } catch (err) {
+        if (err instanceof ExchangeError && err.kind === 'rejected') {
+          log.warn({ symbol: req.symbol, code: err.code }, `Entry rejected ${req.symbol}: ${err.message}`);
+          return { status: 'REJECTED', reason: `${err.code ?? ''} ${err.message}`.trim() };
+        }
+        throw toActivityError(err);
+      }
+    },
+
+    async placeProtectiveStop(req) {
+      try {
+        if (await ex.getAlgoOrder(req.symbol, req.clientAlgoId)) return;
+        await ex.placeStopOrder({ symbol: req.symbol, side: exitOrderSide(req.side), type: 'STOP_MARKET', triggerPrice: req.triggerPrice, clientAlgoId: req.clientAlgoId });
+        await journal.upsertOrder({
+          clientOrderId: req.clientAlgoId,
+          symbol: req.symbol,
+          positionId: req.positionId,
+          purpose: 'PROTECTIVE_STOP',
+          side: exitOrderSide(req.side),
+          type: 'STOP_MARKET',
+          quantity: 0,
+          status: 'NEW',
+          exchangeOrderId: null,
+          avgPrice: req.triggerPrice,
+          executedQty: 0,
+          reduceOnly: true,
+          updatedAt: new Date(),
+        });
+      } catch (err) {
+        // A stop that would trigger at once (-2021) means the price is already through it: the
+        // workflow's next check sees the stop-loss level and exits with a MARKET order.
+        if (err instanceof ExchangeError && err.code === -2021) return;
+        throw toActivityError(err);
+      }
+    },
+
+    async readPosition({ symbol }) {
+      try {
+        const [pos] = await ex.positions(symbol);
+        const markPrice = pos && pos.markPrice > 0 ? pos.markPrice : await ex.markPrice(symbol);
+        return { markPrice, openQuantity: Math.abs(pos?.positionAmt ?? 0), stopStatus: null };
+      } catch (err) {
+        throw toActivityError(err);
+      }
+    },
+
+    async closePosition(req): Promise<ExitResult> {
+      try {
+        // Our own exit order first: a lost response on an earlier attempt must not look like "flat".
+        let order = await ex.getOrder(req.symbol, req.clientOrderId);
+        if (!order) {
+          const [pos] = await ex.positions(req.symbol);
+          const open = Math.abs(pos?.positionAmt ?? 0);
+          if (open === 0) return { status: 'ALREADY_FLAT' };
+          order = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: exitOrderSide(req.side), quantity: open, reduceOnly: true, clientOrderId: req.clientOrderId }, attempt());
+        }
+        order = await awaitFinal(ex, order);
+        await journalOrder(order, req.positionId, 'EXIT');
+        if (order.status !== 'FILLED') throw ApplicationFailure.create({ message: `exit order ${order.clientOrderId} is ${order.status}` });
+        await ex.cancelAlgoOrder(req.symbol, req.stopClientAlgoId).catch((err) => {
+          if (!(err instanceof ExchangeError && (err.code === -2013 || err.code === -2011))) throw err;
+        });
+        metrics.orders.inc({ purpose: 'EXIT' });
+        log.info({ positionId: req.positionId }, `Order executed ${req.symbol} ${order.side} ${order.executedQty} @ ${order.avgPrice} (${req.reason} exit)`);
+        return await settleExit(req.positionId, req.side, req.entryFee, order, req.reason);
+      } catch (err) {
+        if (err instanceof ExchangeError && err.code === -2022) return { status: 'ALREADY_FLAT' };
+        throw err instanceof ApplicationFailure ? err : toActivityError(err);
+      }
+    },
+
+    async settleProtectiveStop(req) {
+      try {
+        const algo = await ex.getAlgoOrder(req.symbol, req.stopClientAlgoId);
+        if (!algo?.actualOrderId) {
+          throw ApplicationFailure.create({ message: `position ${req.positionId} is flat but its protective stop shows no fill (${algo?.status ?? 'unknown'})`, type: 'StopNotSettled' });
+        }
+        const s = summarizeFills(await ex.tradesForOrder(req.symbol, algo.actualOrderId));
+        // The stop's MARKET order carries an exchange-made client id; journal it under the stop's id.
+        const order: OrderState = {
+          symbol: req.symbol,
+          orderId: algo.actualOrderId,
+          clientOrderId: req.stopClientAlgoId,
+          side: algo.side,
+          status: 'FILLED',
+          origQty: s.quantity,
+          executedQty: s.quantity,
+          avgPrice: s.avgPrice,
+          reduceOnly: true,
+          updateTime: algo.updateTime,
+        };
+        await journalOrder(order, req.positionId, 'EXIT', 'STOP_MARKET');
+        return await settleExit(req.positionId, req.side, req.entryFee, order, 'PROTECTIVE_STOP');
+      } catch (err) {
+        throw err instanceof ApplicationFailure ? err : toActivityError(err);
+      }
+    },
+
+    async journalEntryFailure({ positionId, symbol, side, reason }) {
+      log.warn({ positionId, symbol, side }, `Entry failed ${symbol} ${side}: ${reason}`);
+      metrics.positionsClosed.inc({ reason: 'ENTRY_FAILED' });
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of the worker, served as text on /metrics. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'qt_' });
+  return {
+    registry,
+    signals: new Counter({ name: 'qt_signals_total', help: 'Signals evaluated, by class', labelNames: ['signal'], registers: [registry] }),
+    decisions: new Counter({ name: 'qt_decisions_total', help: 'Loop decisions, by outcome', labelNames: ['decision'], registers: [registry] }),
+    orders: new Counter({ name: 'qt_orders_total', help: 'Orders executed, by purpose', labelNames: ['purpose'], registers: [registry] }),
+    positionsClosed: new Counter({ name: 'qt_positions_closed_total', help: 'Positions closed, by exit reason', labelNames: ['reason'], registers: [registry] }),
+    evaluationSeconds: new Histogram({
+      name: 'qt_signal_evaluation_seconds',
+      help: 'Market data + features + inference per symbol tick',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

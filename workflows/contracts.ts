@@ -1,0 +1,111 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ExitReason, PositionSide, Signal } from '../core/types.js';
+import type { TradingParams } from '../core/params.js';
+import type { ExitTracker } from '../core/exits.js';
+
+/** Feature switches that can change at runtime alongside the trading parameters. */
+export interface TradingFlags {
+  /** QT_ENABLE_AI_TRADING: false keeps signals journaled but opens no position. */
+  aiTradingEnabled: boolean;
+  /** QT_ENABLE_EXECUTION: false sends no orders; entries are journaled as WOULD_TRADE. */
+  executionEnabled: boolean;
+}
+
+export type SymbolPhase = 'SCANNING' | 'IN_POSITION' | 'COOLDOWN' | 'KILLED';
+
+/** Everything a symbol workflow knows; carried whole across continue-as-new. Plain JSON. */
+export interface SymbolState {
+  symbol: string;
+  /** Short id fixed at the first run; makes position and order ids unique across redeployments. */
+  instanceId: string;
+  params: TradingParams;
+  flags: TradingFlags;
+  killed: boolean;
+  killReason: string | null;
+  cooldownUntil: number;
+  openPositionId: string | null;
+  openPositionSide: PositionSide | null;
+  /** Counts positions ever opened by this symbol workflow: the position / order id sequence. */
+  positionSeq: number;
+  /** Counts ticks ever run: the journal's idempotency key for signals. */
+  tickSeq: number;
+  lastSignal: { signal: Signal; confidence: number; candleTime: number; at: number; model: string } | null;
+  lastDecision: string | null;
+  lastExit: { positionId: string; reason: ExitReason | 'ENTRY_FAILED'; netPnl: number; at: number } | null;
+  runsSoFar: number;
+}
+
+export interface SymbolWorkflowInput {
+  symbol: string;
+  params: TradingParams;
+  flags: TradingFlags;
+  /** Continue-as-new after this many ticks in one run, whatever the server suggests. */
+  tickCap?: number;
+  /** Present when continuing from a previous run. */
+  state?: SymbolState;
+}
+
+export interface KillRequest {
+  flatten: boolean;
+  reason: string;
+}
+
+export interface PositionReport {
+  positionId: string;
+  outcome: 'CLOSED' | 'ENTRY_FAILED';
+  exitReason: ExitReason | null;
+  netPnl: number;
+  /** Workflow time of the exit: the cooldown starts here. */
+  at: number;
+  detail?: string;
+}
+
+export interface ConfigChange {
+  params?: Partial<Record<keyof TradingParams, number | string>>;
+  flags?: Partial<TradingFlags>;
+}
+
+export const killSignal = defineSignal<[KillRequest]>('kill');
+export const resumeSignal = defineSignal<[]>('resume');
+export const positionClosedSignal = defineSignal<[PositionReport]>('positionClosed');
+export const configUpdate = defineUpdate<{ params: TradingParams; flags: TradingFlags }, [ConfigChange]>('config');
+export const symbolStateQuery = defineQuery<SymbolState & { phase: SymbolPhase }>('state');
+
+/** Position workflow contracts. */
+export interface PositionInput {
+  positionId: string;
+  symbol: string;
+  side: PositionSide;
+  notional: number;
+  confidence: number;
+  parentWorkflowId: string;
+  params: TradingParams;
+  /** Deterministic client order id stem (<= 30 chars); suffixes E, S, X1.. make the ids. */
+  orderIdStem: string;
+  /** Present when continuing from a previous run. */
+  state?: PositionState;
+}
+
+export type PositionStage = 'ENTERING' | 'OPEN' | 'EXITING' | 'CLOSED';
+
+export interface PositionState {
+  stage: PositionStage;
+  quantity: number;
+  entryPrice: number;
+  entryFee: number;
+  openedAt: number;
+  tracker: ExitTracker | null;
+  stopPrice: number | null;
+  takeProfitPrice: number | null;
+  lastMark: number | null;
+  lastMarkAt: number | null;
+  exitAttempts: number;
+  closeRequest: { reason: ExitReason } | null;
+  result: PositionReport | null;
+}
+
+export const closePositionSignal = defineSignal<[{ reason: 'MANUAL' | 'KILL_FLATTEN' }]>('closePosition');
+export const positionStateQuery = defineQuery<PositionInput & { state: PositionState }>('positionState');
+
+export const symbolWorkflowId = (symbol: string): string => `qt-symbol-${symbol}`;
+export const positionWorkflowId = (positionId: string): string => `qt-position-${positionId}`;

@@ -1,0 +1,2 @@
+export { symbolWorkflow } from './symbol.js';
+export { positionWorkflow } from './position.js';
