@@ -67,10 +67,12 @@ export class ManagedChild {
   readonly child: ChildProcess;
   private readonly tail: string[] = [];
   private readonly exited: Promise<number | null>;
-  private readonly killOnExit = () => this.child.kill('SIGKILL');
+  private readonly killOnExit: () => void;
 
-  constructor(command: string, args: string[], options: SpawnOptions & { log?: LogFn }) {
-    const { log, ...spawnOptions } = options;
+  /** `exitSignal` goes to the child if this process exits while the child still runs. */
+  constructor(command: string, args: string[], options: SpawnOptions & { log?: LogFn; exitSignal?: NodeJS.Signals }) {
+    const { log, exitSignal = 'SIGTERM', ...spawnOptions } = options;
+    this.killOnExit = () => this.child.kill(exitSignal);
     this.child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) {
