@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { buildDataset, writeDataset } from '../../ml/dataset.js';
+import { parseTime } from '../../ml/klines-file.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+const symbolList = (v: string): string[] => v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+
+/** The project venv's interpreter (QT_PYTHON overrides it). */
+export function pythonPath(): string {
+  const p = process.env.QT_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
+  if (!existsSync(p)) throw new Error(`Python not found at ${p}: create the venv (python3 -m venv .venv && .venv/bin/pip install -r models/training/requirements.txt) or set QT_PYTHON`);
+  return p;
+}
+
+/** Run models/training/train.py with the given arguments, streaming its output; resolves with its exit code. */
+export function runTraining(args: string[]): Promise<number> {
+  return new Promise((res, rej) => {
+    const child = spawn(pythonPath(), [join(ROOT, 'models', 'training', 'train.py'), ...args], { stdio: 'inherit' });
+    child.on('error', rej);
+    child.on('exit', (code) => res(code ?? 1));
+  });
+}
+
+export function registerMlCommands(program: Command): void {
+  const dataset = program.command('dataset').description('training datasets built by the feature and label pipeline');
+  dataset
+    .command('build')
+    .description('features + triple-barrier labels for every symbol of a klines directory')
+    .requiredOption('--data <dir>', 'directory of SYMBOL.csv[.gz] klines')
+    .option('--symbols <list>', 'comma-separated symbols (default: every file)', symbolList)
+    .option('--from <time>', 'first row (ISO date or epoch ms); earlier candles are warm-up only')
+    .option('--to <time>', 'end (exclusive); labels never look past it')
+    .requiredOption('--out <file>', 'output sidecar path, e.g. data/ds.json (matrices are written next to it)')
+    .action((o: { data: string; symbols?: string[]; from?: string; to?: string; out: string }) => {
+      const opts = {
+        dataDir: o.data,
+        symbols: o.symbols,
+        from: o.from ? parseTime(o.from, '--from') : undefined,
+        to: o.to ? parseTime(o.to, '--to') : undefined,
+      };
+      const ds = buildDataset(opts);
+      const paths = writeDataset(ds, o.out, opts);
+      console.log(`dataset: ${ds.rows} rows x ${ds.symbols.length} symbols -> ${paths.json}`);
+    });
+
+  program
+    .command('train')
+    .description('walk-forward XGBoost training, baselines, calibration and ONNX export (Python, project venv)')
+    .requiredOption('--dataset <file>', 'dataset sidecar written by `qt dataset build`')
+    .requiredOption('--out <dir>', 'model directory, e.g. models/xgb-v2')
+    .option('--folds <n>', 'walk-forward test folds', '4')
+    .option('--trees <n>', 'boosting rounds', '200')
+    .option('--max-rows <n>', 'cap on training rows per fold (random subsample, seeded)', '300000')
+    .option('--threads <n>', 'XGBoost threads', '2')
+    .option('--seed <n>', 'random seed', '42')
+    .option('--shuffle-labels', 'control run: train on permuted labels (must fall to chance)')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const args = ['--dataset', String(o.dataset), '--out', String(o.out), '--folds', String(o.folds), '--trees', String(o.trees),
+        '--max-rows', String(o.maxRows), '--threads', String(o.threads), '--seed', String(o.seed)];
+      if (o.shuffleLabels) args.push('--shuffle-labels');
+      const code = await runTraining(args);
+      if (code !== 0) process.exitCode = code;
+    });
+}
+
