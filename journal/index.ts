@@ -1,0 +1,3 @@
+export { Journal } from './journal.js';
+export { migrate, loadMigrations, MIGRATIONS_DIR } from './migrate.js';
+export type * from './types.js';

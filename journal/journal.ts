@@ -1,0 +1,276 @@
+import pg from 'pg';
+import { migrate } from './migrate.js';
+import type {
+  FillRecord, FillRow, GlobalKill, OpenPositionSummary, OrderRecord, OrderRow, PnlSummary, PositionClose,
+  PositionOpen, PositionRow, RiskEvent, SignalRecord, SignalRow, TimeInput,
+} from './types.js';
+
+const NUMERIC_OID = 1700;
+const INT8_OID = 20;
+
+/** NUMERIC and bigint come back as JS numbers: amounts here stay far inside double precision. */
+const numericTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === NUMERIC_OID || oid === INT8_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+const toDate = (t: TimeInput): Date => (t instanceof Date ? t : new Date(t));
+
+const GLOBAL_KILL_KEY = 'global_kill';
+
+const POSITION_COLUMNS = `position_id AS "positionId", workflow_id AS "workflowId", symbol, side, status, quantity,
+  entry_price AS "entryPrice", entry_fee AS "entryFee", opened_at AS "openedAt", stop_price AS "stopPrice",
+  take_profit_price AS "takeProfitPrice", exit_price AS "exitPrice", exit_reason AS "exitReason",
+  exit_fee AS "exitFee", gross_pnl AS "grossPnl", net_pnl AS "netPnl", closed_at AS "closedAt"`;
+
+const ORDER_COLUMNS = `client_order_id AS "clientOrderId", symbol, position_id AS "positionId", purpose, side, type,
+  quantity, status, exchange_order_id AS "exchangeOrderId", avg_price AS "avgPrice", executed_qty AS "executedQty",
+  reduce_only AS "reduceOnly", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const FILL_COLUMNS = `symbol, trade_id AS "tradeId", order_id AS "orderId", client_order_id AS "clientOrderId",
+  position_id AS "positionId", side, price, qty, quote_qty AS "quoteQty", commission,
+  commission_asset AS "commissionAsset", realized_pnl AS "realizedPnl", time`;
+
+/**
+ * The trading journal in Postgres. Every write is idempotent on a natural key, because the
+ * activities that call it are retried: booking the same tick, order, fill or position twice
+ * changes nothing.
+ */
+export class Journal {
+  private constructor(readonly pool: pg.Pool) {}
+
+  static async connect(url: string, options: { max?: number } = {}): Promise<Journal> {
+    const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types: numericTypes });
+    // An idle client losing its server (restart) must not crash the process; the next query reconnects.
+    pool.on('error', () => undefined);
+    await pool.query('SELECT 1');
+    return new Journal(pool);
+  }
+
+  /** Applies pending migrations; returns the versions applied by this call. */
+  migrate(): Promise<number[]> {
+    return migrate(this.pool);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Books one tick's signal and decision; false when (symbol, seq) was already booked. */
+  async recordSignal(row: SignalRecord): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO signals (workflow_id, symbol, seq, candle_time, signal, confidence, prob_hold, prob_buy, prob_sell,
+         model, price, decision, reason, at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       ON CONFLICT (symbol, seq) DO NOTHING`,
+      [row.workflowId, row.symbol, row.seq, toDate(row.candleTime), row.signal, row.confidence, row.probHold,
+        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at)],
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Inserts or updates an order by client order id. An update older than the stored one is
+   * ignored, so a late retry cannot turn a FILLED order back into NEW.
+   */
+  async upsertOrder(row: OrderRecord): Promise<void> {
+    const updatedAt = toDate(row.updatedAt);
+    await this.pool.query(
+      `INSERT INTO orders (client_order_id, symbol, position_id, purpose, side, type, quantity, status,
+         exchange_order_id, avg_price, executed_qty, reduce_only, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+       ON CONFLICT (client_order_id) DO UPDATE SET
+         status = EXCLUDED.status,
+         quantity = COALESCE(EXCLUDED.quantity, orders.quantity),
+         exchange_order_id = COALESCE(EXCLUDED.exchange_order_id, orders.exchange_order_id),
+         avg_price = COALESCE(EXCLUDED.avg_price, orders.avg_price),
+         executed_qty = COALESCE(EXCLUDED.executed_qty, orders.executed_qty),
+         position_id = COALESCE(orders.position_id, EXCLUDED.position_id),
+         updated_at = EXCLUDED.updated_at
+       WHERE orders.updated_at <= EXCLUDED.updated_at`,
+      [row.clientOrderId, row.symbol, row.positionId, row.purpose, row.side, row.type, row.quantity, row.status,
+        row.exchangeOrderId === null ? null : String(row.exchangeOrderId), row.avgPrice, row.executedQty,
+        row.reduceOnly, updatedAt],
+    );
+  }
+
+  /** Books exchange fills; returns how many were new ((symbol, tradeId) already booked is skipped). */
+  async recordFills(fills: FillRecord[]): Promise<number> {
+    if (fills.length === 0) return 0;
+    const columns = 13;
+    const values: unknown[] = [];
+    const tuples = fills.map((fill, i) => {
+      values.push(fill.symbol, fill.tradeId, fill.orderId, fill.clientOrderId, fill.positionId, fill.side, fill.price,
+        fill.qty, fill.quoteQty, fill.commission, fill.commissionAsset, fill.realizedPnl, new Date(fill.time));
+      return `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`;
+    });
+    const result = await this.pool.query(
+      `INSERT INTO fills (symbol, trade_id, order_id, client_order_id, position_id, side, price, qty, quote_qty,
+         commission, commission_asset, realized_pnl, time)
+       VALUES ${tuples.join(', ')}
+       ON CONFLICT (symbol, trade_id) DO NOTHING`,
+      values,
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /** Books an opened position; false when it was already booked. */
+  async openPosition(row: PositionOpen): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO positions (position_id, workflow_id, symbol, side, quantity, entry_price, entry_fee, opened_at,
+         stop_price, take_profit_price)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (position_id) DO NOTHING`,
+      [row.positionId, row.workflowId, row.symbol, row.side, row.quantity, row.entryPrice, row.entryFee,
+        toDate(row.openedAt), row.stopPrice, row.takeProfitPrice],
+    );
+    return result.rowCount === 1;
+  }
+
+  /** Closes an open position; false when it is unknown or already closed (the first close wins). */
+  async closePosition(row: PositionClose): Promise<boolean> {
+    const result = await this.pool.query(
+      `UPDATE positions SET status = 'CLOSED', exit_price = $2, exit_reason = $3, exit_fee = $4, gross_pnl = $5,
+         net_pnl = $6, closed_at = $7
+       WHERE position_id = $1 AND status = 'OPEN'`,
+      [row.positionId, row.exitPrice, row.exitReason, row.exitFee, row.grossPnl, row.netPnl, toDate(row.closedAt)],
+    );
+    return result.rowCount === 1;
+  }
+
+  async getPosition(positionId: string): Promise<PositionRow | null> {
+    const result = await this.pool.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM positions WHERE position_id = $1`, [positionId]);
+    return result.rows[0] ?? null;
+  }
+
+  async fillsForPosition(positionId: string): Promise<FillRow[]> {
+    const result = await this.pool.query<FillRow>(
+      `SELECT ${FILL_COLUMNS} FROM fills WHERE position_id = $1 ORDER BY time, trade_id`,
+      [positionId],
+    );
+    return result.rows;
+  }
+
+  // --- risk state ---
+
+  async getGlobalKill(): Promise<GlobalKill> {
+    const result = await this.pool.query<{ value: { on: boolean; reason: string | null; at: string } }>(
+      'SELECT value FROM risk_state WHERE key = $1',
+      [GLOBAL_KILL_KEY],
+    );
+    const value = result.rows[0]?.value;
+    return value ? { on: value.on, reason: value.reason, at: new Date(value.at) } : { on: false, reason: null, at: null };
+  }
+
+  /** Persists the global kill switch and records the change as a risk event. */
+  async setGlobalKill(on: boolean, reason: string | null = null): Promise<GlobalKill> {
+    const state = { on, reason, at: new Date() };
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO risk_state (key, value, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
+        [GLOBAL_KILL_KEY, JSON.stringify(state), state.at],
+      );
+      await client.query('INSERT INTO risk_events (at, kind, detail) VALUES ($1, $2, $3)', [
+        state.at, on ? 'GLOBAL_KILL' : 'GLOBAL_RESUME', JSON.stringify({ reason }),
+      ]);
+      await client.query('COMMIT');
+      return state;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async recordRiskEvent(event: RiskEvent): Promise<void> {
+    await this.pool.query('INSERT INTO risk_events (kind, symbol, detail) VALUES ($1, $2, $3)', [
+      event.kind, event.symbol ?? null, JSON.stringify(event.detail ?? {}),
+    ]);
+  }
+
+  async riskEvents(limit = 50): Promise<{ at: Date; kind: string; symbol: string | null; detail: Record<string, unknown> }[]> {
+    const result = await this.pool.query('SELECT at, kind, symbol, detail FROM risk_events ORDER BY at DESC, id DESC LIMIT $1', [limit]);
+    return result.rows;
+  }
+
+  /** Net P&L (after fees) of positions closed at or after `since`; 0 when none. */
+  async realizedPnlSince(since: TimeInput): Promise<number> {
+    const result = await this.pool.query<{ pnl: number }>(
+      `SELECT COALESCE(SUM(net_pnl), 0) AS pnl FROM positions WHERE status = 'CLOSED' AND closed_at >= $1`,
+      [toDate(since)],
+    );
+    return result.rows[0]!.pnl;
+  }
+
+  async openPositions(): Promise<OpenPositionSummary[]> {
+    const result = await this.pool.query<OpenPositionSummary>(
+      `SELECT position_id AS "positionId", symbol, side, quantity, entry_price AS "entryPrice",
+         quantity * entry_price AS notional, opened_at AS "openedAt"
+       FROM positions WHERE status = 'OPEN' ORDER BY opened_at`,
+    );
+    return result.rows;
+  }
+
+  // --- read side for the client ---
+
+  /** Signals booked at or after `sinceMs` (epoch milliseconds), newest first. */
+  async recentSignals(query: { sinceMs: number; symbol?: string; limit?: number }): Promise<SignalRow[]> {
+    const result = await this.pool.query<SignalRow>(
+      `SELECT workflow_id AS "workflowId", symbol, seq, candle_time AS "candleTime", signal, confidence,
+         prob_hold AS "probHold", prob_buy AS "probBuy", prob_sell AS "probSell", model, price, decision, reason, at
+       FROM signals WHERE at >= $1 AND ($2::text IS NULL OR symbol = $2)
+       ORDER BY at DESC, id DESC LIMIT $3`,
+      [new Date(query.sinceMs), query.symbol ?? null, query.limit ?? 1000],
+    );
+    return result.rows;
+  }
+
+  /** Orders, most recently updated first. */
+  async orders(query: { limit?: number; symbol?: string } = {}): Promise<OrderRow[]> {
+    const result = await this.pool.query<OrderRow>(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE ($1::text IS NULL OR symbol = $1) ORDER BY updated_at DESC LIMIT $2`,
+      [query.symbol ?? null, query.limit ?? 50],
+    );
+    return result.rows;
+  }
+
+  /** Positions, newest opened first. */
+  async positions(query: { status?: 'open' | 'closed' | 'all'; limit?: number; symbol?: string } = {}): Promise<PositionRow[]> {
+    const status = query.status === 'open' ? 'OPEN' : query.status === 'closed' ? 'CLOSED' : null;
+    const result = await this.pool.query<PositionRow>(
+      `SELECT ${POSITION_COLUMNS} FROM positions
+       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR symbol = $2)
+       ORDER BY opened_at DESC LIMIT $3`,
+      [status, query.symbol ?? null, query.limit ?? 50],
+    );
+    return result.rows;
+  }
+
+  async pnlSummary(now: Date = new Date()): Promise<PnlSummary> {
+    const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const totals = await this.pool.query(
+      `SELECT
+         COALESCE(SUM(net_pnl) FILTER (WHERE status = 'CLOSED'), 0) AS "realizedNet",
+         COALESCE(SUM(gross_pnl) FILTER (WHERE status = 'CLOSED'), 0) AS "realizedGross",
+         COALESCE(SUM(entry_fee + exit_fee) FILTER (WHERE status = 'CLOSED'), 0) AS fees,
+         COUNT(*) FILTER (WHERE status = 'CLOSED') AS "closedPositions",
+         COUNT(*) FILTER (WHERE status = 'CLOSED' AND net_pnl > 0) AS wins,
+         COUNT(*) FILTER (WHERE status = 'CLOSED' AND net_pnl <= 0) AS losses,
+         COUNT(*) FILTER (WHERE status = 'OPEN') AS "openPositions",
+         COALESCE(SUM(net_pnl) FILTER (WHERE status = 'CLOSED' AND closed_at >= $1), 0) AS "todayNet"
+       FROM positions`,
+      [startOfDay],
+    );
+    const bySymbol = await this.pool.query(
+      `SELECT symbol, COUNT(*) AS "closedPositions", SUM(net_pnl) AS "realizedNet"
+       FROM positions WHERE status = 'CLOSED' GROUP BY symbol ORDER BY symbol`,
+    );
+    return { ...totals.rows[0], bySymbol: bySymbol.rows } as PnlSummary;
+  }
+}

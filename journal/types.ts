@@ -1,0 +1,138 @@
+import type { OrderSide, PositionSide, Signal } from '../core/types.js';
+import type { Fill } from '../exchange/types.js';
+
+/**
+ * Times may arrive as Date, epoch milliseconds or ISO text: activity arguments travel as JSON,
+ * so a Date sent from a workflow reaches the activity as a string.
+ */
+export type TimeInput = Date | number | string;
+
+export interface SignalRecord {
+  workflowId: string;
+  symbol: string;
+  /** Tick sequence of the symbol workflow; (symbol, seq) books a tick once. */
+  seq: number;
+  candleTime: TimeInput;
+  signal: Signal;
+  confidence: number;
+  probHold: number | null;
+  probBuy: number | null;
+  probSell: number | null;
+  model: string;
+  price: number;
+  /** 'ENTER' | 'SKIP' | 'WOULD_TRADE' | ... */
+  decision: string;
+  reason: string | null;
+  at: TimeInput;
+}
+
+export type SignalRow = Omit<SignalRecord, 'candleTime' | 'at'> & { candleTime: Date; at: Date };
+
+export type OrderPurpose = 'ENTRY' | 'EXIT' | 'PROTECTIVE_STOP';
+
+export interface OrderRecord {
+  clientOrderId: string;
+  symbol: string;
+  positionId: string | null;
+  purpose: OrderPurpose;
+  side: OrderSide;
+  /** MARKET | STOP_MARKET | TAKE_PROFIT_MARKET */
+  type: string;
+  quantity: number | null;
+  status: string;
+  exchangeOrderId: string | number | null;
+  avgPrice: number | null;
+  executedQty: number | null;
+  reduceOnly: boolean;
+  updatedAt: TimeInput;
+}
+
+export type OrderRow = Omit<OrderRecord, 'updatedAt' | 'exchangeOrderId'> & {
+  exchangeOrderId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+export type FillRecord = Fill & { clientOrderId: string; positionId: string | null };
+export type FillRow = Omit<FillRecord, 'time'> & { time: Date };
+
+export interface PositionOpen {
+  positionId: string;
+  workflowId: string;
+  symbol: string;
+  side: PositionSide;
+  quantity: number;
+  entryPrice: number;
+  entryFee: number;
+  openedAt: TimeInput;
+  stopPrice: number | null;
+  takeProfitPrice: number | null;
+}
+
+export interface PositionClose {
+  positionId: string;
+  exitPrice: number;
+  exitReason: string;
+  exitFee: number;
+  grossPnl: number;
+  netPnl: number;
+  closedAt: TimeInput;
+}
+
+export interface PositionRow {
+  positionId: string;
+  workflowId: string;
+  symbol: string;
+  side: PositionSide;
+  status: 'OPEN' | 'CLOSED';
+  quantity: number;
+  entryPrice: number;
+  entryFee: number;
+  openedAt: Date;
+  stopPrice: number | null;
+  takeProfitPrice: number | null;
+  exitPrice: number | null;
+  exitReason: string | null;
+  exitFee: number | null;
+  grossPnl: number | null;
+  netPnl: number | null;
+  closedAt: Date | null;
+}
+
+export interface OpenPositionSummary {
+  positionId: string;
+  symbol: string;
+  side: PositionSide;
+  quantity: number;
+  entryPrice: number;
+  /** quantity × entry price, in the quote asset. */
+  notional: number;
+  openedAt: Date;
+}
+
+export interface GlobalKill {
+  on: boolean;
+  reason: string | null;
+  at: Date | null;
+}
+
+export interface RiskEvent {
+  kind: string;
+  symbol?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export interface PnlSummary {
+  /** Sum of net P&L (after fees) of closed positions. */
+  realizedNet: number;
+  realizedGross: number;
+  /** Entry plus exit fees of closed positions. */
+  fees: number;
+  closedPositions: number;
+  wins: number;
+  losses: number;
+  openPositions: number;
+  /** Net P&L of positions closed since 00:00 UTC today. */
+  todayNet: number;
+  bySymbol: { symbol: string; closedPositions: number; realizedNet: number }[];
+}
