@@ -75,9 +75,12 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
   return {
     async evaluateSignal({ symbol }) {
       const started = performance.now();
-      const { candles, problem } = await deps.candles.closedCandles(symbol).catch((err) => {
-        throw toActivityError(err);
-      });
+      const { candles, problem } =
+        deps.signals.needsCandles === false
+          ? { candles: [], problem: null }
+          : await deps.candles.closedCandles(symbol).catch((err) => {
+              throw toActivityError(err);
+            });
       const signal = problem ? holdSignal(symbol, candles, problem) : await deps.signals.score(symbol, candles);
       deps.signalLog.add(signal);
       metrics.signals.inc({ signal: signal.signal });

@@ -3,6 +3,8 @@ import type { Candle, ScoredSignal, Signal } from '../core/types.js';
 /** Anything that turns a symbol's closed candles into a signal: the ONNX model service, or a script. */
 export interface SignalSource {
   score(symbol: string, candles: Candle[]): Promise<ScoredSignal>;
+  /** False for sources that ignore market data (scripts): the loop then skips fetching candles. */
+  readonly needsCandles?: boolean;
 }
 
 export function holdSignal(symbol: string, candles: Candle[], holdReason: string): ScoredSignal {
@@ -25,6 +27,7 @@ export function holdSignal(symbol: string, candles: Candle[], holdReason: string
  * tests; never selected in live trading.
  */
 export class ScriptedSignalSource implements SignalSource {
+  readonly needsCandles = false;
   private readonly next = new Map<string, { signal: Signal; confidence: number }>();
 
   set(symbol: string, signal: Signal, confidence: number): void {

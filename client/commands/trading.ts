@@ -1,0 +1,210 @@
+import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { ConfigError, loadConfig, parseSymbols, type AppConfig } from '../../core/config.js';
+import { Journal } from '../../journal/index.js';
+import { closePositionSignal, configUpdate, killSignal, positionStateQuery, positionWorkflowId, resumeSignal, type ConfigChange } from '../../workflows/contracts.js';
+import { connectClient, ensureFleet, mapLimit, querySymbol, runningSymbols, symbolHandle } from '../fleet.js';
+import { parseDuration, table } from '../format.js';
+import { databaseUrl, temporalAddress } from '../runtime-file.js';
+import { PARAM_ENV, type TradingParams } from '../../core/params.js';
+
+async function withClient<T>(config: AppConfig, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(temporalAddress(), config.temporalNamespace);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function withJournal<T>(fn: (j: Journal) => Promise<T>): Promise<T> {
+  const journal = await Journal.connect(databaseUrl());
+  try {
+    return await fn(journal);
+  } finally {
+    await journal.close();
+  }
+}
+
+/** Symbols a command acts on: the one given, else every running symbol workflow. */
+async function targets(client: Client, symbol: string | undefined): Promise<string[]> {
+  return symbol ? parseSymbols(symbol, '--symbol') : runningSymbols(client);
+}
+
+const print = (json: boolean, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
+
+/** Map `qt config set` keys (param names or their QT_ variables) to workflow config changes. */
+export function parseConfigAssignments(pairs: string[]): ConfigChange {
+  const byEnv = Object.fromEntries(Object.entries(PARAM_ENV).map(([k, v]) => [v, k]));
+  const change: ConfigChange = { params: {}, flags: {} };
+  for (const pair of pairs) {
+    const m = /^([A-Za-z_]+)=(.+)$/.exec(pair);
+    if (!m) throw new ConfigError(pair, 'expected KEY=VALUE');
+    const [, key, value] = m as unknown as [string, string, string];
+    if (key === 'QT_ENABLE_AI_TRADING' || key === 'aiTradingEnabled') change.flags!.aiTradingEnabled = parseBool(key, value);
+    else if (key === 'QT_ENABLE_EXECUTION' || key === 'executionEnabled') change.flags!.executionEnabled = parseBool(key, value);
+    else change.params![(byEnv[key] ?? key) as keyof TradingParams] = value;
+  }
+  return change;
+}
+
+function parseBool(key: string, v: string): boolean {
+  if (/^(true|1|yes|on)$/i.test(v)) return true;
+  if (/^(false|0|no|off)$/i.test(v)) return false;
+  throw new ConfigError(key, `expected true or false, got "${v}"`);
+}
+
+export function registerTradingCommands(program: Command, config: () => AppConfig): void {
+  program
+    .command('start')
+    .description('ensure one symbol workflow per configured symbol (idempotent)')
+    .option('--symbols <list>', 'comma-separated symbols (default QT_SYMBOLS)')
+    .action(async (o: { symbols?: string }) => {
+      const cfg = config();
+      await withClient(cfg, async (c) => {
+        const { started, running } = await ensureFleet(c, cfg, o.symbols ? parseSymbols(o.symbols, '--symbols') : cfg.symbols);
+        console.log(`started ${started.length} symbol workflow(s)${started.length ? `: ${started.join(' ')}` : ''}; ${running.length} already running`);
+      });
+    });
+
+  program
+    .command('status')
+    .description('state of every symbol workflow')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const cfg = config();
+      await withClient(cfg, async (c) => {
+        const symbols = await runningSymbols(c);
+        const states = await mapLimit(symbols, 16, (s) => querySymbol(c, s).catch((e: Error) => ({ symbol: s, error: e.message })));
+        print(!!o.json, states, () =>
+          table(
+            states.map((s) =>
+              'error' in s
+                ? { symbol: s.symbol, phase: 'UNREACHABLE', signal: s.error }
+                : {
+                    symbol: s.symbol,
+                    phase: s.phase,
+                    signal: s.lastSignal ? `${s.lastSignal.signal} ${s.lastSignal.confidence.toFixed(2)}` : null,
+                    decision: s.lastDecision,
+                    position: s.openPositionId,
+                    cooldownUntil: s.cooldownUntil > Date.now() ? new Date(s.cooldownUntil).toISOString() : null,
+                    killed: s.killed ? (s.killReason ?? 'yes') : null,
+                  },
+            ),
+          ),
+        );
+      });
+    });
+
+  program
+    .command('kill')
+    .description('halt new entries (all symbols plus the persisted global switch, or one symbol)')
+    .option('--symbol <symbol>', 'only this symbol')
+    .option('--flatten', 'also close open positions at market')
+    .option('--reason <text>', 'why', 'operator kill')
+    .action(async (o: { symbol?: string; flatten?: boolean; reason: string }) => {
+      const cfg = config();
+      if (!o.symbol) await withJournal((j) => j.setGlobalKill(true, o.reason));
+      await withClient(cfg, async (c) => {
+        const symbols = await targets(c, o.symbol);
+        await mapLimit(symbols, 16, (s) => symbolHandle(c, s).signal(killSignal, { flatten: !!o.flatten, reason: o.reason }));
+        console.log(`kill${o.flatten ? ' + flatten' : ''} sent to ${symbols.length} symbol workflow(s)${o.symbol ? '' : '; global kill switch ON'}`);
+      });
+    });
+
+  program
+    .command('resume')
+    .description('allow new entries again (all symbols and the global switch, or one symbol)')
+    .option('--symbol <symbol>', 'only this symbol')
+    .action(async (o: { symbol?: string }) => {
+      const cfg = config();
+      if (!o.symbol) await withJournal((j) => j.setGlobalKill(false, 'operator resume'));
+      await withClient(cfg, async (c) => {
+        const symbols = await targets(c, o.symbol);
+        await mapLimit(symbols, 16, (s) => symbolHandle(c, s).signal(resumeSignal));
+        console.log(`resume sent to ${symbols.length} symbol workflow(s)${o.symbol ? '' : '; global kill switch OFF'}`);
+      });
+    });
+
+  program
+    .command('positions')
+    .description('positions from the journal')
+    .option('--all', 'include closed positions')
+    .option('--limit <n>', 'rows', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { all?: boolean; limit: string; json?: boolean }) => {
+      const rows = await withJournal((j) => j.positions({ status: o.all ? 'all' : 'open', limit: Number(o.limit) }));
+      print(!!o.json, rows, () => table(rows as unknown as Record<string, unknown>[]));
+    });
+
+  program
+    .command('close')
+    .description('close the open position of a symbol at market')
+    .requiredOption('--symbol <symbol>', 'symbol')
+    .action(async (o: { symbol: string }) => {
+      const cfg = config();
+      const [symbol] = parseSymbols(o.symbol, '--symbol');
+      await withClient(cfg, async (c) => {
+        const state = await querySymbol(c, symbol!);
+        if (!state.openPositionId) throw new Error(`${symbol} has no open position`);
+        const handle = c.workflow.getHandle(positionWorkflowId(state.openPositionId));
+        await handle.signal(closePositionSignal, { reason: 'MANUAL' });
+        const p = await handle.query(positionStateQuery);
+        console.log(`close requested for ${state.openPositionId} (${p.side} ${p.state.quantity} @ ${p.state.entryPrice})`);
+      });
+    });
+
+  const cfgCmd = program.command('config').description('show or change the trading configuration');
+  cfgCmd
+    .command('get')
+    .description('print the effective configuration (and each running symbol\'s live parameters with --symbol)')
+    .option('--symbol <symbol>', 'live parameters of this symbol workflow')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { symbol?: string; json?: boolean }) => {
+      const cfg = config();
+      if (!o.symbol) return print(!!o.json, cfg, () => JSON.stringify(cfg, null, 2));
+      await withClient(cfg, async (c) => {
+        const s = await querySymbol(c, parseSymbols(o.symbol!, '--symbol')[0]!);
+        print(!!o.json, { params: s.params, flags: s.flags }, () => JSON.stringify({ params: s.params, flags: s.flags }, null, 2));
+      });
+    });
+  cfgCmd
+    .command('set')
+    .description('change parameters at runtime, e.g. `qt config set QT_CONFIDENCE_THRESHOLD=0.6 stopLossPct=0.8`')
+    .argument('<assignments...>', 'KEY=VALUE pairs (QT_ variable or parameter name)')
+    .option('--symbol <symbol>', 'only this symbol')
+    .action(async (pairs: string[], o: { symbol?: string }) => {
+      const cfg = config();
+      const change = parseConfigAssignments(pairs);
+      await withClient(cfg, async (c) => {
+        const symbols = await targets(c, o.symbol);
+        await mapLimit(symbols, 8, (s) => symbolHandle(c, s).executeUpdate(configUpdate, { args: [change] }));
+        console.log(`configuration updated on ${symbols.length} symbol workflow(s)`);
+      });
+    });
+
+  program
+    .command('signals')
+    .description('signals and decisions journaled recently')
+    .option('--since <duration>', 'e.g. 5m, 1h', '5m')
+    .option('--symbol <symbol>', 'only this symbol')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { since: string; symbol?: string; json?: boolean }) => {
+      const sinceMs = parseDuration(o.since);
+      const rows = await withJournal((j) => j.recentSignals({ sinceMs, symbol: o.symbol }));
+      print(!!o.json, rows, () => table(rows as unknown as Record<string, unknown>[]));
+    });
+
+  program
+    .command('orders')
+    .description('orders sent, newest first')
+    .option('--limit <n>', 'rows', '50')
+    .option('--symbol <symbol>', 'only this symbol')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { limit: string; symbol?: string; json?: boolean }) => {
+      const rows = await withJournal((j) => j.orders({ limit: Number(o.limit), symbol: o.symbol }));
+      print(!!o.json, rows, () => table(rows as unknown as Record<string, unknown>[]));
+    });
+}
+
+export const loadEnvConfig = () => loadConfig(process.env);

@@ -1,0 +1,76 @@
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { AppConfig } from '../core/config.js';
+import type { symbolWorkflow } from '../workflows/symbol.js';
+import { symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
+import { SA_SYMBOL } from '../workflows/search-attributes.js';
+
+export async function connectClient(address: string, namespace: string): Promise<Client> {
+  const connection = await Connection.connect({ address, connectTimeout: '5s' });
+  return new Client({ connection, namespace });
+}
+
+/**
+ * Make sure every configured symbol has a running loop. Idempotent: a symbol whose workflow is
+ * already running is left alone, so running it twice starts nothing new.
+ */
+export async function ensureFleet(client: Client, config: AppConfig, symbols = config.symbols): Promise<{ started: string[]; running: string[] }> {
+  const started: string[] = [];
+  const running: string[] = [];
+  await mapLimit(symbols, 16, async (symbol) => {
+    const workflowId = symbolWorkflowId(symbol);
+    if (await isRunning(client, workflowId)) {
+      running.push(symbol);
+      return;
+    }
+    await client.workflow.start<typeof symbolWorkflow>('symbolWorkflow', {
+      workflowId,
+      taskQueue: config.taskQueue,
+      args: [{ symbol, params: config.params, flags: { aiTradingEnabled: config.enableAiTrading, executionEnabled: config.enableExecution } }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [{ key: SA_SYMBOL, value: symbol }],
+      staticSummary: `${symbol} signal loop`,
+    });
+    started.push(symbol);
+  });
+  return { started: started.sort(), running: running.sort() };
+}
+
+export async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/** Ids of running symbol workflows, from visibility (falls back to the configured list). */
+export async function runningSymbols(client: Client): Promise<string[]> {
+  const out: string[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowType = 'symbolWorkflow' AND ExecutionStatus = 'Running'` })) {
+    out.push(wf.workflowId.replace(/^qt-symbol-/, ''));
+  }
+  return out.sort();
+}
+
+export function symbolHandle(client: Client, symbol: string): WorkflowHandle<typeof symbolWorkflow> {
+  return client.workflow.getHandle<typeof symbolWorkflow>(symbolWorkflowId(symbol));
+}
+
+export async function querySymbol(client: Client, symbol: string) {
+  return symbolHandle(client, symbol).query(symbolStateQuery);
+}
+
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

@@ -1,0 +1,44 @@
+import { createRequire } from 'node:module';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { TradingActivities } from '../activities/contracts.js';
+
+const require = createRequire(import.meta.url);
+
+/** Bundle the workflow code once (slow: seconds); tests share one bundle across workers. */
+export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index.ts'), logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export interface TradingWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: TradingActivities;
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Workflows kept in memory; each symbol and each open position is one. */
+  maxCachedWorkflows?: number;
+}
+
+export async function createTradingWorker(o: TradingWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    workflowBundle: o.workflowBundle ?? (await bundleWorkflows()),
+    activities: o.activities,
+    maxCachedWorkflows: o.maxCachedWorkflows ?? 2_000,
+    // After a worker dies, its sticky workflows wait this long before another worker takes them.
+    stickyQueueScheduleToStartTimeout: '3s',
+    maxConcurrentActivityTaskExecutions: 200,
+    shutdownGraceTime: '10s',
+  });
+}

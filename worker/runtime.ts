@@ -1,0 +1,96 @@
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import pino, { type Logger } from 'pino';
+import type { Server } from 'node:http';
+import type { AppConfig } from '../core/config.js';
+import { WARMUP_CANDLES } from '../core/features.js';
+import { createActivities } from '../activities/index.js';
+import { CandleCache } from '../activities/market-data.js';
+import { createMetrics } from '../activities/metrics.js';
+import { SignalLog } from '../activities/signal-log.js';
+import type { SignalSource } from '../activities/signal-source.js';
+import { createExchange } from '../exchange/index.js';
+import type { FuturesExchange } from '../exchange/types.js';
+import { Journal } from '../journal/index.js';
+import { createSignalService } from '../ml/signal-service.js';
+import { createTradingWorker } from './create-worker.js';
+import { startHealthServer } from './health.js';
+
+export interface WorkerEndpoints {
+  temporalAddress: string;
+  databaseUrl: string;
+  /** Base URL of the exchange (the local exchange in paper mode). */
+  exchangeUrl: string | null;
+  apiKey: string;
+  apiSecret: string;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  exchange: FuturesExchange;
+  journal: Journal;
+  /** Resolves when the worker stops (after shutdown(), or on a fatal error). */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Candles kept per symbol: the features' warm-up plus a margin. */
+export const CANDLE_HISTORY = WARMUP_CANDLES + 20;
+
+export function createLogger(): Logger {
+  return pino({ level: process.env.QT_LOG_LEVEL ?? 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/** Connect everything the worker needs, start it and the /health + /metrics server. */
+export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: { log?: Logger; signals?: SignalSource } = {}): Promise<RunningWorker> {
+  const log = opts.log ?? createLogger();
+  const journal = await Journal.connect(at.databaseUrl);
+  await journal.migrate();
+  const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, apiKey: at.apiKey, apiSecret: at.apiSecret });
+  const signals =
+    opts.signals ??
+    (await createSignalService({ primaryDir: config.modelDir, backupDir: config.backupModelDir, allowUnproven: config.allowUnprovenModel, liveTrading: config.venue === 'live', log }));
+  const metrics = createMetrics();
+  const signalLog = new SignalLog(log, config.params.checkIntervalSeconds * 1000);
+  const activities = createActivities({
+    exchange,
+    journal,
+    candles: new CandleCache(exchange, CANDLE_HISTORY),
+    signals,
+    risk: () => config.risk,
+    log,
+    signalLog,
+    metrics,
+  });
+  const connection = await NativeConnection.connect({ address: at.temporalAddress });
+  const worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
+  let server: Server | null = null;
+  if (config.healthPort > 0) {
+    server = await startHealthServer(
+      config.healthPort,
+      {
+        worker: async () => ({ state: worker.getState() }),
+        temporal: () => connection.workflowService.getSystemInfo({}),
+        postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
+        exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
+      },
+      metrics.registry,
+    );
+  }
+  const done = worker.run().finally(async () => {
+    server?.close();
+    await connection.close().catch(() => {});
+    await journal.close().catch(() => {});
+    if ('close' in signals && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
+  });
+  log.info({ taskQueue: config.taskQueue, venue: config.venue, health: config.healthPort }, 'worker started');
+  return {
+    worker,
+    exchange,
+    journal,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
