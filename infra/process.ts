@@ -112,10 +112,11 @@ export class ManagedChild {
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.child.kill(signal);
-    const timedOut = await Promise.race([this.exited.then(() => false), sleep(graceMs).then(() => true)]);
-    if (timedOut) {
-      this.child.kill('SIGKILL');
+    const escalation = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
       await this.exited;
+    } finally {
+      clearTimeout(escalation);
     }
   }
 }
