@@ -89,6 +89,8 @@ export interface MarketOrderRequest {
   quantity: number;
   clientOrderId: string;
   reduceOnly?: boolean;
+  /** Price for the min-notional check before sending; the adapter fetches the mark price when omitted. */
+  referencePrice?: number;
 }
 
 export interface StopOrderRequest {

@@ -1,0 +1,369 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { createHmac } from 'node:crypto';
+import { USDMClient } from 'binance';
+import type { Candle, OrderSide } from '../core/types.js';
+import { BinanceCode, ExchangeError, classifyHttpFailure, classifyNetworkFailure } from './errors.js';
+import { definedOnly, floorToStep, roundToTick } from './rounding.js';
+import type {
+  AlgoOrderState,
+  AlgoStatus,
+  Balance,
+  Fill,
+  FuturesExchange,
+  MarketOrderRequest,
+  OrderState,
+  OrderStatus,
+  PositionInfo,
+  StopOrderRequest,
+  SymbolRules,
+} from './types.js';
+
+export interface AdapterOptions {
+  /** Label for logs and health: 'paper', 'testnet', 'live'. */
+  venue: string;
+  baseUrl: string;
+  apiKey: string;
+  apiSecret: string;
+  /** Per-request timeout; the binance client's default is five minutes. */
+  timeoutMs?: number;
+  recvWindow?: number;
+  exchangeInfoTtlMs?: number;
+  /** Request weight allowed per minute (Binance USD-M: 2400); calls wait when 95% is used. */
+  weightLimitPerMinute?: number;
+}
+
+type Raw = Record<string, unknown>;
+const num = (x: unknown): number => Number(x ?? 0);
+
+/**
+ * The one FuturesExchange implementation, over the `binance` package's USDMClient. Live, testnet and the
+ * local exchange differ only in base URL and keys. Every failure is an ExchangeError (see errors.ts).
+ */
+export class BinanceFuturesAdapter implements FuturesExchange {
+  readonly venue: string;
+  // Private fields stay out of util.inspect and JSON: the client holds the secret.
+  readonly #client: USDMClient;
+  readonly #infoTtlMs: number;
+  readonly #weightLimit: number;
+  #info: { at: number; rules: Map<string, SymbolRules> } | null = null;
+  #blockedUntil = 0;
+  #oneWayChecked = false;
+  readonly #prepared = new Map<string, number>();
+
+  constructor(opts: AdapterOptions) {
+    this.venue = opts.venue;
+    this.#infoTtlMs = opts.exchangeInfoTtlMs ?? 10 * 60_000;
+    this.#weightLimit = opts.weightLimitPerMinute ?? 2400;
+    const keepAlive = { keepAlive: true, maxSockets: 64 };
+    this.#client = new USDMClient(
+      {
+        api_key: opts.apiKey,
+        api_secret: opts.apiSecret,
+        baseUrl: opts.baseUrl.replace(/\/$/, ''),
+        recvWindow: opts.recvWindow ?? 5000,
+        disableTimeSync: true,
+        // Raw axios errors carry the HTTP status, which decides retryable vs unknown.
+        parseExceptions: false,
+        // Node's HMAC is much faster than the client's default WebCrypto path.
+        customSignMessageFn: async (message, secret) => createHmac('sha256', secret).update(message).digest('hex'),
+      },
+      { timeout: opts.timeoutMs ?? 10_000, httpAgent: new HttpAgent(keepAlive), httpsAgent: new HttpsAgent(keepAlive) },
+    );
+  }
+
+  toString(): string {
+    return `BinanceFuturesAdapter(${this.venue})`;
+  }
+
+  // ---- market data -------------------------------------------------------------------------------------
+
+  async exchangeInfo(): Promise<Map<string, SymbolRules>> {
+    if (this.#info && Date.now() - this.#info.at < this.#infoTtlMs) return this.#info.rules;
+    const info = (await this.call('exchangeInfo', () => this.#client.getExchangeInfo())) as unknown as { symbols: Raw[] };
+    const rules = new Map<string, SymbolRules>();
+    for (const s of info.symbols) {
+      if (s.contractType !== 'PERPETUAL' || s.status !== 'TRADING') continue;
+      const r = parseRules(s);
+      rules.set(r.symbol, r);
+    }
+    this.#info = { at: Date.now(), rules };
+    return rules;
+  }
+
+  async rules(symbol: string): Promise<SymbolRules> {
+    const r = (await this.exchangeInfo()).get(symbol);
+    if (!r) throw new ExchangeError('rejected', `unknown or non-trading symbol ${symbol}`, { code: BinanceCode.INVALID_SYMBOL });
+    return r;
+  }
+
+  async klines(symbol: string, interval: string, limit: number): Promise<Candle[]> {
+    const rows = await this.call('klines', () => this.#client.getKlines({ symbol, interval: interval as never, limit }));
+    return rows.map((k) => ({ openTime: num(k[0]), open: num(k[1]), high: num(k[2]), low: num(k[3]), close: num(k[4]), volume: num(k[5]) }));
+  }
+
+  async markPrice(symbol: string): Promise<number> {
+    const m = await this.call('markPrice', () => this.#client.getMarkPrice({ symbol }));
+    return num(m.markPrice);
+  }
+
+  async markPrices(): Promise<Map<string, number>> {
+    const all = await this.call('markPrices', () => this.#client.getMarkPrice());
+    return new Map(all.map((m) => [m.symbol, num(m.markPrice)]));
+  }
+
+  // ---- account -----------------------------------------------------------------------------------------
+
+  async balances(): Promise<Balance[]> {
+    const rows = (await this.call('balances', () => this.#client.getBalanceV3())) as unknown as Raw[];
+    return rows.map((b) => {
+      const wallet = num(b.crossWalletBalance ?? b.balance);
+      const upnl = num(b.crossUnPnl);
+      return { asset: String(b.asset), walletBalance: wallet, availableBalance: num(b.availableBalance), unrealizedProfit: upnl, marginBalance: wallet + upnl };
+    });
+  }
+
+  async positions(symbol?: string): Promise<PositionInfo[]> {
+    const rows = (await this.call('positions', () => this.#client.getPositionsV3(definedOnly({ symbol })))) as unknown as Raw[];
+    return rows
+      .filter((p) => num(p.positionAmt) !== 0)
+      .map((p) => {
+        const notional = num(p.notional);
+        const im = num(p.initialMargin ?? p.positionInitialMargin);
+        // v3 drops `leverage`; it is notional / initial margin.
+        const leverage = num(p.leverage) || (im > 0 ? Math.round(Math.abs(notional) / im) : 0);
+        return { symbol: String(p.symbol), positionAmt: num(p.positionAmt), entryPrice: num(p.entryPrice), markPrice: num(p.markPrice), unrealizedProfit: num(p.unRealizedProfit), leverage, notional };
+      });
+  }
+
+  async prepareSymbol(symbol: string, leverage: number): Promise<void> {
+    if (!this.#oneWayChecked) {
+      await this.ignoring(BinanceCode.NO_NEED_TO_CHANGE_POSITION_SIDE, 'positionMode', () => this.#client.setPositionMode({ dualSidePosition: 'false' }));
+      this.#oneWayChecked = true;
+    }
+    if (this.#prepared.get(symbol) === leverage) return;
+    await this.ignoring(BinanceCode.NO_NEED_TO_CHANGE_MARGIN_TYPE, 'marginType', () => this.#client.setMarginType({ symbol, marginType: 'CROSSED' }));
+    await this.call('leverage', () => this.#client.setLeverage({ symbol, leverage }));
+    this.#prepared.set(symbol, leverage);
+  }
+
+  // ---- orders ------------------------------------------------------------------------------------------
+
+  async placeMarketOrder(req: MarketOrderRequest): Promise<OrderState> {
+    const r = await this.rules(req.symbol);
+    const quantity = floorToStep(req.quantity, r.marketStepSize);
+    const qty = Number(quantity);
+    if (!req.reduceOnly) {
+      const price = req.referencePrice ?? (await this.markPrice(req.symbol));
+      if (qty < r.minQty || qty * price < r.minNotional) {
+        throw new ExchangeError('rejected', `${req.symbol}: order notional ${(qty * price).toFixed(2)} below minimum ${r.minNotional}`, { code: BinanceCode.MIN_NOTIONAL });
+      }
+    } else if (qty <= 0) {
+      throw new ExchangeError('rejected', `${req.symbol}: quantity ${req.quantity} rounds to zero`, { code: BinanceCode.QTY_LESS_THAN_ZERO });
+    }
+    const params = definedOnly({
+      symbol: req.symbol,
+      side: req.side,
+      type: 'MARKET',
+      quantity,
+      newClientOrderId: req.clientOrderId,
+      reduceOnly: req.reduceOnly ? 'true' : undefined,
+      newOrderRespType: 'RESULT',
+    });
+    // postPrivate rather than submitNewOrder: the latter warns on every id without the library's broker prefix.
+    const o = (await this.call('newOrder', () => this.#client.postPrivate('fapi/v1/order', params))) as Raw;
+    return parseOrder(o);
+  }
+
+  async getOrder(symbol: string, clientOrderId: string): Promise<OrderState | null> {
+    const o = await this.nullIfMissing(() => this.call('getOrder', () => this.#client.getOrder({ symbol, origClientOrderId: clientOrderId })));
+    return o ? parseOrder(o as unknown as Raw) : null;
+  }
+
+  async cancelOrder(symbol: string, clientOrderId: string): Promise<void> {
+    await this.call('cancelOrder', () => this.#client.cancelOrder({ symbol, origClientOrderId: clientOrderId }));
+  }
+
+  async tradesForOrder(symbol: string, orderId: number): Promise<Fill[]> {
+    const rows = (await this.call('userTrades', () => this.#client.getAccountTrades({ symbol, orderId } as never))) as unknown as Raw[];
+    return rows.map((t) => ({
+      symbol: String(t.symbol),
+      tradeId: num(t.id),
+      orderId: num(t.orderId),
+      side: t.side as OrderSide,
+      price: num(t.price),
+      qty: num(t.qty),
+      quoteQty: num(t.quoteQty),
+      commission: num(t.commission),
+      commissionAsset: String(t.commissionAsset),
+      realizedPnl: num(t.realizedPnl),
+      time: num(t.time),
+    }));
+  }
+
+  async placeStopOrder(req: StopOrderRequest): Promise<AlgoOrderState> {
+    const r = await this.rules(req.symbol);
+    const params = {
+      algoType: 'CONDITIONAL',
+      symbol: req.symbol,
+      side: req.side,
+      type: req.type,
+      triggerPrice: roundToTick(req.triggerPrice, r.tickSize),
+      workingType: 'MARK_PRICE',
+      closePosition: 'true',
+      clientAlgoId: req.clientAlgoId,
+    };
+    const a = (await this.call('newAlgoOrder', () => this.#client.postPrivate('fapi/v1/algoOrder', params))) as Raw;
+    return parseAlgo(a);
+  }
+
+  async getAlgoOrder(_symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null> {
+    const a = await this.nullIfMissing(() => this.call('getAlgoOrder', () => this.#client.getAlgoOrder({ clientAlgoId })));
+    return a ? parseAlgo(a as unknown as Raw) : null;
+  }
+
+  async cancelAlgoOrder(_symbol: string, clientAlgoId: string): Promise<void> {
+    await this.call('cancelAlgoOrder', () => this.#client.cancelAlgoOrder({ clientAlgoId }));
+  }
+
+  /** Server time minus local time, re-measured (also done automatically on -1021). */
+  async syncTime(): Promise<number> {
+    const before = Date.now();
+    const server = await this.#client.getServerTime();
+    const after = Date.now();
+    const offset = Math.round(server - (before + after) / 2);
+    this.#client.setTimeOffset(offset);
+    return offset;
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------------
+
+  /**
+   * Runs one request: waits out rate-limit bans and a nearly used-up weight budget, maps every failure to an
+   * ExchangeError, and after -1021 re-syncs the clock and tries once more (the request was not executed).
+   */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.respectRateLimits(what);
+    try {
+      return await fn();
+    } catch (e) {
+      const err = toExchangeError(what, e);
+      if (err.retryAfterMs && err.retryAfterMs > 0 && (err.httpStatus === 429 || err.httpStatus === 418)) {
+        this.#blockedUntil = Math.max(this.#blockedUntil, Date.now() + err.retryAfterMs);
+      }
+      if (err.code !== BinanceCode.INVALID_TIMESTAMP) throw err;
+      await this.syncTime().catch(() => undefined);
+      try {
+        return await fn();
+      } catch (e2) {
+        throw toExchangeError(what, e2);
+      }
+    }
+  }
+
+  private async respectRateLimits(what: string): Promise<void> {
+    const wait = this.#blockedUntil - Date.now();
+    if (wait > 0) throw new ExchangeError('retryable', `${what}: not sent, rate limited for another ${wait} ms`, { code: BinanceCode.TOO_MANY_REQUESTS, retryAfterMs: wait });
+    const states = this.#client.getRateLimitStates();
+    const used = states['x-mbx-used-weight-1m'] ?? 0;
+    const last = states.lastUpdated ?? 0;
+    const minuteStart = Math.floor(Date.now() / 60_000) * 60_000;
+    if (used >= this.#weightLimit * 0.95 && last >= minuteStart) await sleep(minuteStart + 60_000 - Date.now());
+  }
+
+  private async ignoring(code: number, what: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await this.call(what, fn);
+    } catch (e) {
+      if (!(e instanceof ExchangeError && e.code === code)) throw e;
+    }
+  }
+
+  private async nullIfMissing<T>(fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ExchangeError && e.code === BinanceCode.NO_SUCH_ORDER) return null;
+      throw e;
+    }
+  }
+}
+
+interface AxiosLikeError {
+  response?: { status?: number; data?: unknown; headers?: Record<string, unknown> };
+  code?: string;
+  message?: string;
+}
+
+/** Maps a raw client failure; never keeps the original object (its config carries the API key header). */
+export function toExchangeError(what: string, e: unknown): ExchangeError {
+  if (e instanceof ExchangeError) return e;
+  const err = (typeof e === 'object' && e !== null ? e : { message: String(e) }) as AxiosLikeError;
+  const res = err.response;
+  if (res?.status !== undefined) {
+    const data = res.data;
+    const body = typeof data === 'object' && data !== null ? (data as { code?: unknown; msg?: unknown }) : {};
+    const retryAfter = Number(res.headers?.['retry-after']);
+    return classifyHttpFailure(what, {
+      httpStatus: res.status,
+      ...(typeof body.code === 'number' ? { code: body.code } : {}),
+      msg: typeof body.msg === 'string' ? body.msg : typeof data === 'string' ? data.slice(0, 200) : '',
+      ...(Number.isFinite(retryAfter) ? { retryAfterSec: retryAfter } : {}),
+    });
+  }
+  if (err.code) return classifyNetworkFailure(what, err.code, err.message ?? '');
+  // Thrown before anything was sent (bad arguments, missing keys).
+  return new ExchangeError('rejected', `${what}: ${err.message ?? String(e)}`);
+}
+
+function parseRules(s: Raw): SymbolRules {
+  const filters = new Map((s.filters as Raw[]).map((f) => [String(f.filterType), f]));
+  const price = filters.get('PRICE_FILTER') ?? {};
+  const lot = filters.get('LOT_SIZE') ?? {};
+  const market = filters.get('MARKET_LOT_SIZE') ?? lot;
+  const notional = filters.get('MIN_NOTIONAL') ?? {};
+  return {
+    symbol: String(s.symbol),
+    quoteAsset: String(s.marginAsset ?? s.quoteAsset),
+    tickSize: num(price.tickSize),
+    stepSize: num(lot.stepSize),
+    marketStepSize: num(market.stepSize) || num(lot.stepSize),
+    minQty: Math.max(num(lot.minQty), num(market.minQty)),
+    marketMaxQty: num(market.maxQty) || num(lot.maxQty),
+    minNotional: num(notional.notional),
+  };
+}
+
+function parseOrder(o: Raw): OrderState {
+  return {
+    symbol: String(o.symbol),
+    orderId: num(o.orderId),
+    clientOrderId: String(o.clientOrderId),
+    side: o.side as OrderSide,
+    status: o.status as OrderStatus,
+    origQty: num(o.origQty),
+    executedQty: num(o.executedQty),
+    avgPrice: num(o.avgPrice),
+    reduceOnly: o.reduceOnly === true || o.reduceOnly === 'true',
+    updateTime: num(o.updateTime),
+  };
+}
+
+function parseAlgo(a: Raw): AlgoOrderState {
+  const actual = a.actualOrderId;
+  return {
+    symbol: String(a.symbol),
+    algoId: num(a.algoId),
+    clientAlgoId: String(a.clientAlgoId),
+    orderType: (a.orderType ?? a.type) as AlgoOrderState['orderType'],
+    side: a.side as OrderSide,
+    triggerPrice: num(a.triggerPrice),
+    status: a.algoStatus as AlgoStatus,
+    actualOrderId: actual === undefined || actual === null || actual === '' ? null : num(actual),
+    updateTime: num(a.updateTime),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}

@@ -1,0 +1,7 @@
+export * from './types.js';
+export * from './errors.js';
+export { BinanceFuturesAdapter, toExchangeError, type AdapterOptions } from './adapter.js';
+export { ApiCredentials, loadApiKeys } from './credentials.js';
+export { createExchange, VENUE_BASE_URLS, type ExchangeConfig, type Venue } from './factory.js';
+export { floorToStep, roundToTick, stepDecimals, definedOnly } from './rounding.js';
+export * from './sim/index.js';

@@ -1,0 +1,317 @@
+import { intrabarPath } from '../../core/intrabar.js';
+import { candleIndexAt, listKlineFiles, readKlineFile, type CandleSeries } from './klines-files.js';
+
+/** Binance's kline row: open time, OHLCV as strings, close time, quote volume, trades, taker volumes, ignore. */
+export type KlineRow = [number, string, string, string, string, string, number, string, number, string, string, string];
+
+export interface KlineQuery {
+  intervalMs: number;
+  startTime?: number;
+  endTime?: number;
+  limit: number;
+}
+
+export interface SymbolDescription {
+  priceDecimals: number;
+  /** A typical price, to size the lot step. */
+  referencePrice: number;
+  listedAt: number;
+}
+
+/**
+ * Where prices come from. The replay feed walks historical candles on a fast clock; the manual feed takes
+ * prices from the admin API. A live feed (public Binance streams) would implement the same interface.
+ */
+export interface MarketFeed {
+  readonly kind: 'replay' | 'manual';
+  symbols(): string[];
+  describe(symbol: string): SymbolDescription | undefined;
+  /** Current market time (ms UTC). In replay this is historical time, not the wall clock. */
+  now(): number;
+  /** Price at market time t (defaults to now); undefined before the symbol's first candle. */
+  price(symbol: string, t?: number): number | undefined;
+  /** Visits every intrabar point of `symbol` with from < time <= to, in order. */
+  walk(symbol: string, from: number, to: number, visit: (time: number, price: number) => void): void;
+  klines(symbol: string, q: KlineQuery): KlineRow[];
+}
+
+const INTERVALS: Record<string, number> = {
+  '1m': 60_000, '3m': 180_000, '5m': 300_000, '15m': 900_000, '30m': 1_800_000, '1h': 3_600_000, '2h': 7_200_000,
+  '4h': 14_400_000, '6h': 21_600_000, '8h': 28_800_000, '12h': 43_200_000, '1d': 86_400_000, '3d': 259_200_000, '1w': 604_800_000,
+};
+
+export function intervalToMs(interval: string): number | undefined {
+  return INTERVALS[interval];
+}
+
+export interface ReplayFeedOptions {
+  dir: string;
+  /** Market milliseconds per wall millisecond (1 = real time). */
+  speed: number;
+  /** Market time at which the replay starts; default: three days after the earliest candle (indicator warm-up). */
+  start?: number;
+  symbols?: string[];
+  intrabarStepMs: number;
+  /** Wall clock (injectable for tests). */
+  clock: () => number;
+}
+
+const DEFAULT_WARMUP_MS = 3 * 86_400_000;
+
+interface PathCache {
+  index: number;
+  path: number[];
+}
+
+/** Replays candle files on a clock running `speed` times faster than the wall clock. */
+export class ReplayFeed implements MarketFeed {
+  readonly kind = 'replay' as const;
+  private readonly series = new Map<string, CandleSeries>();
+  private readonly paths = new Map<string, PathCache>();
+  private readonly stepMs: number;
+  private readonly speed: number;
+  private readonly clock: () => number;
+  private anchorMarket: number;
+  private anchorWall: number;
+  readonly firstTime: number;
+  readonly lastTime: number;
+
+  constructor(opts: ReplayFeedOptions) {
+    const files = listKlineFiles(opts.dir);
+    const wanted = opts.symbols ? new Set(opts.symbols) : null;
+    for (const [symbol, path] of files) {
+      if (wanted && !wanted.has(symbol)) continue;
+      const s = readKlineFile(symbol, path);
+      if (s.openTime.length > 0) this.series.set(symbol, s);
+    }
+    if (this.series.size === 0) throw new Error(`no kline files (SYMBOL.csv[.gz]) found in ${opts.dir}`);
+    let first = Infinity;
+    let last = -Infinity;
+    for (const s of this.series.values()) {
+      first = Math.min(first, s.openTime[0]!);
+      last = Math.max(last, s.openTime[s.openTime.length - 1]! + s.intervalMs - 1);
+    }
+    this.firstTime = first;
+    this.lastTime = last;
+    this.stepMs = opts.intrabarStepMs;
+    this.speed = opts.speed;
+    this.clock = opts.clock;
+    this.anchorMarket = Math.min(last, opts.start ?? first + DEFAULT_WARMUP_MS);
+    this.anchorWall = opts.clock();
+  }
+
+  /** Continues the replay from a market time (used when restoring persisted state). */
+  resumeAt(marketTime: number): void {
+    this.anchorMarket = marketTime;
+    this.anchorWall = this.clock();
+  }
+
+  symbols(): string[] {
+    return [...this.series.keys()];
+  }
+
+  describe(symbol: string): SymbolDescription | undefined {
+    const s = this.series.get(symbol);
+    if (!s) return undefined;
+    const i = Math.max(0, candleIndexAt(s, this.now()));
+    return { priceDecimals: s.priceDecimals, referencePrice: s.close[i]!, listedAt: s.openTime[0]! };
+  }
+
+  now(): number {
+    const t = this.anchorMarket + Math.floor((this.clock() - this.anchorWall) * this.speed);
+    return Math.min(t, this.lastTime);
+  }
+
+  price(symbol: string, t = this.now()): number | undefined {
+    const s = this.series.get(symbol);
+    if (!s) return undefined;
+    const i = candleIndexAt(s, t);
+    if (i < 0) return undefined;
+    const open = s.openTime[i]!;
+    if (t >= open + s.intervalMs) return s.close[i]!;
+    return this.pathOf(s, i)[Math.floor((t - open) / this.stepMs)]!;
+  }
+
+  walk(symbol: string, from: number, to: number, visit: (time: number, price: number) => void): void {
+    const s = this.series.get(symbol);
+    if (!s || to <= from) return;
+    let t = (Math.floor(from / this.stepMs) + 1) * this.stepMs;
+    if (t < s.openTime[0]!) t = s.openTime[0]!;
+    for (; t <= to; t += this.stepMs) {
+      const p = this.price(symbol, t);
+      if (p !== undefined) visit(t, p);
+    }
+  }
+
+  /** Points of candle i at the step resolution (the same rule as core's intrabarPrice), rounded to the tick. */
+  private pathOf(s: CandleSeries, i: number): number[] {
+    const cached = this.paths.get(s.symbol);
+    if (cached && cached.index === i) return cached.path;
+    const steps = Math.max(2, Math.round(s.intervalMs / this.stepMs) + 1);
+    const candle = { openTime: s.openTime[i]!, open: s.open[i]!, high: s.high[i]!, low: s.low[i]!, close: s.close[i]!, volume: s.volume[i]! };
+    const scale = 10 ** s.priceDecimals;
+    const path = intrabarPath(candle, steps).map((p) => Math.round(p * scale) / scale);
+    this.paths.set(s.symbol, { index: i, path });
+    return path;
+  }
+
+  klines(symbol: string, q: KlineQuery): KlineRow[] {
+    const s = this.series.get(symbol);
+    if (!s) return [];
+    const now = this.now();
+    const lastIdx = candleIndexAt(s, now);
+    if (lastIdx < 0) return [];
+    const base = (i: number): KlineRow => this.baseRow(s, i, now);
+    if (q.intervalMs === s.intervalMs) {
+      let from: number;
+      let to: number;
+      if (q.startTime !== undefined) {
+        from = Math.max(0, candleIndexAt(s, q.startTime - 1) + 1);
+        to = Math.min(lastIdx, from + q.limit - 1);
+        if (q.endTime !== undefined) to = Math.min(to, candleIndexAt(s, q.endTime));
+      } else {
+        to = q.endTime !== undefined ? Math.min(lastIdx, candleIndexAt(s, q.endTime)) : lastIdx;
+        from = Math.max(0, to - q.limit + 1);
+      }
+      const rows: KlineRow[] = [];
+      for (let i = from; i <= to; i++) rows.push(base(i));
+      return rows;
+    }
+    return aggregate(s, q, lastIdx, base);
+  }
+
+  /** A base-interval kline; the candle still forming at `now` shows only the path walked so far. */
+  private baseRow(s: CandleSeries, i: number, now: number): KlineRow {
+    const d = s.priceDecimals;
+    const open = s.openTime[i]!;
+    let high = s.high[i]!;
+    let low = s.low[i]!;
+    let close = s.close[i]!;
+    let volume = s.volume[i]!;
+    if (now < open + s.intervalMs) {
+      const path = this.pathOf(s, i);
+      const upTo = Math.floor((now - open) / this.stepMs);
+      high = -Infinity;
+      low = Infinity;
+      for (let k = 0; k <= upTo; k++) {
+        high = Math.max(high, path[k]!);
+        low = Math.min(low, path[k]!);
+      }
+      close = path[upTo]!;
+      volume = (volume * (upTo + 1)) / path.length;
+    }
+    return klineRow(open, s.open[i]!, high, low, close, volume, open + s.intervalMs - 1, d);
+  }
+}
+
+function klineRow(open: number, o: number, h: number, l: number, c: number, v: number, closeTime: number, d: number): KlineRow {
+  const vol = Number(v.toFixed(8));
+  const quote = (vol * c).toFixed(8);
+  return [open, o.toFixed(d), h.toFixed(d), l.toFixed(d), c.toFixed(d), String(vol), closeTime, quote, 0, '0', '0', '0'];
+}
+
+/** Klines of a longer interval built from the base candles (aligned to the epoch like Binance's). */
+function aggregate(s: CandleSeries, q: KlineQuery, lastIdx: number, base: (i: number) => KlineRow): KlineRow[] {
+  if (q.intervalMs % s.intervalMs !== 0) return [];
+  const bucketOf = (t: number): number => Math.floor(t / q.intervalMs) * q.intervalMs;
+  const rows: KlineRow[] = [];
+  const lastBucket = bucketOf(s.openTime[lastIdx]!);
+  const endBucket = q.endTime !== undefined ? Math.min(lastBucket, bucketOf(q.endTime)) : lastBucket;
+  let startBucket = q.startTime !== undefined ? bucketOf(q.startTime + q.intervalMs - 1) : endBucket - (q.limit - 1) * q.intervalMs;
+  if (q.startTime !== undefined && q.startTime % q.intervalMs === 0) startBucket = q.startTime;
+  let i = Math.max(0, candleIndexAt(s, startBucket - 1) + 1);
+  while (i <= lastIdx && rows.length < q.limit) {
+    const bucket = bucketOf(s.openTime[i]!);
+    if (bucket > endBucket) break;
+    const first = base(i);
+    let [, o, h, l, c, v] = [0, Number(first[1]), Number(first[2]), Number(first[3]), Number(first[4]), Number(first[5])];
+    i++;
+    while (i <= lastIdx && bucketOf(s.openTime[i]!) === bucket) {
+      const r = base(i);
+      h = Math.max(h, Number(r[2]));
+      l = Math.min(l, Number(r[3]));
+      c = Number(r[4]);
+      v += Number(r[5]);
+      i++;
+    }
+    rows.push(klineRow(bucket, o, h, l, c, v, bucket + q.intervalMs - 1, s.priceDecimals));
+  }
+  return rows;
+}
+
+/**
+ * Prices set by hand through the admin API (tests, demos). Klines are built from the prices set, one
+ * candle per `intervalMs` of wall-clock time.
+ */
+export class ManualFeed implements MarketFeed {
+  readonly kind = 'manual' as const;
+  private readonly prices = new Map<string, number>();
+  private readonly candles = new Map<string, Array<{ t: number; o: number; h: number; l: number; c: number }>>();
+  private readonly listedAt = new Map<string, number>();
+
+  constructor(
+    private readonly clock: () => number,
+    initial: Record<string, number> = {},
+    private readonly intervalMs = 300_000,
+  ) {
+    for (const [symbol, price] of Object.entries(initial)) this.setPrice(symbol, price);
+  }
+
+  setPrice(symbol: string, price: number): void {
+    const t = this.clock();
+    if (!this.listedAt.has(symbol)) this.listedAt.set(symbol, t);
+    this.prices.set(symbol, price);
+    const bucket = Math.floor(t / this.intervalMs) * this.intervalMs;
+    const list = this.candles.get(symbol) ?? [];
+    const last = list[list.length - 1];
+    if (last && last.t === bucket) {
+      last.h = Math.max(last.h, price);
+      last.l = Math.min(last.l, price);
+      last.c = price;
+    } else {
+      list.push({ t: bucket, o: price, h: price, l: price, c: price });
+      if (list.length > 1500) list.shift();
+    }
+    this.candles.set(symbol, list);
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.prices);
+  }
+
+  symbols(): string[] {
+    return [...this.prices.keys()];
+  }
+
+  describe(symbol: string): SymbolDescription | undefined {
+    const p = this.prices.get(symbol);
+    if (p === undefined) return undefined;
+    return { priceDecimals: decimalsFor(p), referencePrice: p, listedAt: this.listedAt.get(symbol)! };
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  price(symbol: string): number | undefined {
+    return this.prices.get(symbol);
+  }
+
+  walk(): void {
+    // Manual prices jump; the engine checks triggers when a price is set.
+  }
+
+  klines(symbol: string, q: KlineQuery): KlineRow[] {
+    const list = this.candles.get(symbol) ?? [];
+    const d = this.describe(symbol)?.priceDecimals ?? 8;
+    return list
+      .filter((k) => (q.startTime === undefined || k.t >= q.startTime) && (q.endTime === undefined || k.t <= q.endTime))
+      .slice(-q.limit)
+      .map((k) => klineRow(k.t, k.o, k.h, k.l, k.c, 0, k.t + this.intervalMs - 1, d));
+  }
+}
+
+/** Five significant digits of tick for a hand-set price, like most Binance listings. */
+function decimalsFor(price: number): number {
+  return Math.min(8, Math.max(0, 4 - Math.floor(Math.log10(Math.max(price, 1e-12)))));
+}

@@ -1,0 +1,113 @@
+import type { OrderSide } from '../../core/types.js';
+
+/** Everything the local exchange must not lose across a restart. Plain JSON. */
+export interface SimState {
+  version: 1;
+  /** Market time up to which prices have been walked (the replay clock position). */
+  marketTime: number;
+  lastFundingTime: number;
+  nextOrderId: number;
+  nextTradeId: number;
+  nextAlgoId: number;
+  /** Cross wallet balance per margin asset (USDT and USDC wallets are separate). */
+  wallets: Record<string, number>;
+  /** Open positions only (one-way mode): signed amount and average entry price. */
+  positions: Record<string, PositionRecord>;
+  leverage: Record<string, number>;
+  orders: OrderRecord[];
+  algoOrders: AlgoRecord[];
+  fills: FillRecord[];
+  funding: FundingRecord[];
+  /** Last prices of the manual feed. */
+  manualPrices: Record<string, number>;
+}
+
+export interface PositionRecord {
+  amt: number;
+  entryPrice: number;
+  updateTime: number;
+}
+
+export type OrderKind = 'MARKET' | 'LIQUIDATION';
+
+export interface OrderRecord {
+  orderId: number;
+  symbol: string;
+  clientOrderId: string;
+  side: OrderSide;
+  type: OrderKind;
+  origQty: number;
+  executedQty: number;
+  avgPrice: number;
+  cumQuote: number;
+  status: 'FILLED' | 'EXPIRED';
+  reduceOnly: boolean;
+  closePosition: boolean;
+  time: number;
+  updateTime: number;
+}
+
+export type AlgoType = 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
+export type AlgoStatus = 'NEW' | 'TRIGGERED' | 'FINISHED' | 'CANCELED' | 'EXPIRED' | 'REJECTED';
+
+export interface AlgoRecord {
+  algoId: number;
+  clientAlgoId: string;
+  symbol: string;
+  side: OrderSide;
+  orderType: AlgoType;
+  triggerPrice: number;
+  /** 0 with closePosition. */
+  quantity: number;
+  closePosition: boolean;
+  reduceOnly: boolean;
+  workingType: string;
+  status: AlgoStatus;
+  actualOrderId: number | null;
+  actualPrice: number;
+  createTime: number;
+  updateTime: number;
+  triggerTime: number;
+}
+
+export interface FillRecord {
+  id: number;
+  orderId: number;
+  symbol: string;
+  side: OrderSide;
+  price: number;
+  qty: number;
+  quoteQty: number;
+  commission: number;
+  commissionAsset: string;
+  realizedPnl: number;
+  time: number;
+}
+
+export interface FundingRecord {
+  symbol: string;
+  asset: string;
+  /** Signed: negative when paid. */
+  amount: number;
+  rate: number;
+  time: number;
+}
+
+export function emptyState(marketTime: number, initialBalances: Record<string, number>): SimState {
+  return {
+    version: 1,
+    marketTime,
+    lastFundingTime: marketTime,
+    nextOrderId: 1,
+    nextTradeId: 1,
+    nextAlgoId: 1,
+    wallets: { ...initialBalances },
+    positions: {},
+    leverage: {},
+    orders: [],
+    algoOrders: [],
+    fills: [],
+    funding: [],
+    manualPrices: {},
+  };
+}
