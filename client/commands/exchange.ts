@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { parseTime } from '../../exchange/download.js';
+import { startLocalExchange } from '../../exchange/sim/server.js';
+
+interface ExchangeCliOptions {
+  replay?: string;
+  speed: string;
+  start?: string;
+  port: string;
+  state?: string;
+  stepSeconds: string;
+  symbols?: string;
+}
+
+/** `qt exchange`: the local Binance-compatible exchange on its own, for manual tests and demos. */
+export function registerExchangeCommands(program: Command): void {
+  program
+    .command('exchange')
+    .description('run the local Binance USD-M compatible exchange (paper venue) until Ctrl-C')
+    .option('--replay <dir>', 'replay klines files (SYMBOL.csv[.gz]) from this directory; without it prices are set via POST /admin/price')
+    .option('--speed <n>', 'replay speed: market seconds per wall second', '1')
+    .option('--start <time>', 'market time to start the replay at (ISO date/time UTC or ms); default: 3 days into the data')
+    .option('--port <port>', 'port on 127.0.0.1 (0 = any free port)', '8100')
+    .option('--state <file>', 'state file (balances, positions, orders, replay clock); omit for in-memory')
+    .option('--step-seconds <n>', 'intrabar price walk resolution in seconds', '15')
+    .option('--symbols <list>', 'comma-separated symbols to replay (default: every file)')
+    .action(async (o: ExchangeCliOptions) => {
+      const speed = Number(o.speed);
+      if (!(speed > 0)) throw new Error('--speed must be a positive number');
+      const symbols = o.symbols?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+      const ex = await startLocalExchange({
+        port: Number(o.port),
+        ...(o.state ? { stateFile: o.state } : {}),
+        intrabarStepMs: Number(o.stepSeconds) * 1000,
+        feed: o.replay
+          ? { kind: 'replay', dir: o.replay, speed, ...(o.start ? { start: parseTime(o.start, '--start') } : {}), ...(symbols ? { symbols } : {}) }
+          : { kind: 'manual' },
+      });
+      console.log(`local exchange listening on ${ex.baseUrl}`);
+      console.log(`  API key:    ${ex.apiKey}`);
+      console.log(`  API secret: ${ex.apiSecret}   (development credentials: play money, loopback only)`);
+      console.log(`  feed:       ${o.replay ? `replay of ${o.replay} at ${speed}x from ${new Date(ex.feed.now()).toISOString()}` : 'manual (POST /admin/price)'}`);
+      console.log(`  admin:      ${ex.baseUrl}/admin/state, /admin/faults, /admin/price, /admin/release`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await ex.close();
+      console.log('local exchange stopped, state saved');
+    });
+}
