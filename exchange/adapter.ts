@@ -92,7 +92,12 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   }
 
   async rules(symbol: string): Promise<SymbolRules> {
-    const r = (await this.exchangeInfo()).get(symbol);
+    let r = (await this.exchangeInfo()).get(symbol);
+    // A symbol listed since the cache was filled: refresh once (at most once a second).
+    if (!r && this.#info && Date.now() - this.#info.at > 1_000) {
+      this.#info = null;
+      r = (await this.exchangeInfo()).get(symbol);
+    }
     if (!r) throw new ExchangeError('rejected', `unknown or non-trading symbol ${symbol}`, { code: BinanceCode.INVALID_SYMBOL });
     return r;
   }

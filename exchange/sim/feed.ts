@@ -248,6 +248,8 @@ export class ManualFeed implements MarketFeed {
   private readonly prices = new Map<string, number>();
   private readonly candles = new Map<string, Array<{ t: number; o: number; h: number; l: number; c: number }>>();
   private readonly listedAt = new Map<string, number>();
+  /** Fixed at listing, like an exchange's tick: later prices do not change the filters. */
+  private readonly decimals = new Map<string, number>();
 
   constructor(
     private readonly clock: () => number,
@@ -259,7 +261,12 @@ export class ManualFeed implements MarketFeed {
 
   setPrice(symbol: string, price: number): void {
     const t = this.clock();
-    if (!this.listedAt.has(symbol)) this.listedAt.set(symbol, t);
+    if (!this.listedAt.has(symbol)) {
+      this.listedAt.set(symbol, t);
+      this.decimals.set(symbol, decimalsFor(price));
+    }
+    const scale = 10 ** this.decimals.get(symbol)!;
+    price = Math.round(price * scale) / scale;
     this.prices.set(symbol, price);
     const bucket = Math.floor(t / this.intervalMs) * this.intervalMs;
     const list = this.candles.get(symbol) ?? [];
@@ -286,7 +293,7 @@ export class ManualFeed implements MarketFeed {
   describe(symbol: string): SymbolDescription | undefined {
     const p = this.prices.get(symbol);
     if (p === undefined) return undefined;
-    return { priceDecimals: decimalsFor(p), referencePrice: p, listedAt: this.listedAt.get(symbol)! };
+    return { priceDecimals: this.decimals.get(symbol)!, referencePrice: p, listedAt: this.listedAt.get(symbol)! };
   }
 
   now(): number {
@@ -311,7 +318,7 @@ export class ManualFeed implements MarketFeed {
   }
 }
 
-/** Five significant digits of tick for a hand-set price, like most Binance listings. */
+/** About six significant digits of tick for a hand-set price (BTC 0.1, ETH 0.01), like Binance listings. */
 function decimalsFor(price: number): number {
-  return Math.min(8, Math.max(0, 4 - Math.floor(Math.log10(Math.max(price, 1e-12)))));
+  return Math.min(8, Math.max(0, 5 - Math.floor(Math.log10(Math.max(price, 1e-12)))));
 }

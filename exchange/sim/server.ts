@@ -283,9 +283,10 @@ async function handleAdmin(ctx: Ctx, req: IncomingMessage, res: ServerResponse, 
       if (!(feed instanceof ManualFeed)) return sendJson(res, 400, { code: -1000, msg: 'prices can be set only with the manual feed' });
       if (!/^[A-Z0-9]+(USDT|USDC)$/.test(symbol) || !(price > 0)) return sendJson(res, 400, { code: -1102, msg: 'symbol (…USDT/…USDC) and price > 0 required' });
       feed.setPrice(symbol, price);
-      engine.onPriceSet(symbol, price);
+      const onTick = feed.price(symbol)!;
+      engine.onPriceSet(symbol, onTick);
       await ctx.store.flush();
-      return sendJson(res, 200, { symbol, price, marketTime: engine.state.marketTime });
+      return sendJson(res, 200, { symbol, price: onTick, marketTime: engine.state.marketTime });
     }
     case 'POST /admin/faults':
       faults.set(input as FaultConfig);
