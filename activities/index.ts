@@ -234,7 +234,8 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
           updateTime: algo.updateTime,
         };
         await journalOrder(order, req.positionId, 'EXIT', 'STOP_MARKET');
-        return await settleExit(req.positionId, req.side, req.entryFee, order, 'PROTECTIVE_STOP');
+        // The exchange-side stop sits at the stop-loss level: to the user this is the stop loss.
+        return await settleExit(req.positionId, req.side, req.entryFee, order, 'STOP_LOSS');
       } catch (err) {
         throw err instanceof ApplicationFailure ? err : toActivityError(err);
       }

@@ -8,7 +8,7 @@ import { CandleCache } from '../activities/market-data.js';
 import { createMetrics } from '../activities/metrics.js';
 import { SignalLog } from '../activities/signal-log.js';
 import type { SignalSource } from '../activities/signal-source.js';
-import { createExchange } from '../exchange/index.js';
+import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
@@ -20,8 +20,8 @@ export interface WorkerEndpoints {
   databaseUrl: string;
   /** Base URL of the exchange (the local exchange in paper mode). */
   exchangeUrl: string | null;
-  apiKey: string;
-  apiSecret: string;
+  /** Venue keys; null on the paper venue (the local exchange's development keys). */
+  credentials: ApiCredentials | null;
 }
 
 export interface RunningWorker {
@@ -45,7 +45,8 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   const log = opts.log ?? createLogger();
   const journal = await Journal.connect(at.databaseUrl);
   await journal.migrate();
-  const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, apiKey: at.apiKey, apiSecret: at.apiSecret });
+  // loadConfig only yields the live venue when QT_CONFIRM_LIVE_TRADING was given.
+  const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live' });
   const signals =
     opts.signals ??
     (await createSignalService({ primaryDir: config.modelDir, backupDir: config.backupModelDir, allowUnproven: config.allowUnprovenModel, liveTrading: config.venue === 'live', log }));

@@ -178,7 +178,14 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
       const change = parseConfigAssignments(pairs);
       await withClient(cfg, async (c) => {
         const symbols = await targets(c, o.symbol);
-        await mapLimit(symbols, 8, (s) => symbolHandle(c, s).executeUpdate(configUpdate, { args: [change] }));
+        await mapLimit(symbols, 8, (s) =>
+          symbolHandle(c, s)
+            .executeUpdate(configUpdate, { args: [change] })
+            .catch((e: Error & { cause?: Error }) => {
+              // The workflow's validator explains a rejected value in the cause.
+              throw new Error(`${s}: ${e.cause?.message ?? e.message}`);
+            }),
+        );
         console.log(`configuration updated on ${symbols.length} symbol workflow(s)`);
       });
     });

@@ -1,0 +1,91 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { AppConfig } from '../../core/config.js';
+import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
+import { loadApiKeys } from '../../exchange/index.js';
+import { resolveDatabase, type RunningPostgres } from '../../infra/postgres.js';
+import { startTemporalDevServer, type TemporalDevServer } from '../../infra/temporal.js';
+import { createLogger, startWorker, type RunningWorker } from '../../worker/runtime.js';
+import { connectClient, ensureFleet } from '../fleet.js';
+import { STATE_DIR, clearRuntimeInfo, writeRuntimeInfo } from '../runtime-file.js';
+
+/**
+ * `qt up` (npm start): everything on one machine. Starts what is not given by the environment
+ * (TEMPORAL_ADDRESS, DATABASE_URL, QT_EXCHANGE_URL): the Temporal dev server on a SQLite file, an
+ * embedded Postgres and the local exchange, all keeping their state under .qt/; then the worker and
+ * one workflow per symbol. Ctrl-C stops it all; the next start resumes every workflow where it was.
+ */
+async function up(config: AppConfig): Promise<void> {
+  const log = createLogger();
+  const stops: (() => Promise<void>)[] = [];
+  let worker: RunningWorker | null = null;
+  const shutdown = async () => {
+    log.info('shutting down');
+    await worker?.shutdown().catch(() => {});
+    for (const stop of stops.reverse()) await stop().catch((e) => log.warn(String(e)));
+    clearRuntimeInfo();
+  };
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      void shutdown().then(() => process.exit(0));
+    });
+  }
+
+  try {
+    let temporal: TemporalDevServer | null = null;
+    if (!config.temporalAddress) {
+      temporal = await startTemporalDevServer({ dbFile: path.join(STATE_DIR, 'temporal.sqlite'), namespace: config.temporalNamespace, retentionDays: 30, log: (l) => log.debug(l) });
+      stops.push(() => temporal!.stop());
+      log.info({ address: temporal.address, webUi: temporal.uiUrl }, `Temporal dev server ready; Web UI ${temporal.uiUrl}`);
+    }
+    const db: RunningPostgres = await resolveDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: path.resolve(STATE_DIR, 'postgres') });
+    stops.push(() => db.stop());
+
+    let exchangeUrl = config.exchangeUrl;
+    if (config.venue === 'paper' && !exchangeUrl) {
+      const local: LocalExchange = await startLocalExchange({
+        port: 0,
+        stateFile: path.join(STATE_DIR, 'exchange-state.json'),
+        feed: { kind: 'replay', dir: config.replayDir ?? config.dataDir, speed: config.replaySpeed, start: config.replayStart ?? undefined, symbols: config.symbols },
+        intrabarStepMs: config.params.checkIntervalSeconds * 1000,
+      });
+      stops.push(() => local.close());
+      exchangeUrl = local.baseUrl;
+      log.info({ baseUrl: local.baseUrl }, `paper exchange ready (replay of ${config.replayDir} at ${config.replaySpeed}x)`);
+    }
+
+    const temporalAddress = config.temporalAddress ?? temporal!.address;
+    worker = await startWorker(config, { temporalAddress, databaseUrl: db.url, exchangeUrl, credentials: loadApiKeys(process.env) }, { log });
+    writeRuntimeInfo({ temporalAddress, databaseUrl: db.url, exchangeUrl, webUi: temporal?.uiUrl ?? null, pid: process.pid });
+
+    const client = await connectClient(temporalAddress, config.temporalNamespace);
+    const fleet = await ensureFleet(client, config);
+    await client.connection.close();
+    log.info(`fleet: ${fleet.started.length} symbol workflow(s) started, ${fleet.running.length} resumed; health on http://localhost:${config.healthPort}/health`);
+    await worker.done;
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+}
+
+export function registerStackCommands(program: Command, config: () => AppConfig): void {
+  program
+    .command('up')
+    .description('start the whole stack on this machine (what `npm start` runs)')
+    .action(() => up(config()));
+
+  program
+    .command('worker')
+    .description('run only the worker, against TEMPORAL_ADDRESS, DATABASE_URL and the exchange')
+    .action(async () => {
+      const cfg = config();
+      if (!cfg.temporalAddress || !cfg.databaseUrl) throw new Error('`qt worker` needs TEMPORAL_ADDRESS and DATABASE_URL (use `npm start` for the embedded stack)');
+      const w = await startWorker(cfg, { temporalAddress: cfg.temporalAddress, databaseUrl: cfg.databaseUrl, exchangeUrl: cfg.exchangeUrl, credentials: loadApiKeys(process.env) });
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void w.shutdown());
+      await w.done;
+    });
+}

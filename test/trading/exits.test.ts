@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exitLevels } from '../../core/exits.js';
+import { TAKER_FEE_RATE } from '../../core/costs.js';
+import { positionStateQuery } from '../../workflows/contracts.js';
+import { eventually, openedPosition, showPrice, startHarness, uniqueSymbol, type Harness } from './harness.js';
+
+/**
+ * Scripted signals open real positions through the workflows, the real `binance` client and the
+ * local exchange; prices are walked by hand so each exit fires at a known level.
+ */
+describe('position exits', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    await h.startWorker();
+  });
+  afterAll(async () => h?.close());
+
+  /** The journal's P&L must equal what the exchange booked: its fills' realized P&L minus all fees. */
+  async function expectJournalMatchesExchange(positionId: string, symbol: string) {
+    const row = await h.journal.getPosition(positionId);
+    expect(row?.status).toBe('CLOSED');
+    const fills = (await h.adminState()).fills.filter((f) => f.symbol === symbol);
+    const fees = fills.reduce((s, f) => s + f.commission, 0);
+    const realized = fills.reduce((s, f) => s + f.realizedPnl, 0);
+    expect(fills.length).toBe(2);
+    expect(row!.netPnl!).toBeCloseTo(realized - fees, 8);
+    expect(row!.entryFee + row!.exitFee!).toBeCloseTo(fees, 10);
+    // Binance sends commissions rounded to 8 decimals.
+    for (const f of fills) expect(f.commission).toBeCloseTo(f.price * f.qty * TAKER_FEE_RATE, 7);
+    return row!;
+  }
+
+  it('opens a LONG on BUY and takes profit at the take-profit level', async () => {
+    const symbol = uniqueSymbol();
+    await h.setPrice(symbol, 100);
+    h.signals.set(symbol, 'BUY', 0.8);
+    await h.startSymbol(symbol);
+    const pos = await openedPosition(h, symbol);
+    expect(pos.side).toBe('LONG');
+    h.signals.set(symbol, 'HOLD', 0.9);
+    const { takeProfit } = exitLevels('LONG', pos.state.entryPrice, pos.params);
+    await showPrice(h, pos.positionId, symbol, 101); // below take profit: holds
+    expect((await pos.handle.query(positionStateQuery)).state.stage).toBe('OPEN');
+    await h.setPrice(symbol, Number((takeProfit * 1.0005).toFixed(2)));
+    const result = await pos.handle.result();
+    expect(result.exitReason).toBe('TAKE_PROFIT');
+    const row = await expectJournalMatchesExchange(pos.positionId, symbol);
+    expect(row.exitPrice!).toBeGreaterThanOrEqual(takeProfit * 0.999);
+    expect(row.netPnl!).toBeGreaterThan(0);
+  });
+
+  it('opens a SHORT on SELL and the exchange-side stop closes it at the stop-loss level', async () => {
+    const symbol = uniqueSymbol();
+    await h.setPrice(symbol, 50);
+    h.signals.set(symbol, 'SELL', 0.7);
+    await h.startSymbol(symbol);
+    const pos = await openedPosition(h, symbol);
+    expect(pos.side).toBe('SHORT');
+    h.signals.set(symbol, 'HOLD', 0.9);
+    const stop = pos.state.stopPrice!;
+    expect(stop).toBeCloseTo(pos.state.entryPrice * 1.01, 2);
+    // Jump through the stop: the exchange's algo order fires on mark price without the workflow.
+    await h.setPrice(symbol, Number((stop * 1.002).toFixed(3)));
+    const result = await pos.handle.result();
+    expect(result.exitReason).toBe('STOP_LOSS');
+    const row = await expectJournalMatchesExchange(pos.positionId, symbol);
+    expect(row.exitPrice!).toBeGreaterThanOrEqual(stop);
+    expect(row.netPnl!).toBeLessThan(0);
+  });
+
+  it('arms the trailing stop after the activation move and exits on the pull-back', async () => {
+    const symbol = uniqueSymbol();
+    await h.setPrice(symbol, 200);
+    h.signals.set(symbol, 'BUY', 0.9);
+    await h.startSymbol(symbol);
+    const pos = await openedPosition(h, symbol);
+    h.signals.set(symbol, 'HOLD', 0.9);
+    const entry = pos.state.entryPrice;
+    await showPrice(h, pos.positionId, symbol, Number((entry * 1.009).toFixed(2))); // arms (>= 0.8 %)
+    const best = Number((entry * 1.012).toFixed(2));
+    await showPrice(h, pos.positionId, symbol, best); // new best, still below take profit (1.5 %)
+    const trail = best * (1 - pos.params.trailingStopPct / 100);
+    await showPrice(h, pos.positionId, symbol, Number((trail + 0.05).toFixed(2))); // above the trail: holds
+    expect((await eventually(async () => (await h.symbolState(symbol)).openPositionId, 'still open'))).toBe(pos.positionId);
+    await h.setPrice(symbol, Number((trail - 0.02).toFixed(2)));
+    const result = await pos.handle.result();
+    expect(result.exitReason).toBe('TRAILING_STOP');
+    const row = await expectJournalMatchesExchange(pos.positionId, symbol);
+    expect(row.exitPrice!).toBeLessThan(trail);
+    expect(row.exitPrice!).toBeGreaterThan(trail * 0.995);
+  });
+});

@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import pino from 'pino';
+import { inject } from 'vitest';
+import { DEFAULT_PARAMS, type TradingParams } from '../../core/params.js';
+import { DEFAULT_RISK_LIMITS, type RiskLimits } from '../../core/risk.js';
+import { createActivities } from '../../activities/index.js';
+import { CandleCache } from '../../activities/market-data.js';
+import { createMetrics } from '../../activities/metrics.js';
+import { SignalLog } from '../../activities/signal-log.js';
+import { ScriptedSignalSource } from '../../activities/signal-source.js';
+import { createExchange } from '../../exchange/index.js';
+import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
+import type { FuturesExchange } from '../../exchange/types.js';
+import type { Journal } from '../../journal/index.js';
+import { bundleWorkflows, createTradingWorker } from '../../worker/create-worker.js';
+import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId, type SymbolWorkflowInput } from '../../workflows/contracts.js';
+import type { symbolWorkflow } from '../../workflows/symbol.js';
+import { createTestJournal } from '../helpers/db.js';
+
+/** Fast loop settings for tests: a 1 s interval and short cooldown, the real exit percentages. */
+export const TEST_PARAMS: TradingParams = { ...DEFAULT_PARAMS, checkIntervalSeconds: 1, cooldownSeconds: 4, positionCheckSeconds: 1 };
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
+const sharedBundle = () => (bundle ??= bundleWorkflows());
+
+/** A symbol name no other test uses, so workflow ids never collide on the shared server. */
+export const uniqueSymbol = (): string => `T${randomBytes(3).toString('hex').toUpperCase()}USDT`;
+
+Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) } as never });
+
+export interface Harness {
+  client: Client;
+  taskQueue: string;
+  exchange: FuturesExchange;
+  localExchange: LocalExchange;
+  journal: Journal;
+  journalUrl: string;
+  signals: ScriptedSignalSource;
+  stateDir: string;
+  setPrice(symbol: string, price: number): Promise<void>;
+  adminState(): Promise<AdminState>;
+  startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  startSymbol(symbol: string, params?: Partial<TradingParams>, extra?: Partial<SymbolWorkflowInput>): Promise<void>;
+  symbolState(symbol: string): ReturnType<typeof querySymbolState>;
+  close(): Promise<void>;
+}
+
+export interface AdminState {
+  fills: { symbol: string; orderId: number; side: string; price: number; qty: number; commission: number; realizedPnl: number }[];
+  orders: { symbol: string; clientOrderId: string; status: string }[];
+}
+
+async function querySymbolState(client: Client, symbol: string) {
+  return client.workflow.getHandle(symbolWorkflowId(symbol)).query(symbolStateQuery);
+}
+
+export async function startHarness(opts: { risk?: Partial<RiskLimits> } = {}): Promise<Harness> {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'qt-trading-'));
+  const localExchange = await startLocalExchange({ port: 0, stateFile: path.join(stateDir, 'exchange.json'), feed: { kind: 'manual' }, tickMs: 100 });
+  const exchange = createExchange({ venue: 'paper', baseUrl: localExchange.baseUrl });
+  const db = await createTestJournal();
+  const signals = new ScriptedSignalSource();
+  const address = inject('temporalAddress');
+  const taskQueue = `test-${randomBytes(4).toString('hex')}`;
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection });
+  const log = pino({ level: process.env.QT_TEST_VERBOSE ? 'info' : 'silent' });
+  const activities = createActivities({
+    exchange,
+    journal: db.journal,
+    candles: new CandleCache(exchange, 10),
+    signals,
+    risk: () => ({ ...DEFAULT_RISK_LIMITS, ...opts.risk }),
+    log,
+    signalLog: new SignalLog(log, 1000),
+    metrics: createMetrics(),
+  });
+
+  let worker: Worker | null = null;
+  let running: Promise<void> | null = null;
+  let workerConnection: NativeConnection | null = null;
+
+  const admin = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${localExchange.baseUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+
+  const h: Harness = {
+    client,
+    taskQueue,
+    exchange,
+    localExchange,
+    journal: db.journal,
+    journalUrl: db.url,
+    signals,
+    stateDir,
+    setPrice: async (symbol, price) => void (await admin('POST', '/admin/price', { symbol, price })),
+    async adminState() {
+      // The admin view uses Binance's wire format: numbers as strings.
+      const raw = (await admin('GET', '/admin/state')) as { fills: Record<string, string>[]; orders: AdminState['orders'] };
+      const fills = raw.fills.map((f) => ({
+        symbol: f.symbol!,
+        orderId: Number(f.orderId),
+        side: f.side!,
+        price: Number(f.price),
+        qty: Number(f.qty),
+        commission: Number(f.commission),
+        realizedPnl: Number(f.realizedPnl),
+      }));
+      return { fills, orders: raw.orders };
+    },
+    async startWorker() {
+      workerConnection = await NativeConnection.connect({ address });
+      worker = await createTradingWorker({ connection: workerConnection, namespace: 'default', taskQueue, activities, workflowBundle: await sharedBundle() });
+      running = worker.run();
+    },
+    async stopWorker() {
+      worker?.shutdown();
+      await running;
+      await workerConnection?.close();
+      worker = null;
+    },
+    async startSymbol(symbol, params = {}, extra = {}) {
+      await client.workflow.start<typeof symbolWorkflow>('symbolWorkflow', {
+        workflowId: symbolWorkflowId(symbol),
+        taskQueue,
+        args: [{ symbol, params: { ...TEST_PARAMS, ...params }, flags: { aiTradingEnabled: true, executionEnabled: true }, ...extra }],
+      });
+    },
+    symbolState: (symbol) => querySymbolState(client, symbol),
+    async close() {
+      for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
+        await client.workflow.getHandle(wf.workflowId).terminate('test finished').catch(() => {});
+      }
+      await h.stopWorker();
+      await clientConnection.close();
+      await localExchange.close();
+      await db.cleanup();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/** Poll `probe` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(probe: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** Wait until the symbol has an open position whose entry filled; returns the position's state. */
+export async function openedPosition(h: Harness, symbol: string) {
+  const positionId = await eventually(async () => (await h.symbolState(symbol)).openPositionId, `${symbol} to open a position`);
+  const handle = h.client.workflow.getHandle(positionWorkflowId(positionId));
+  return eventually(async () => {
+    const p = await handle.query(positionStateQuery);
+    return p.state.stage === 'OPEN' ? { ...p, handle } : null;
+  }, `${positionId} to be OPEN`);
+}
+
+/** Set a price and wait until the position workflow has read it (so each price is seen). */
+export async function showPrice(h: Harness, positionId: string, symbol: string, price: number): Promise<void> {
+  await h.setPrice(symbol, price);
+  const handle = h.client.workflow.getHandle(positionWorkflowId(positionId));
+  await eventually(async () => {
+    const p = await handle.query(positionStateQuery);
+    return (p.state.lastMark !== null && Math.abs(p.state.lastMark - price) <= price * 1e-9) || p.state.stage === 'CLOSED' || p.state.stage === 'EXITING';
+  }, `${positionId} to see ${price}`);
+}
