@@ -236,3 +236,33 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   }
   return added;
 }
+
+/**
+ * Readies a server we did not start (TEMPORAL_ADDRESS, the compose stack): waits until it answers,
+ * registers the search attributes and extends the namespace retention. Safe to run repeatedly.
+ */
+export async function prepareExistingServer(options: {
+  address: string;
+  namespace?: string;
+  retentionDays?: number;
+  waitMs?: number;
+}): Promise<{ addedSearchAttributes: string[] }> {
+  const namespace = options.namespace ?? 'default';
+  const deadline = Date.now() + (options.waitMs ?? 120_000);
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address: options.address, connectTimeout: 2_000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        const addedSearchAttributes = await ensureSearchAttributes(connection, namespace);
+        if (options.retentionDays) await setRetention(connection, namespace, options.retentionDays);
+        return { addedSearchAttributes };
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(1_000);
+    }
+  }
+}

@@ -41,7 +41,11 @@ export async function connectTestClient(namespace: string = temporalNamespace())
  * Registers a namespace of its own (with the project's search attributes) for a test that needs
  * full isolation, e.g. one that lists every workflow. Most tests only need a unique task queue.
  */
-export async function createTestNamespace(connection: Connection, name = `qt-test-${randomUUID().slice(0, 8)}`): Promise<string> {
+export async function createTestNamespace(
+  connection: Connection,
+  options: { name?: string; searchAttributes?: boolean } = {},
+): Promise<string> {
+  const name = options.name ?? `qt-test-${randomUUID().slice(0, 8)}`;
   await connection.workflowService.registerNamespace({ namespace: name, workflowExecutionRetentionPeriod: msToTs('1 day') });
   // The frontend learns of a new namespace through a cache refresh; wait until it accepts calls.
   const deadline = Date.now() + 30_000;
@@ -54,6 +58,6 @@ export async function createTestNamespace(connection: Connection, name = `qt-tes
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
-  await ensureSearchAttributes(connection, name);
+  if (options.searchAttributes !== false) await ensureSearchAttributes(connection, name);
   return name;
 }

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
-import { ensureSearchAttributes, findTemporalBinary, startTemporalDevServer } from '../../infra/temporal.js';
-import { connectTestClient, createTestNamespace, uniqueTaskQueue } from '../helpers/temporal.js';
+import { ensureSearchAttributes, findTemporalBinary, prepareExistingServer, startTemporalDevServer } from '../../infra/temporal.js';
+import { connectTestClient, createTestNamespace, temporalAddress, uniqueTaskQueue } from '../helpers/temporal.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-temporal-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -74,10 +74,29 @@ describe('shared test server', () => {
   it('registers the search attributes on a new namespace, idempotently', async () => {
     const { connection, close } = await connectTestClient();
     try {
-      const namespace = await createTestNamespace(connection);
-      const attributes = await connection.operatorService.listSearchAttributes({ namespace });
-      for (const key of SEARCH_ATTRIBUTES) expect(attributes.customAttributes).toHaveProperty(key.name);
+      const namespace = await createTestNamespace(connection, { searchAttributes: false });
+      const names = SEARCH_ATTRIBUTES.map((key) => key.name);
+      const before = await connection.operatorService.listSearchAttributes({ namespace });
+      for (const name of names) expect(before.customAttributes).not.toHaveProperty(name);
+
+      expect((await ensureSearchAttributes(connection, namespace)).sort()).toEqual([...names].sort());
+      const after = await connection.operatorService.listSearchAttributes({ namespace });
+      for (const name of names) expect(after.customAttributes).toHaveProperty(name);
       expect(await ensureSearchAttributes(connection, namespace)).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('prepareExistingServer sets the retention and is idempotent', async () => {
+    const { connection, close } = await connectTestClient();
+    try {
+      const namespace = await createTestNamespace(connection, { searchAttributes: false });
+      const first = await prepareExistingServer({ address: temporalAddress(), namespace, retentionDays: 3 });
+      expect(first.addedSearchAttributes).toHaveLength(SEARCH_ATTRIBUTES.length);
+      expect(await prepareExistingServer({ address: temporalAddress(), namespace, retentionDays: 3 })).toEqual({ addedSearchAttributes: [] });
+      const ns = await connection.workflowService.describeNamespace({ namespace });
+      expect(Number(ns.config?.workflowExecutionRetentionTtl?.seconds)).toBe(3 * 86_400);
     } finally {
       await close();
     }
