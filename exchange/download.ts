@@ -18,6 +18,8 @@ export interface DownloadOptions {
   /** Default: Binance USD-M (public endpoint, no key needed). */
   baseUrl?: string;
   timeoutMs?: number;
+  /** Candles per request; Binance's maximum (1500) unless testing the paging. */
+  pageSize?: number;
   onProgress?: (symbol: string, candles: number) => void;
 }
 
@@ -34,6 +36,7 @@ export async function downloadKlines(opts: DownloadOptions): Promise<Map<string,
   if (!(opts.to > opts.from)) throw new Error('--to must be after --from');
   const client = new USDMClient({ baseUrl: (opts.baseUrl ?? VENUE_BASE_URLS.live).replace(/\/$/, ''), parseExceptions: false }, { timeout: opts.timeoutMs ?? 20_000 });
   mkdirSync(opts.outDir, { recursive: true });
+  const pageSize = opts.pageSize ?? PAGE;
   const counts = new Map<string, number>();
   for (const symbol of opts.symbols) {
     const rows: Array<[number, string, string, string, string, string]> = [];
@@ -45,7 +48,7 @@ export async function downloadKlines(opts: DownloadOptions): Promise<Map<string,
     let start = opts.from;
     while (start < opts.to) {
       const page = await client
-        .getKlines({ symbol, interval: opts.interval as never, startTime: start, endTime: opts.to - 1, limit: PAGE })
+        .getKlines({ symbol, interval: opts.interval as never, startTime: start, endTime: opts.to - 1, limit: pageSize })
         .catch((e: unknown) => {
           throw toExchangeError(`klines ${symbol}`, e);
         });
@@ -60,7 +63,7 @@ export async function downloadKlines(opts: DownloadOptions): Promise<Map<string,
       const lastOpen = Number(page[page.length - 1]![0]);
       if (lastOpen + intervalMs <= start) break;
       start = lastOpen + intervalMs;
-      if (page.length < PAGE) break;
+      if (page.length < pageSize) break;
       opts.onProgress?.(symbol, rows.length);
     }
     const path = join(opts.outDir, `${symbol}.csv.gz`);

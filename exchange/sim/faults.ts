@@ -11,12 +11,15 @@ export interface FaultConfig {
   burst429?: { count: number; retryAfterSec: number };
   /** Shifts the server clock (timestamps are checked against it): simulates client clock drift. */
   clockSkewMs?: number;
-  /** The next `count` mutating requests execute, then the connection is destroyed without an answer. */
-  loseResponse?: { count: number };
+  /**
+   * The next `count` mutating requests execute, then the connection is destroyed without an answer.
+   * `path` (e.g. "/fapi/v1/order") limits the fault to one endpoint, so set-up calls pass untouched.
+   */
+  loseResponse?: { count: number; path?: string };
   /** The next `count` mutating requests execute, then their answer is held until POST /admin/release. */
-  holdResponse?: { count: number };
+  holdResponse?: { count: number; path?: string };
   /** The next `count` mutating requests execute, then get 503 with -1006/-1007 "execution status unknown". */
-  unknownStatus?: { count: number; code?: -1006 | -1007 };
+  unknownStatus?: { count: number; code?: -1006 | -1007; path?: string };
 }
 
 export type AfterExecution = 'none' | 'lose' | 'hold' | 'unknown';
@@ -64,17 +67,18 @@ export class Faults {
   }
 
   /** What to do with the answer of an executed mutating request. */
-  takeAfterExecution(): { kind: AfterExecution; code?: number } {
+  takeAfterExecution(path: string): { kind: AfterExecution; code?: number } {
     const c = this.config;
-    if (c.loseResponse && c.loseResponse.count > 0) {
-      c.loseResponse.count--;
+    const applies = (f: { count: number; path?: string } | undefined) => !!f && f.count > 0 && (f.path === undefined || f.path === path);
+    if (applies(c.loseResponse)) {
+      c.loseResponse!.count--;
       return { kind: 'lose' };
     }
-    if (c.holdResponse && c.holdResponse.count > 0) {
-      c.holdResponse.count--;
+    if (applies(c.holdResponse)) {
+      c.holdResponse!.count--;
       return { kind: 'hold' };
     }
-    if (c.unknownStatus && c.unknownStatus.count > 0) {
+    if (c.unknownStatus && applies(c.unknownStatus)) {
       c.unknownStatus.count--;
       return { kind: 'unknown', code: c.unknownStatus.code ?? -1006 };
     }

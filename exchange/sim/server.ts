@@ -205,7 +205,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     const result = route.handle(ctx.engine, params, serverTime);
     if (!route.mutating) return sendJson(res, 200, result, headers);
     await ctx.store.flush();
-    return answerAfterExecution(ctx, res, result, headers);
+    return answerAfterExecution(ctx, res, result, headers, path);
   } catch (e) {
     if (e instanceof ApiError) {
       if (route.mutating) await ctx.store.flush();
@@ -216,8 +216,8 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
 }
 
 /** Fault switches that act after an order was executed: the caller cannot know the outcome. */
-function answerAfterExecution(ctx: Ctx, res: ServerResponse, result: unknown, headers: Record<string, string>): void {
-  const after = ctx.faults.takeAfterExecution();
+function answerAfterExecution(ctx: Ctx, res: ServerResponse, result: unknown, headers: Record<string, string>, path: string): void {
+  const after = ctx.faults.takeAfterExecution(path);
   if (after.kind === 'lose') {
     res.socket?.destroy();
     return;
