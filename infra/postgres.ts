@@ -15,7 +15,7 @@ import { ManagedChild, commandLineOf, freePort, isAlive, sleep, terminatePid, ty
 const SUPERUSER = 'postgres';
 // Loopback-only development cluster: a fixed password keeps a reused data dir usable.
 const PASSWORD = 'postgres';
-const OS_USER = 'postgres';
+const DEFAULT_OS_USER = 'postgres';
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -25,6 +25,8 @@ export interface EmbeddedPostgresOptions {
   /** Trades durability for speed (fsync off): for throw-away test clusters only. */
   ephemeral?: boolean;
   startTimeoutMs?: number;
+  /** OS user the server runs as when we are root; created when missing. Default `postgres`. */
+  osUser?: string;
 }
 
 export interface RunningPostgres {
@@ -57,19 +59,19 @@ interface RunAs {
  * Postgres refuses to run as root. As root we run it as the `postgres` OS user, creating that user
  * when the machine has none (a fresh CI box), and hand it the data directory.
  */
-function runAsUser(log?: LogFn): RunAs {
+function runAsUser(osUser: string, log?: LogFn): RunAs {
   if (process.getuid?.() !== 0) return {};
   const ids = () => ({
-    uid: Number(execFileSync('id', ['-u', OS_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
-    gid: Number(execFileSync('id', ['-g', OS_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
+    uid: Number(execFileSync('id', ['-u', osUser], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
+    gid: Number(execFileSync('id', ['-g', osUser], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
   });
   try {
     return ids();
   } catch {
-    log?.(`creating the ${OS_USER} OS user (Postgres cannot run as root)`);
-    const groupExists = spawnOk('getent', ['group', OS_USER]);
-    const groupArgs = groupExists ? ['-g', OS_USER] : ['--user-group'];
-    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ...groupArgs, OS_USER], {
+    log?.(`creating the ${osUser} OS user (Postgres cannot run as root)`);
+    const groupExists = spawnOk('getent', ['group', osUser]);
+    const groupArgs = groupExists ? ['-g', osUser] : ['--user-group'];
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ...groupArgs, osUser], {
       stdio: 'ignore',
     });
     return ids();
@@ -163,7 +165,7 @@ async function waitUntilAccepting(url: string, server: ManagedChild, timeoutMs: 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const bin = await binaries();
-  const runAs = runAsUser(options.log);
+  const runAs = runAsUser(options.osUser ?? DEFAULT_OS_USER, options.log);
   await stopStalePostmaster(dataDir);
   prepareDataDir(dataDir, runAs);
   if (!isInitialised(dataDir)) await initialise(bin, dataDir, runAs, options.log);

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -36,6 +37,31 @@ describe('startEmbeddedPostgres', () => {
       expect(await query(second.url, 'SELECT host(inet_server_addr()) AS addr')).toEqual([{ addr: '127.0.0.1' }]);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+// CI machines may have no `postgres` OS user; as root the cluster creates the user it runs as.
+describe.runIf(process.getuid?.() === 0)('as root on a machine without the OS user', () => {
+  const osUser = `qtpg${Date.now().toString(36).slice(-6)}`;
+  afterAll(() => {
+    try {
+      execFileSync('userdel', [osUser], { stdio: 'ignore' });
+    } catch {
+      /* never created */
+    }
+  });
+
+  it('creates the user and runs the server as that user', async () => {
+    expect(() => execFileSync('id', ['-u', osUser], { stdio: 'ignore' })).toThrow();
+    const dataDir = path.join(tmp, 'fresh-user', 'data');
+    const server = await startEmbeddedPostgres({ dataDir, port: 0, osUser });
+    try {
+      const uid = Number(execFileSync('id', ['-u', osUser], { encoding: 'utf8' }).trim());
+      expect(statSync(dataDir).uid).toBe(uid);
+      expect(await query(server.url, 'SELECT current_user AS who')).toEqual([{ who: 'postgres' }]);
+    } finally {
+      await server.stop();
     }
   });
 });
