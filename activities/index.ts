@@ -28,6 +28,22 @@ export interface ActivityDeps {
 
 const attempt = (): number => Context.current().info.attempt;
 
+/**
+ * Heartbeat every second while `fn` runs, so a worker that dies mid-order is noticed within the
+ * activity's heartbeat timeout (seconds) rather than its start-to-close timeout, and the retry on
+ * another worker resolves the order by its client id.
+ */
+async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), 1_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 function startOfUtcDay(now = Date.now()): Date {
   const d = new Date(now);
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
@@ -116,66 +132,70 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
       return verdict;
     },
 
-    async openPosition(req): Promise<EntryResult> {
-      try {
-        await ex.prepareSymbol(req.symbol, req.leverage);
-        const price = await ex.markPrice(req.symbol);
-        const quantity = req.notional / price;
-        const placed = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: entryOrderSide(req.side), quantity, clientOrderId: req.clientOrderId }, attempt());
-        const order = await awaitFinal(ex, placed);
-        await journalOrder(order, req.positionId, 'ENTRY');
-        if (order.status !== 'FILLED') return { status: 'REJECTED', reason: `entry order ${order.status}` };
-        const fill = await bookFills(order, req.positionId);
-        const levels = exitLevels(req.side, fill.avgPrice, req);
-        await journal.openPosition({
-          positionId: req.positionId,
-          workflowId: req.workflowId,
-          symbol: req.symbol,
-          side: req.side,
-          quantity: fill.quantity,
-          entryPrice: fill.avgPrice,
-          entryFee: fill.fee,
-          openedAt: new Date(order.updateTime || Date.now()),
-          stopPrice: levels.stopLoss,
-          takeProfitPrice: levels.takeProfit,
-        });
-        metrics.orders.inc({ purpose: 'ENTRY' });
-        log.info({ positionId: req.positionId, clientOrderId: order.clientOrderId }, `Order executed ${req.symbol} ${order.side} ${fill.quantity} @ ${fill.avgPrice} (${req.side} entry, fee ${fill.fee.toFixed(4)})`);
-        return { status: 'FILLED', quantity: fill.quantity, entryPrice: fill.avgPrice, entryFee: fill.fee, openedAt: order.updateTime, stopPrice: levels.stopLoss, takeProfitPrice: levels.takeProfit };
-      } catch (err) {
-        if (err instanceof ExchangeError && err.kind === 'rejected') {
-          log.warn({ symbol: req.symbol, code: err.code }, `Entry rejected ${req.symbol}: ${err.message}`);
-          return { status: 'REJECTED', reason: `${err.code ?? ''} ${err.message}`.trim() };
+    openPosition(req): Promise<EntryResult> {
+      return keepAlive(async () => {
+        try {
+          await ex.prepareSymbol(req.symbol, req.leverage);
+          const price = await ex.markPrice(req.symbol);
+          const quantity = req.notional / price;
+          const placed = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: entryOrderSide(req.side), quantity, clientOrderId: req.clientOrderId }, attempt());
+          const order = await awaitFinal(ex, placed);
+          await journalOrder(order, req.positionId, 'ENTRY');
+          if (order.status !== 'FILLED') return { status: 'REJECTED', reason: `entry order ${order.status}` };
+          const fill = await bookFills(order, req.positionId);
+          const levels = exitLevels(req.side, fill.avgPrice, req);
+          await journal.openPosition({
+            positionId: req.positionId,
+            workflowId: req.workflowId,
+            symbol: req.symbol,
+            side: req.side,
+            quantity: fill.quantity,
+            entryPrice: fill.avgPrice,
+            entryFee: fill.fee,
+            openedAt: new Date(order.updateTime || Date.now()),
+            stopPrice: levels.stopLoss,
+            takeProfitPrice: levels.takeProfit,
+          });
+          metrics.orders.inc({ purpose: 'ENTRY' });
+          log.info({ positionId: req.positionId, clientOrderId: order.clientOrderId }, `Order executed ${req.symbol} ${order.side} ${fill.quantity} @ ${fill.avgPrice} (${req.side} entry, fee ${fill.fee.toFixed(4)})`);
+          return { status: 'FILLED', quantity: fill.quantity, entryPrice: fill.avgPrice, entryFee: fill.fee, openedAt: order.updateTime, stopPrice: levels.stopLoss, takeProfitPrice: levels.takeProfit };
+        } catch (err) {
+          if (err instanceof ExchangeError && err.kind === 'rejected') {
+            log.warn({ symbol: req.symbol, code: err.code }, `Entry rejected ${req.symbol}: ${err.message}`);
+            return { status: 'REJECTED', reason: `${err.code ?? ''} ${err.message}`.trim() };
+          }
+          throw toActivityError(err);
         }
-        throw toActivityError(err);
-      }
+      });
     },
 
-    async placeProtectiveStop(req) {
-      try {
-        if (await ex.getAlgoOrder(req.symbol, req.clientAlgoId)) return;
-        await ex.placeStopOrder({ symbol: req.symbol, side: exitOrderSide(req.side), type: 'STOP_MARKET', triggerPrice: req.triggerPrice, clientAlgoId: req.clientAlgoId });
-        await journal.upsertOrder({
-          clientOrderId: req.clientAlgoId,
-          symbol: req.symbol,
-          positionId: req.positionId,
-          purpose: 'PROTECTIVE_STOP',
-          side: exitOrderSide(req.side),
-          type: 'STOP_MARKET',
-          quantity: 0,
-          status: 'NEW',
-          exchangeOrderId: null,
-          avgPrice: req.triggerPrice,
-          executedQty: 0,
-          reduceOnly: true,
-          updatedAt: new Date(),
-        });
-      } catch (err) {
-        // A stop that would trigger at once (-2021) means the price is already through it: the
-        // workflow's next check sees the stop-loss level and exits with a MARKET order.
-        if (err instanceof ExchangeError && err.code === -2021) return;
-        throw toActivityError(err);
-      }
+    placeProtectiveStop(req) {
+      return keepAlive(async () => {
+        try {
+          if (await ex.getAlgoOrder(req.symbol, req.clientAlgoId)) return;
+          await ex.placeStopOrder({ symbol: req.symbol, side: exitOrderSide(req.side), type: 'STOP_MARKET', triggerPrice: req.triggerPrice, clientAlgoId: req.clientAlgoId });
+          await journal.upsertOrder({
+            clientOrderId: req.clientAlgoId,
+            symbol: req.symbol,
+            positionId: req.positionId,
+            purpose: 'PROTECTIVE_STOP',
+            side: exitOrderSide(req.side),
+            type: 'STOP_MARKET',
+            quantity: 0,
+            status: 'NEW',
+            exchangeOrderId: null,
+            avgPrice: req.triggerPrice,
+            executedQty: 0,
+            reduceOnly: true,
+            updatedAt: new Date(),
+          });
+        } catch (err) {
+          // A stop that would trigger at once (-2021) means the price is already through it: the
+          // workflow's next check sees the stop-loss level and exits with a MARKET order.
+          if (err instanceof ExchangeError && err.code === -2021) return;
+          throw toActivityError(err);
+        }
+      });
     },
 
     async readPosition({ symbol }) {
@@ -188,57 +208,61 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
       }
     },
 
-    async closePosition(req): Promise<ExitResult> {
-      try {
-        // Our own exit order first: a lost response on an earlier attempt must not look like "flat".
-        let order = await ex.getOrder(req.symbol, req.clientOrderId);
-        if (!order) {
-          const [pos] = await ex.positions(req.symbol);
-          const open = Math.abs(pos?.positionAmt ?? 0);
-          if (open === 0) return { status: 'ALREADY_FLAT' };
-          order = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: exitOrderSide(req.side), quantity: open, reduceOnly: true, clientOrderId: req.clientOrderId }, attempt());
+    closePosition(req): Promise<ExitResult> {
+      return keepAlive(async () => {
+        try {
+          // Our own exit order first: a lost response on an earlier attempt must not look like "flat".
+          let order = await ex.getOrder(req.symbol, req.clientOrderId);
+          if (!order) {
+            const [pos] = await ex.positions(req.symbol);
+            const open = Math.abs(pos?.positionAmt ?? 0);
+            if (open === 0) return { status: 'ALREADY_FLAT' };
+            order = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: exitOrderSide(req.side), quantity: open, reduceOnly: true, clientOrderId: req.clientOrderId }, attempt());
+          }
+          order = await awaitFinal(ex, order);
+          await journalOrder(order, req.positionId, 'EXIT');
+          if (order.status !== 'FILLED') throw ApplicationFailure.create({ message: `exit order ${order.clientOrderId} is ${order.status}` });
+          await ex.cancelAlgoOrder(req.symbol, req.stopClientAlgoId).catch((err) => {
+            if (!(err instanceof ExchangeError && (err.code === -2013 || err.code === -2011))) throw err;
+          });
+          metrics.orders.inc({ purpose: 'EXIT' });
+          log.info({ positionId: req.positionId }, `Order executed ${req.symbol} ${order.side} ${order.executedQty} @ ${order.avgPrice} (${req.reason} exit)`);
+          return await settleExit(req.positionId, req.side, req.entryFee, order, req.reason);
+        } catch (err) {
+          if (err instanceof ExchangeError && err.code === -2022) return { status: 'ALREADY_FLAT' };
+          throw err instanceof ApplicationFailure ? err : toActivityError(err);
         }
-        order = await awaitFinal(ex, order);
-        await journalOrder(order, req.positionId, 'EXIT');
-        if (order.status !== 'FILLED') throw ApplicationFailure.create({ message: `exit order ${order.clientOrderId} is ${order.status}` });
-        await ex.cancelAlgoOrder(req.symbol, req.stopClientAlgoId).catch((err) => {
-          if (!(err instanceof ExchangeError && (err.code === -2013 || err.code === -2011))) throw err;
-        });
-        metrics.orders.inc({ purpose: 'EXIT' });
-        log.info({ positionId: req.positionId }, `Order executed ${req.symbol} ${order.side} ${order.executedQty} @ ${order.avgPrice} (${req.reason} exit)`);
-        return await settleExit(req.positionId, req.side, req.entryFee, order, req.reason);
-      } catch (err) {
-        if (err instanceof ExchangeError && err.code === -2022) return { status: 'ALREADY_FLAT' };
-        throw err instanceof ApplicationFailure ? err : toActivityError(err);
-      }
+      });
     },
 
-    async settleProtectiveStop(req) {
-      try {
-        const algo = await ex.getAlgoOrder(req.symbol, req.stopClientAlgoId);
-        if (!algo?.actualOrderId) {
-          throw ApplicationFailure.create({ message: `position ${req.positionId} is flat but its protective stop shows no fill (${algo?.status ?? 'unknown'})`, type: 'StopNotSettled' });
+    settleProtectiveStop(req) {
+      return keepAlive(async () => {
+        try {
+          const algo = await ex.getAlgoOrder(req.symbol, req.stopClientAlgoId);
+          if (!algo?.actualOrderId) {
+            throw ApplicationFailure.create({ message: `position ${req.positionId} is flat but its protective stop shows no fill (${algo?.status ?? 'unknown'})`, type: 'StopNotSettled' });
+          }
+          const s = summarizeFills(await ex.tradesForOrder(req.symbol, algo.actualOrderId));
+          // The stop's MARKET order carries an exchange-made client id; journal it under the stop's id.
+          const order: OrderState = {
+            symbol: req.symbol,
+            orderId: algo.actualOrderId,
+            clientOrderId: req.stopClientAlgoId,
+            side: algo.side,
+            status: 'FILLED',
+            origQty: s.quantity,
+            executedQty: s.quantity,
+            avgPrice: s.avgPrice,
+            reduceOnly: true,
+            updateTime: algo.updateTime,
+          };
+          await journalOrder(order, req.positionId, 'EXIT', 'STOP_MARKET');
+          // The exchange-side stop sits at the stop-loss level: to the user this is the stop loss.
+          return await settleExit(req.positionId, req.side, req.entryFee, order, 'STOP_LOSS');
+        } catch (err) {
+          throw err instanceof ApplicationFailure ? err : toActivityError(err);
         }
-        const s = summarizeFills(await ex.tradesForOrder(req.symbol, algo.actualOrderId));
-        // The stop's MARKET order carries an exchange-made client id; journal it under the stop's id.
-        const order: OrderState = {
-          symbol: req.symbol,
-          orderId: algo.actualOrderId,
-          clientOrderId: req.stopClientAlgoId,
-          side: algo.side,
-          status: 'FILLED',
-          origQty: s.quantity,
-          executedQty: s.quantity,
-          avgPrice: s.avgPrice,
-          reduceOnly: true,
-          updateTime: algo.updateTime,
-        };
-        await journalOrder(order, req.positionId, 'EXIT', 'STOP_MARKET');
-        // The exchange-side stop sits at the stop-loss level: to the user this is the stop loss.
-        return await settleExit(req.positionId, req.side, req.entryFee, order, 'STOP_LOSS');
-      } catch (err) {
-        throw err instanceof ApplicationFailure ? err : toActivityError(err);
-      }
+      });
     },
 
     async journalEntryFailure({ positionId, symbol, side, reason }) {

@@ -24,7 +24,9 @@ import {
 
 /** Order activities resolve unknown outcomes by querying the client order id, so retries are safe. */
 const orders = proxyActivities<TradingActivities>({
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '60s',
+  // Order activities heartbeat every second: a dead worker is detected in seconds.
+  heartbeatTimeout: '5s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 const reads = proxyActivities<TradingActivities>({
