@@ -146,6 +146,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     const connection = await waitForFrontend(address, server, options.startTimeoutMs ?? 30_000);
     try {
       await waitForNamespace(connection, namespace);
+      // A SQLite file from an older version may lack an attribute added since; registering is idempotent.
+      await ensureSearchAttributes(connection, namespace);
       if (options.retentionDays) await setRetention(connection, namespace, options.retentionDays);
     } finally {
       await connection.close();
