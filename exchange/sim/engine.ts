@@ -13,6 +13,8 @@ export interface EngineOptions {
   /** Maintenance margin as a fraction of notional. */
   maintenanceMarginRate: number;
   defaultLeverage: number;
+  /** Liquidation is checked when market time enters a new step of this size (and on every manual price). */
+  checkEveryMs: number;
   /** Called after every change of balances, positions, orders or fills. */
   onMutate: () => void;
 }
@@ -108,7 +110,8 @@ export class Engine {
     }
     this.state.marketTime = to;
     this.settleFunding(to);
-    this.checkLiquidation(to);
+    // Per request the market moves by milliseconds; a full margin check once per price step is enough.
+    if (Math.floor(to / this.opts.checkEveryMs) !== Math.floor(from / this.opts.checkEveryMs)) this.checkLiquidation(to);
   }
 
   /** A manual price change: triggers and liquidation are checked at once. */

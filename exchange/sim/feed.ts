@@ -113,8 +113,8 @@ export class ReplayFeed implements MarketFeed {
   describe(symbol: string): SymbolDescription | undefined {
     const s = this.series.get(symbol);
     if (!s) return undefined;
-    const i = Math.max(0, candleIndexAt(s, this.now()));
-    return { priceDecimals: s.priceDecimals, referencePrice: s.close[i]!, listedAt: s.openTime[0]! };
+    // The first candle sizes the lot step, so filters do not change with the replay position or a restart.
+    return { priceDecimals: s.priceDecimals, referencePrice: s.close[0]!, listedAt: s.openTime[0]! };
   }
 
   now(): number {

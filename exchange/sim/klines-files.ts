@@ -39,21 +39,38 @@ export function readKlineFile(symbol: string, path: string): CandleSeries {
 }
 
 export function parseKlineCsv(symbol: string, text: string): CandleSeries {
-  const lines = text.split('\n');
-  const start = lines[0]?.startsWith('timestamp') ? 1 : 0;
-  const n = lines.length - start;
-  const cols = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(n));
+  // Upper bound on rows: one per newline (plus a last line without one).
+  let capacity = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) capacity++;
+  const cols = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
   let count = 0;
   let priceDecimals = 0;
-  for (let i = start; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (!line) continue;
-    const parts = line.split(',');
-    if (parts.length < 6) throw new Error(`${symbol}: malformed line ${i + 1}`);
-    for (let c = 0; c < 6; c++) cols[c]![count] = Number(parts[c]);
-    // Sampling the decimals of the first rows is enough to find the exchange's tick.
-    if (count < 500) for (let c = 1; c < 5; c++) priceDecimals = Math.max(priceDecimals, decimalsOf(parts[c]!));
-    count++;
+  let pos = text.startsWith('timestamp') ? text.indexOf('\n') + 1 : 0;
+  if (pos === 0 && text.startsWith('timestamp')) pos = text.length;
+  let line = 1;
+  while (pos < text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    line++;
+    if (end - pos > 1) {
+      let field = 0;
+      let start = pos;
+      for (let i = pos; i <= end && field < 6; i++) {
+        const ch = i < end ? text.charCodeAt(i) : 44;
+        if (ch !== 44 && ch !== 13) continue;
+        const value = parseDecimal(text, start, i);
+        const decimals = lastDecimals;
+        if (Number.isNaN(value)) throw new Error(`${symbol}: malformed number on line ${line}`);
+        cols[field]![count] = value;
+        // The first rows are enough to find the exchange's tick.
+        if (field >= 1 && field <= 4 && count < 500 && decimals > priceDecimals) priceDecimals = decimals;
+        field++;
+        start = i + 1;
+      }
+      if (field < 6) throw new Error(`${symbol}: malformed line ${line}`);
+      count++;
+    }
+    pos = end + 1;
   }
   const [openTime, open, high, low, close, volume] = cols.map((col) => col.slice(0, count));
   let intervalMs = Infinity;
@@ -62,12 +79,48 @@ export function parseKlineCsv(symbol: string, text: string): CandleSeries {
   return { symbol, intervalMs, openTime: openTime!, open: open!, high: high!, low: low!, close: close!, volume: volume!, priceDecimals: Math.min(priceDecimals, 8) };
 }
 
-function decimalsOf(s: string): number {
-  const dot = s.indexOf('.');
-  if (dot < 0) return 0;
-  let end = s.length;
-  while (end > dot + 1 && s[end - 1] === '0') end--;
-  return end - dot - 1;
+/** Significant decimals of the last number parsed (a module variable: no allocation per field). */
+let lastDecimals = 0;
+
+/**
+ * A plain decimal ("123.4500") read straight from the text: digits as an integer divided by a power of ten,
+ * which is exactly Number(string) while both fit in 2^53 and 10^22. Anything else goes through Number().
+ * Sets `lastDecimals` (trailing zeros ignored).
+ */
+function parseDecimal(text: string, from: number, to: number): number {
+  let mantissa = 0;
+  let decimals = -1;
+  let significantDecimals = 0;
+  let negative = false;
+  let i = from;
+  if (text.charCodeAt(i) === 45) {
+    negative = true;
+    i++;
+  }
+  for (; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && decimals < 0) {
+      decimals = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return slowDecimal(text.slice(from, to));
+    mantissa = mantissa * 10 + (c - 48);
+    if (decimals >= 0) {
+      decimals++;
+      if (c !== 48) significantDecimals = decimals;
+    }
+  }
+  if (mantissa > Number.MAX_SAFE_INTEGER || decimals > 22) return slowDecimal(text.slice(from, to));
+  const value = decimals > 0 ? mantissa / 10 ** decimals : mantissa;
+  lastDecimals = significantDecimals;
+  return negative ? -value : value;
+}
+
+function slowDecimal(s: string): number {
+  const t = s.trim();
+  const dot = t.indexOf('.');
+  lastDecimals = dot < 0 ? 0 : t.slice(dot + 1).replace(/0+$/, '').length;
+  return t === '' ? NaN : Number(t);
 }
 
 /** Index of the last candle with openTime <= t, or -1. Binary search. */

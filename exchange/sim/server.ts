@@ -74,6 +74,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
     fundingRate,
     maintenanceMarginRate: opts.maintenanceMarginRate ?? 0.005,
     defaultLeverage: opts.defaultLeverage ?? 20,
+    checkEveryMs: opts.intrabarStepMs ?? 15_000,
     onMutate: () => store?.markDirty(),
   });
   store = new StateStore(opts.stateFile, () => engine.state);
