@@ -97,7 +97,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
   // Advance the market even when nobody asks, and save the replay clock now and then.
   const ticker = setInterval(() => {
     engine.advance();
-    void store.flushIfDirty();
+    void store.flush();
   }, opts.tickMs ?? 250);
   ticker.unref();
   let lastSavedTime = state.marketTime;
@@ -122,8 +122,8 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
       clearInterval(ticker);
       clearInterval(saver);
       engine.advance();
+      store.markDirty();
       await store.flush();
-      store.writeSync();
       for (const send of held.splice(0)) send();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SimState } from './state.js';
@@ -35,6 +35,8 @@ export class StateStore {
   /** Resolves once every mutation made before the call is on disk. */
   flush(): Promise<void> {
     if (!this.path) return Promise.resolve();
+    // Nothing new since the running write took its snapshot: waiting for that write is enough.
+    if (!this.dirty) return this.pending ?? this.writing ?? Promise.resolve();
     if (!this.writing) {
       this.writing = this.writeNow().finally(() => (this.writing = null));
       return this.writing;
@@ -47,19 +49,6 @@ export class StateStore {
     return this.pending;
   }
 
-  /** Writes if anything changed since the last write (periodic saves of the replay clock). */
-  flushIfDirty(): Promise<void> {
-    return this.dirty ? this.flush() : Promise.resolve();
-  }
-
-  /** Synchronous final write for shutdown. */
-  writeSync(): void {
-    if (!this.path) return;
-    const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.snapshot()));
-    renameSync(tmp, this.path);
-    this.dirty = false;
-  }
 
   private async writeNow(): Promise<void> {
     this.dirty = false;
