@@ -219,14 +219,15 @@ export class Journal {
 
   // --- read side for the client ---
 
-  /** Signals booked at or after `sinceMs` (epoch milliseconds), newest first. */
-  async recentSignals(query: { sinceMs: number; symbol?: string; limit?: number }): Promise<SignalRow[]> {
+  /** Signals of the last `sinceMs` milliseconds (a duration: 300_000 = the last 5 minutes), newest first. */
+  async recentSignals(query: { sinceMs: number; symbol?: string; limit?: number; now?: Date }): Promise<SignalRow[]> {
+    const since = new Date((query.now ?? new Date()).getTime() - query.sinceMs);
     const result = await this.pool.query<SignalRow>(
       `SELECT workflow_id AS "workflowId", symbol, seq, candle_time AS "candleTime", signal, confidence,
          prob_hold AS "probHold", prob_buy AS "probBuy", prob_sell AS "probSell", model, price, decision, reason, at
        FROM signals WHERE at >= $1 AND ($2::text IS NULL OR symbol = $2)
        ORDER BY at DESC, id DESC LIMIT $3`,
-      [new Date(query.sinceMs), query.symbol ?? null, query.limit ?? 1000],
+      [since, query.symbol ?? null, query.limit ?? 1000],
     );
     return result.rows;
   }

@@ -23,7 +23,7 @@ describe('Journal', () => {
     expect(await db.journal.recordSignal(row)).toBe(true);
     // The retry arrives as JSON: times as ISO text.
     expect(await db.journal.recordSignal({ ...row, at: new Date().toISOString(), decision: 'SKIP' })).toBe(false);
-    const rows = await db.journal.recentSignals({ sinceMs: Date.now() - 60_000, symbol: 'ETHUSDT' });
+    const rows = await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'ETHUSDT' });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ seq: 7, decision: 'ENTER', price: 42_000.5, confidence: 0.71 });
     expect(rows[0]!.candleTime).toEqual(new Date('2026-01-01T00:00:00Z'));
@@ -32,9 +32,9 @@ describe('Journal', () => {
   it('filters recent signals by time and symbol', async () => {
     await db.journal.recordSignal(signal({ symbol: 'SOLUSDT', seq: 1, at: new Date(Date.now() - 3_600_000) }));
     await db.journal.recordSignal(signal({ symbol: 'SOLUSDT', seq: 2 }));
-    const lastMinute = await db.journal.recentSignals({ sinceMs: Date.now() - 60_000, symbol: 'SOLUSDT' });
+    const lastMinute = await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'SOLUSDT' });
     expect(lastMinute.map((s) => s.seq)).toEqual([2]);
-    const lastDay = await db.journal.recentSignals({ sinceMs: Date.now() - 86_400_000, symbol: 'SOLUSDT' });
+    const lastDay = await db.journal.recentSignals({ sinceMs: 86_400_000, symbol: 'SOLUSDT' });
     expect(lastDay.map((s) => s.seq)).toEqual([2, 1]);
   });
 
