@@ -114,6 +114,9 @@ export interface TemporalDevServer {
  */
 export async function startTemporalDevServer(options: TemporalDevServerOptions = {}): Promise<TemporalDevServer> {
   const binary = options.binary ?? findTemporalBinary();
+  if (!binary && process.env.TEMPORAL_CLI_PATH) {
+    throw new Error(`TEMPORAL_CLI_PATH=${process.env.TEMPORAL_CLI_PATH} is not an executable file`);
+  }
   if (!binary) throw new Error(MISSING_TEMPORAL_CLI);
   const namespace = options.namespace ?? 'default';
   const port = options.port === 0 ? await freePort() : (options.port ?? 7233);

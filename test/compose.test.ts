@@ -131,7 +131,13 @@ describe('docker-compose.yml', () => {
       const dockerfile = typeof service.build === 'string' ? 'Dockerfile' : (service.build.dockerfile ?? 'Dockerfile');
       expect(existsSync(path.join(root, context, dockerfile)), `${name} Dockerfile`).toBe(true);
       const command = Array.isArray(service.command) ? service.command : [];
-      if (command[0] === 'npm' && command[1] === 'run') expect(scripts, `${name}: npm run ${command[2]}`).toHaveProperty(command[2]!);
+      if (command[0] === 'npm' && command[1] === 'run') {
+        const script = scripts[command[2]!];
+        expect(script, `${name}: npm run ${command[2]}`).toBeDefined();
+        // `tsx path/to/entry.ts`: the entry file must be in the repo, or the container dies on start.
+        const entry = /^tsx (\S+)/.exec(script!)?.[1];
+        if (entry) expect(existsSync(path.join(root, entry)), `${name}: ${entry} (npm run ${command[2]})`).toBe(true);
+      }
       if (command[0] === 'npx' && command[1] === 'tsx') expect(existsSync(path.join(root, command[2]!)), `${name}: ${command[2]}`).toBe(true);
     }
     const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
