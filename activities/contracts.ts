@@ -73,7 +73,8 @@ export interface StopSettlement {
 }
 
 export interface TradingActivities {
-  evaluateSignal(req: { workflowId: string; symbol: string }): Promise<ScoredSignal>;
+  /** `dueAt`: when the tick was due (epoch ms); its lateness is measured when the activity starts. */
+  evaluateSignal(req: { workflowId: string; symbol: string; dueAt?: number }): Promise<ScoredSignal>;
   journalDecision(rec: DecisionRecord): Promise<void>;
   checkEntryRisk(req: { symbol: string; notional: number; leverage: number }): Promise<RiskVerdict>;
   openPosition(req: EntryRequest): Promise<EntryResult>;

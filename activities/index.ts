@@ -89,8 +89,9 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
   }
 
   return {
-    async evaluateSignal({ symbol }) {
+    async evaluateSignal({ symbol, dueAt }) {
       const started = performance.now();
+      if (dueAt !== undefined) metrics.recordTickLateness(Math.max(0, Date.now() - dueAt) / 1000);
       const { candles, problem } =
         deps.signals.needsCandles === false
           ? { candles: [], problem: null }

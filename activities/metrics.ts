@@ -4,8 +4,21 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'qt_' });
+  const tickLateness = new Histogram({
+    name: 'qt_tick_lateness_seconds',
+    help: 'Delay between when a symbol tick was due and when its market-data activity started',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [registry],
+  });
+  /** Raw lateness samples for benchmarks in the same process (bounded). */
+  const latenessSamples: number[] = [];
   return {
     registry,
+    latenessSamples,
+    recordTickLateness(seconds: number) {
+      tickLateness.observe(seconds);
+      if (latenessSamples.length < 1_000_000) latenessSamples.push(seconds);
+    },
     signals: new Counter({ name: 'qt_signals_total', help: 'Signals evaluated, by class', labelNames: ['signal'], registers: [registry] }),
     decisions: new Counter({ name: 'qt_decisions_total', help: 'Loop decisions, by outcome', labelNames: ['decision'], registers: [registry] }),
     orders: new Counter({ name: 'qt_orders_total', help: 'Orders executed, by purpose', labelNames: ['purpose'], registers: [registry] }),

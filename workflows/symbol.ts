@@ -112,6 +112,9 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   upsertSearchAttributes([{ key: SA_SYMBOL, value: state.symbol }]);
   publish(state);
 
+  // Ticks keep a fixed cadence (due times one interval apart) instead of drifting by the tick's
+  // own duration; an overloaded worker skips ahead rather than bursting to catch up.
+  let dueAt = Date.now();
   for (let ticks = 0; ; ticks++) {
     if (ticks >= tickCap || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
@@ -121,19 +124,21 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       flattenRequested = false;
       await flattenOpenPosition(state);
     }
-    await tick(state);
+    await tick(state, dueAt);
     publish(state);
     wake = false;
-    await condition(() => wake || flattenRequested, state.params.checkIntervalSeconds * 1000);
+    dueAt = Math.max(dueAt + state.params.checkIntervalSeconds * 1000, Date.now());
+    const woken = await condition(() => wake || flattenRequested, Math.max(1, dueAt - Date.now()));
+    if (woken) dueAt = Date.now();
   }
 }
 
-async function tick(state: SymbolState): Promise<void> {
+async function tick(state: SymbolState, dueAt: number): Promise<void> {
   const seq = ++state.tickSeq;
   const workflowId = workflowInfo().workflowId;
   let signal: ScoredSignal;
   try {
-    signal = await acts.evaluateSignal({ workflowId, symbol: state.symbol });
+    signal = await acts.evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
   } catch (err) {
     // No market data or no model this tick: nothing can be traded; try again next interval.
     state.lastDecision = `NO_SIGNAL: ${errorText(err)}`;

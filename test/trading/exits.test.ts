@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitLevels } from '../../core/exits.js';
 import { TAKER_FEE_RATE } from '../../core/costs.js';
-import { positionStateQuery } from '../../workflows/contracts.js';
+import { positionStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
+import { captureHistory } from './capture.js';
 import { eventually, openedPosition, showPrice, startHarness, uniqueSymbol, type Harness } from './harness.js';
 
 /**
@@ -48,6 +49,8 @@ describe('position exits', () => {
     const row = await expectJournalMatchesExchange(pos.positionId, symbol);
     expect(row.exitPrice!).toBeGreaterThanOrEqual(takeProfit * 0.999);
     expect(row.netPnl!).toBeGreaterThan(0);
+    await captureHistory(pos.handle.workflowId, 'position-take-profit');
+    await captureHistory(symbolWorkflowId(symbol), 'symbol-long-take-profit');
   });
 
   it('opens a SHORT on SELL and the exchange-side stop closes it at the stop-loss level', async () => {
@@ -67,6 +70,7 @@ describe('position exits', () => {
     const row = await expectJournalMatchesExchange(pos.positionId, symbol);
     expect(row.exitPrice!).toBeGreaterThanOrEqual(stop);
     expect(row.netPnl!).toBeLessThan(0);
+    await captureHistory(pos.handle.workflowId, 'position-exchange-stop');
   });
 
   it('arms the trailing stop after the activation move and exits on the pull-back', async () => {
@@ -89,5 +93,6 @@ describe('position exits', () => {
     const row = await expectJournalMatchesExchange(pos.positionId, symbol);
     expect(row.exitPrice!).toBeLessThan(trail);
     expect(row.exitPrice!).toBeGreaterThan(trail * 0.995);
+    await captureHistory(pos.handle.workflowId, 'position-trailing-stop');
   });
 });

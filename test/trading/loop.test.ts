@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configUpdate, killSignal, positionWorkflowId, resumeSignal, symbolWorkflowId } from '../../workflows/contracts.js';
 import { eventually, openedPosition, startHarness, uniqueSymbol, type Harness } from './harness.js';
+import { captureHistory } from './capture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,6 +72,8 @@ describe('symbol loop', () => {
     expect(await positions(symbol)).toHaveLength(1); // killed: no re-entry despite BUY
     await wf.signal(resumeSignal);
     await eventually(async () => (await positions(symbol)).length === 2, 're-entry after resume');
+    await captureHistory(symbolWorkflowId(symbol), 'symbol-kill-flatten-resume');
+    await captureHistory(pos.handle.workflowId, 'position-kill-flatten');
   });
 
   it('applies a config update without restart and rejects an invalid one', async () => {
@@ -109,6 +112,7 @@ describe('symbol loop', () => {
       return st.openPositionId === null ? st : null;
     }, 'exit report');
     expect(s.cooldownUntil - s.lastExit!.at).toBe(30_000);
+    await captureHistory(symbolWorkflowId(symbol), 'symbol-continue-as-new');
     expect(s.phase).toBe('COOLDOWN');
     // Journal sequence numbers stay unique across runs: no tick was booked twice or lost.
     const rows = await h.journal.recentSignals({ sinceMs: 600_000, symbol, limit: 1000 });

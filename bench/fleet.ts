@@ -1,0 +1,175 @@
+/**
+ * Fleet benchmark: N symbol workflows at an interval of S seconds, everything on this machine
+ * (Temporal dev server, Postgres, the local exchange replaying real klines, the worker with the
+ * real ONNX model). Prints tick lateness p50 / p99, ticks per second, worker CPU and memory, and
+ * whole-machine CPU.
+ *
+ *   npm run bench:fleet -- --symbols 100 --interval 15 [--duration 120] [--warmup 30] [--data DIR]
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import pino from 'pino';
+import { DEFAULT_PARAMS } from '../core/params.js';
+import { DEFAULT_RISK_LIMITS } from '../core/risk.js';
+import { createActivities } from '../activities/index.js';
+import { CandleCache } from '../activities/market-data.js';
+import { createMetrics } from '../activities/metrics.js';
+import { SignalLog } from '../activities/signal-log.js';
+import { createExchange } from '../exchange/index.js';
+import { startLocalExchange } from '../exchange/sim/server.js';
+import { startEmbeddedPostgres } from '../infra/postgres.js';
+import { startTemporalDevServer } from '../infra/temporal.js';
+import { Journal } from '../journal/index.js';
+import { createSignalService } from '../ml/signal-service.js';
+import { CANDLE_HISTORY } from '../worker/runtime.js';
+import { createTradingWorker } from '../worker/create-worker.js';
+import { mapLimit } from '../client/fleet.js';
+import { symbolWorkflowId } from '../workflows/contracts.js';
+import type { symbolWorkflow } from '../workflows/symbol.js';
+import { percentile } from './stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    symbols: { type: 'string', default: '45' },
+    interval: { type: 'string', default: '15' },
+    duration: { type: 'string', default: '120' },
+    warmup: { type: 'string', default: '30' },
+    data: { type: 'string', default: '../shared/data/binance-futures-5m' },
+    model: { type: 'string', default: 'models/xgb-v1' },
+  },
+});
+const N = Number(args.symbols);
+const intervalS = Number(args.interval);
+const durationS = Number(args.duration);
+const warmupS = Number(args.warmup);
+
+Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) } as never });
+
+/** N symbols from the data files (cycled when N > files), each cut to its last ~3 days. */
+function fleetData(dir: string, out: string, n: number): string[] {
+  const files = ['.csv.gz', '.csv'].flatMap((ext) => readdirSafe(dir).filter((f) => f.endsWith(ext)));
+  if (files.length === 0) throw new Error(`no klines files in ${dir}`);
+  mkdirSync(out, { recursive: true });
+  const symbols: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const file = files[i % files.length]!;
+    const base = file.replace(/\.csv(\.gz)?$/, '');
+    const symbol = i < files.length ? base : `${base.replace(/USD[TC]$/, '')}X${Math.floor(i / files.length)}USDT`;
+    const raw = readFileSync(path.join(dir, file));
+    const lines = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8').trimEnd().split('\n');
+    const tail = [lines[0]!, ...lines.slice(-900)].join('\n');
+    writeFileSync(path.join(out, `${symbol}.csv.gz`), gzipSync(tail));
+    symbols.push(symbol);
+  }
+  return symbols;
+}
+
+function readdirSafe(dir: string): string[] {
+  return readdirSync(dir);
+}
+
+/** Busy fraction of all cores since the previous call, from /proc/stat. */
+function machineCpu(): () => number {
+  const read = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+    const idle = f[3]! + f[4]!;
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  let prev = read();
+  return () => {
+    const now = read();
+    const busy = 1 - (now.idle - prev.idle) / (now.total - prev.total);
+    prev = now;
+    return busy;
+  };
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-fleet-'));
+const log = pino({ level: 'warn' });
+const stops: (() => Promise<void>)[] = [];
+try {
+  const symbols = fleetData(args.data!, path.join(tmp, 'data'), N);
+  const [temporal, pg] = await Promise.all([
+    startTemporalDevServer({ port: 0, uiPort: false, dbFile: path.join(tmp, 'temporal.sqlite') }),
+    startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
+  ]);
+  stops.push(() => temporal.stop(), () => pg.stop());
+  const local = await startLocalExchange({ port: 0, feed: { kind: 'replay', dir: path.join(tmp, 'data'), speed: 1 }, intrabarStepMs: intervalS * 1000 });
+  stops.push(() => local.close());
+  const exchange = createExchange({ venue: 'paper', baseUrl: local.baseUrl });
+  const journal = await Journal.connect(pg.url, { max: 20 });
+  await journal.migrate();
+  stops.push(() => journal.close());
+  const signals = await createSignalService({ primaryDir: args.model!, staleAfterMs: Number.POSITIVE_INFINITY, logger: log });
+  const metrics = createMetrics();
+  const activities = createActivities({
+    exchange,
+    journal,
+    candles: new CandleCache(exchange, CANDLE_HISTORY),
+    signals,
+    risk: () => DEFAULT_RISK_LIMITS,
+    log,
+    signalLog: new SignalLog(log, intervalS * 1000),
+    metrics,
+  });
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  const worker = await createTradingWorker({ connection, namespace: 'default', taskQueue: 'bench', activities });
+  const running = worker.run();
+  stops.push(async () => {
+    worker.shutdown();
+    await running;
+  });
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  const params = { ...DEFAULT_PARAMS, checkIntervalSeconds: intervalS };
+  const t0 = Date.now();
+  await mapLimit(symbols, 16, (symbol) =>
+    client.workflow.start<typeof symbolWorkflow>('symbolWorkflow', {
+      workflowId: symbolWorkflowId(symbol),
+      taskQueue: 'bench',
+      args: [{ symbol, params, flags: { aiTradingEnabled: true, executionEnabled: true } }],
+    }),
+  );
+  console.error(`started ${N} symbol workflows in ${Date.now() - t0} ms; warming up ${warmupS} s, measuring ${durationS} s`);
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
+  metrics.latenessSamples.length = 0;
+  const cpu0 = process.cpuUsage();
+  const machine = machineCpu();
+  const started = performance.now();
+  let peakRss = 0;
+  const machineBusy: number[] = [];
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    machineBusy.push(machine());
+  }, 1000);
+  await new Promise((r) => setTimeout(r, durationS * 1000));
+  clearInterval(sampler);
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const late = [...metrics.latenessSamples].sort((a, b) => a - b);
+  const result = {
+    symbols: N,
+    intervalSeconds: intervalS,
+    measuredSeconds: Math.round(elapsed),
+    ticks: late.length,
+    ticksPerSecond: +(late.length / elapsed).toFixed(2),
+    expectedTicksPerSecond: +(N / intervalS).toFixed(2),
+    latenessP50Ms: Math.round(percentile(late, 0.5) * 1000),
+    latenessP99Ms: Math.round(percentile(late, 0.99) * 1000),
+    latenessMaxMs: Math.round((late[late.length - 1] ?? 0) * 1000),
+    workerCpuPercentOfOneCore: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100),
+    workerPeakRssMiB: Math.round(peakRss / 2 ** 20),
+    machineCpuBusyPercent: Math.round((machineBusy.reduce((a, b) => a + b, 0) / Math.max(1, machineBusy.length)) * 100),
+    cores: os.cpus().length,
+  };
+  console.log(JSON.stringify(result));
+  await client.connection.close();
+} finally {
+  for (const stop of stops.reverse()) await stop().catch((e) => console.error(String(e)));
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(0);

@@ -1,0 +1,32 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { bundleWorkflows } from '../../worker/create-worker.js';
+
+/**
+ * Saved histories of real runs (symbol loop with entries, exits, kill, continue-as-new; positions
+ * through TP, stop and trailing exits) replayed against the current workflow code. A change that
+ * breaks determinism for workflows already running fails here: guard it with patched().
+ * Refresh with `QT_CAPTURE_HISTORIES=1 npx vitest run test/trading` after an intended change.
+ */
+const DIR = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
+
+describe('workflow replay compatibility', () => {
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+
+  it('has saved histories of both workflow types', () => {
+    expect(files.some((f) => f.startsWith('symbol-'))).toBe(true);
+    expect(files.some((f) => f.startsWith('position-'))).toBe(true);
+  });
+
+  it('replays every saved history without a determinism error', async () => {
+    const workflowBundle = await bundleWorkflows();
+    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as unknown }));
+    const failures: string[] = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle }, histories)) {
+      if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
