@@ -13,8 +13,11 @@ export interface ExchangeConfig {
   venue: Venue;
   /** Required for paper (the local exchange's URL); overrides the default for testnet / live. */
   baseUrl?: string;
-  /** Paper defaults to the local exchange's development keys. */
+  /** Binance keys for testnet / live. Never sent to the paper venue, which has its own keys. */
   credentials?: ApiCredentials | { apiKey: string; apiSecret: string } | null;
+  /** Explicit keys: for paper, the local exchange's keys when not the development defaults. */
+  apiKey?: string;
+  apiSecret?: string;
   timeoutMs?: number;
   /** Live trading moves real money: the caller must say so explicitly. */
   allowLive?: boolean;
@@ -23,14 +26,17 @@ export interface ExchangeConfig {
 /** The adapter for a venue. The same code path serves all three; only URL and keys differ. */
 export function createExchange(cfg: ExchangeConfig): BinanceFuturesAdapter {
   let baseUrl = cfg.baseUrl;
+  const explicit = cfg.apiKey && cfg.apiSecret ? { apiKey: cfg.apiKey, apiSecret: cfg.apiSecret } : null;
+  // Real Binance keys found in the environment must not travel to the local exchange.
+  const credentials = cfg.venue === 'paper' ? explicit : (cfg.credentials ?? explicit);
   if (cfg.venue === 'paper') {
     if (!baseUrl) throw new Error('paper venue needs the local exchange base URL');
   } else {
     baseUrl ??= VENUE_BASE_URLS[cfg.venue];
-    if (!cfg.credentials) throw new Error(`${cfg.venue} venue needs BINANCE_API_KEY and BINANCE_API_SECRET`);
+    if (!credentials) throw new Error(`${cfg.venue} venue needs BINANCE_API_KEY and BINANCE_API_SECRET`);
   }
   if (cfg.venue === 'live' && !cfg.allowLive) throw new Error('live venue refused: live trading was not explicitly confirmed');
-  const apiKey = cfg.credentials?.apiKey ?? DEV_API_KEY;
-  const apiSecret = cfg.credentials?.apiSecret ?? DEV_API_SECRET;
+  const apiKey = credentials?.apiKey ?? DEV_API_KEY;
+  const apiSecret = credentials?.apiSecret ?? DEV_API_SECRET;
   return new BinanceFuturesAdapter({ venue: cfg.venue, baseUrl, apiKey, apiSecret, ...(cfg.timeoutMs !== undefined ? { timeoutMs: cfg.timeoutMs } : {}) });
 }

@@ -3,6 +3,8 @@ import { inspect } from 'node:util';
 import { TAKER_FEE_RATE } from '../../core/costs.js';
 import type { BinanceFuturesAdapter } from '../../exchange/adapter.js';
 import type { LocalExchange } from '../../exchange/sim/server.js';
+import { ApiCredentials } from '../../exchange/credentials.js';
+import { createExchange } from '../../exchange/factory.js';
 import { manualExchange, setPrice } from './helpers.js';
 
 // Every FuturesExchange call through the real binance client, over HTTP, against the local exchange.
@@ -109,6 +111,11 @@ describe('BinanceFuturesAdapter against the local exchange (manual prices)', () 
 
   it('cancelling a filled MARKET order is refused (-2011)', async () => {
     await expect(adapter.cancelOrder('ETHUSDT', 'eth-close-1')).rejects.toMatchObject({ kind: 'rejected', code: -2011 });
+  });
+
+  it('paper venue uses the local exchange keys, never Binance keys from the environment', async () => {
+    const paper = createExchange({ venue: 'paper', baseUrl: ex.baseUrl, credentials: new ApiCredentials('real-binance-key', 'real-binance-secret') });
+    expect((await paper.balances()).map((b) => b.asset).sort()).toEqual(['USDC', 'USDT']);
   });
 
   it('never shows the API secret', () => {

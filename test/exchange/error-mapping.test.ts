@@ -53,3 +53,15 @@ describe('API keys', () => {
     expect(new ApiCredentials('a', 'b').toJSON().apiSecret).toBe('[redacted]');
   });
 });
+
+describe('createExchange', () => {
+  it('needs a URL for paper, keys for testnet and live, and an explicit confirmation for live', async () => {
+    const { createExchange } = await import('../../exchange/factory.js');
+    expect(() => createExchange({ venue: 'paper' })).toThrow(/base URL/);
+    expect(() => createExchange({ venue: 'testnet' })).toThrow(/BINANCE_API_KEY/);
+    const keys = new ApiCredentials('k', 's');
+    expect(() => createExchange({ venue: 'live', credentials: keys })).toThrow(/not explicitly confirmed/);
+    expect(createExchange({ venue: 'live', credentials: keys, allowLive: true }).venue).toBe('live');
+    expect(createExchange({ venue: 'paper', baseUrl: 'http://127.0.0.1:1', credentials: keys }).venue).toBe('paper');
+  });
+});
