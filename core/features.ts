@@ -16,6 +16,7 @@ export const FEATURE_NAMES: readonly string[] = [
   'ema_dist_24', 'ema_dist_96', 'tod_sin', 'tod_cos',
 ] as const;
 
+const FEATURE_COUNT = FEATURE_NAMES.length;
 const LONGEST_RETURN = 288;
 /**
  * Candles pushed before the first row is produced. 400 covers the longest lookback (288) and lets the
@@ -35,12 +36,14 @@ export class CandleError extends Error {
 /** Why a candle is malformed, or null if it is sound on its own. */
 export function candleProblem(c: Candle): string | null {
   const { openTime, open, high, low, close, volume } = c;
+  // Plain comparisons (no arrays): this runs for every candle of every backtest and dataset.
   if (!Number.isFinite(openTime) || openTime < 0) return `bad openTime ${openTime}`;
-  for (const [k, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
-    if (!Number.isFinite(v) || v <= 0) return `bad ${k} ${v} at ${openTime}`;
-  }
-  if (!Number.isFinite(volume) || volume < 0) return `bad volume ${volume} at ${openTime}`;
-  if (high < Math.max(open, close, low) || low > Math.min(open, close)) return `inconsistent OHLC at ${openTime}`;
+  if (!(open > 0 && open < Infinity)) return `bad open ${open} at ${openTime}`;
+  if (!(high > 0 && high < Infinity)) return `bad high ${high} at ${openTime}`;
+  if (!(low > 0 && low < Infinity)) return `bad low ${low} at ${openTime}`;
+  if (!(close > 0 && close < Infinity)) return `bad close ${close} at ${openTime}`;
+  if (!(volume >= 0 && volume < Infinity)) return `bad volume ${volume} at ${openTime}`;
+  if (high < open || high < close || high < low || low > open || low > close) return `inconsistent OHLC at ${openTime}`;
   return null;
 }
 
@@ -71,32 +74,48 @@ class Wilder {
   }
 }
 
-/** Fixed-size window over the most recent values (index 0 = newest). */
+/**
+ * Fixed-size window over the most recent values (index 0 = newest). Every value is written twice,
+ * `capacity` apart, so any window is one contiguous slice ending at `end` (no modulo in hot loops).
+ */
 class Ring {
-  private readonly buf: Float64Array;
+  readonly buf: Float64Array;
   private head = -1;
   size = 0;
   constructor(readonly capacity: number) {
-    this.buf = new Float64Array(capacity);
+    this.buf = new Float64Array(capacity * 2);
   }
   push(x: number): void {
     this.head = (this.head + 1) % this.capacity;
     this.buf[this.head] = x;
+    this.buf[this.head + this.capacity] = x;
     if (this.size < this.capacity) this.size++;
+  }
+  /** Index just past the newest value in `buf`; the last n values are buf[end - n .. end). */
+  get end(): number {
+    return this.head + this.capacity + 1;
   }
   /** k-th most recent value (0 = newest). */
   at(k: number): number {
-    return this.buf[(this.head - k + this.capacity * 2) % this.capacity]!;
+    return this.buf[this.head + this.capacity - k]!;
   }
 }
 
-function meanStd(r: Ring, n: number): [number, number] {
+function mean(r: Ring, n: number): number {
+  const b = r.buf;
+  const end = r.end;
   let s = 0;
-  for (let k = 0; k < n; k++) s += r.at(k);
-  const m = s / n;
+  for (let i = end - n; i < end; i++) s += b[i]!;
+  return s / n;
+}
+
+/** Population standard deviation of the last n values around `m`. */
+function std(r: Ring, n: number, m: number): number {
+  const b = r.buf;
+  const end = r.end;
   let v = 0;
-  for (let k = 0; k < n; k++) v += (r.at(k) - m) ** 2;
-  return [m, Math.sqrt(v / n)];
+  for (let i = end - n; i < end; i++) v += (b[i]! - m) * (b[i]! - m);
+  return Math.sqrt(v / n);
 }
 
 const DAY_MS = 86_400_000;
@@ -144,6 +163,15 @@ export class FeatureBuilder {
   }
 
   push(c: Candle): Float32Array | null {
+    const out = new Float32Array(FEATURE_COUNT);
+    return this.pushInto(c, out, 0) ? out : null;
+  }
+
+  /**
+   * Like push, but writes the row into `target` at `offset` (no allocation: the backtester fills one
+   * matrix for millions of candles). Returns false during warm-up.
+   */
+  pushInto(c: Candle, target: Float32Array, offset: number): boolean {
     const problem = candleProblem(c);
     if (problem) throw new CandleError(problem);
     if (this.count > 0) {
@@ -153,7 +181,9 @@ export class FeatureBuilder {
       else if (dt !== this.intervalMs) throw new CandleError(`gap: ${dt} ms between candles at ${this.lastTime} and ${c.openTime}, expected ${this.intervalMs}`);
     }
     this.update(c);
-    return this.count >= WARMUP_CANDLES ? this.row(c) : null;
+    if (this.count < WARMUP_CANDLES) return false;
+    this.row(c, target, offset);
+    return true;
   }
 
   private update(c: Candle): void {
@@ -177,45 +207,56 @@ export class FeatureBuilder {
     this.ema96.push(c.close);
   }
 
-  private row(c: Candle): Float32Array {
+  /** The feature row of candle `c`, written field by field (no temporaries: this is the hot path). */
+  private row(c: Candle, f: Float32Array, o: number): void {
     const close = c.close;
-    const ret = (n: number) => Math.log(close / this.closes.at(n));
-    const rsi = this.loss.value === 0 ? (this.gain.value === 0 ? 50 : 100) : 100 - 100 / (1 + this.gain.value / this.loss.value);
+    const closes = this.closes;
+    const gain = this.gain.value;
+    const loss = this.loss.value;
+    const rsi = loss === 0 ? (gain === 0 ? 50 : 100) : 100 - 100 / (1 + gain / loss);
     const macd = this.ema12.value - this.ema26.value;
-    const [bbMean, bbStd] = meanStd(this.closes, 20);
-    const [, vol12] = meanStd(this.rets, 12);
-    const [, vol48] = meanStd(this.rets, 48);
-    const [vMean, vStd] = meanStd(this.logVols, 48);
+    const signal = this.macdSignal.value;
+    const bbMean = mean(closes, 20);
+    const bbStd = std(closes, 20, bbMean);
+    const vol12 = std(this.rets, 12, mean(this.rets, 12));
+    const vol48 = std(this.rets, 48, mean(this.rets, 48));
+    const vMean = mean(this.logVols, 48);
+    const vStd = std(this.logVols, 48, vMean);
     let hi = -Infinity;
     let lo = Infinity;
-    for (let k = 0; k < 48; k++) {
-      hi = Math.max(hi, this.highs.at(k));
-      lo = Math.min(lo, this.lows.at(k));
+    const hb = this.highs.buf;
+    const lb = this.lows.buf;
+    for (let i = this.highs.end - 48, j = this.lows.end - 48; i < this.highs.end; i++, j++) {
+      if (hb[i]! > hi) hi = hb[i]!;
+      if (lb[j]! < lo) lo = lb[j]!;
     }
     const range = c.high - c.low;
     // Time of day of the candle's close, the moment the row becomes known.
     const phase = (2 * Math.PI * ((c.openTime + (this.intervalMs ?? 0)) % DAY_MS)) / DAY_MS;
-    return Float32Array.from([
-      ret(1), ret(3), ret(6), ret(12), ret(48), ret(288),
-      rsi / 100 - 0.5,
-      macd / close,
-      this.macdSignal.value / close,
-      (macd - this.macdSignal.value) / close,
-      this.atr.value / close,
-      bbStd === 0 ? 0.5 : (close - (bbMean - 2 * bbStd)) / (4 * bbStd),
-      (4 * bbStd) / bbMean,
-      vol12,
-      vol48,
-      vol48 === 0 ? 1 : vol12 / vol48,
-      vStd === 0 ? 0 : (this.logVols.at(0) - vMean) / vStd,
-      hi === lo ? 0.5 : (close - lo) / (hi - lo),
-      range === 0 ? 0 : (close - c.open) / range,
-      range / close,
-      close / this.ema24.value - 1,
-      close / this.ema96.value - 1,
-      Math.sin(phase),
-      Math.cos(phase),
-    ]);
+    f[o + 0] = Math.log(close / closes.at(1));
+    f[o + 1] = Math.log(close / closes.at(3));
+    f[o + 2] = Math.log(close / closes.at(6));
+    f[o + 3] = Math.log(close / closes.at(12));
+    f[o + 4] = Math.log(close / closes.at(48));
+    f[o + 5] = Math.log(close / closes.at(288));
+    f[o + 6] = rsi / 100 - 0.5;
+    f[o + 7] = macd / close;
+    f[o + 8] = signal / close;
+    f[o + 9] = (macd - signal) / close;
+    f[o + 10] = this.atr.value / close;
+    f[o + 11] = bbStd === 0 ? 0.5 : (close - (bbMean - 2 * bbStd)) / (4 * bbStd);
+    f[o + 12] = (4 * bbStd) / bbMean;
+    f[o + 13] = vol12;
+    f[o + 14] = vol48;
+    f[o + 15] = vol48 === 0 ? 1 : vol12 / vol48;
+    f[o + 16] = vStd === 0 ? 0 : (this.logVols.at(0) - vMean) / vStd;
+    f[o + 17] = hi === lo ? 0.5 : (close - lo) / (hi - lo);
+    f[o + 18] = range === 0 ? 0 : (close - c.open) / range;
+    f[o + 19] = range / close;
+    f[o + 20] = close / this.ema24.value - 1;
+    f[o + 21] = close / this.ema96.value - 1;
+    f[o + 22] = Math.sin(phase);
+    f[o + 23] = Math.cos(phase);
   }
 }
 

@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { buildDataset, writeDataset } from '../../ml/dataset.js';
+import { runBacktest } from '../../backtest/run.js';
+import { formatReport, reportJson } from '../../backtest/report.js';
+import { writePlot } from '../../backtest/plot.js';
 import { parseTime } from '../../ml/klines-file.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -66,5 +69,31 @@ export function registerMlCommands(program: Command): void {
       const code = await runTraining(args);
       if (code !== 0) process.exitCode = code;
     });
-}
 
+  program
+    .command('backtest')
+    .description('replay klines through the same decision, sizing, risk and exit code as the workflows, with baselines')
+    .requiredOption('--data <dir>', 'directory of SYMBOL.csv[.gz] klines')
+    .option('--symbols <list>', 'comma-separated symbols (default: every file)', symbolList)
+    .option('--from <time>', 'start (ISO date or epoch ms); earlier candles are warm-up only')
+    .option('--to <time>', 'end (exclusive)')
+    .option('--model <dir>', 'model directory (default models/xgb-v1 when present)')
+    .option('--no-model', 'baselines only')
+    .option('--capital <n>', 'starting capital for returns and drawdown', '1000')
+    .option('--seed <n>', 'seed of the random baseline', '42')
+    .option('--json', 'print the full report as JSON')
+    .option('--plot <file>', 'write equity curves (.png or .svg)')
+    .action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital: string; seed: string; json?: boolean; plot?: string }) => {
+      const fallback = join(ROOT, 'models', 'xgb-v1');
+      const modelDir = o.model === false ? null : (o.model ?? (existsSync(fallback) ? fallback : null));
+      const run = await runBacktest({
+        dataDir: o.data, symbols: o.symbols, modelDir,
+        from: o.from ? parseTime(o.from, '--from') : undefined,
+        to: o.to ? parseTime(o.to, '--to') : undefined,
+        capital: Number(o.capital), seed: Number(o.seed),
+      });
+      if (o.plot) writePlot(o.plot, run.curves, run.report.capital);
+      console.log(o.json ? reportJson(run.report) : formatReport(run.report));
+      if (o.plot && !o.json) console.log(`Equity curves written to ${o.plot}`);
+    });
+}

@@ -1,0 +1,47 @@
+import type { BacktestReport } from './run.js';
+import type { TradeStats } from './metrics.js';
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const num = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : x > 0 ? 'inf' : '-');
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+}
+
+/** The human-readable summary: totals for every strategy side by side, then the model's per-symbol lines. */
+export function formatReport(r: BacktestReport, perSymbolFor?: string): string {
+  const out: string[] = [];
+  out.push(`Backtest ${r.dataDir}: ${r.symbols.length} symbols, ${r.from} .. ${r.to}, ${r.simulatedSteps} steps of ${r.intervalMs / 60_000} min, capital ${r.capital}`);
+  if (r.model) out.push(`Model ${r.model.name} (${r.model.dir})${r.model.promotable ? '' : ' -- card says NOT promotable: it did not beat the baselines out of sample'}`);
+  const w = [18, 7, 7, 11, 9, 7, 9, 9, 7, 7, 9, 9];
+  out.push('');
+  out.push(row(['strategy', 'trades', 'win', 'net P&L', 'fees', 'PF', 'expect.', 'ret/trd', 'Sharpe', 'Sortino', 'max DD', 'exposure'], w));
+  for (const s of r.strategies) {
+    const t = s.total;
+    out.push(row([s.name, String(t.trades), pct(t.winRate), num(t.netPnl), num(t.fees), num(t.profitFactor), num(t.expectancy, 3),
+      pct(t.meanReturn), num(t.sharpe), num(t.sortino), pct(t.maxDrawdownPct), pct(t.exposure)], w));
+  }
+  for (const s of r.strategies) if (s.note) out.push(`  ${s.name}: ${s.note}`);
+  const chosen = r.strategies.find((s) => s.name === perSymbolFor) ?? r.strategies[0];
+  if (chosen) {
+    out.push('');
+    out.push(`Per symbol (${chosen.name}):`);
+    const ws = [14, 7, 7, 11, 7, 9, 9, 9];
+    out.push(row(['symbol', 'trades', 'win', 'net P&L', 'PF', 'expect.', 'ret/trd', 'exposure'], ws));
+    const entries = Object.entries(chosen.perSymbol) as [string, TradeStats][];
+    for (const [sym, t] of entries) {
+      out.push(row([sym, String(t.trades), pct(t.winRate), num(t.netPnl), num(t.profitFactor), num(t.expectancy, 3), pct(t.meanReturn), pct(t.exposure)], ws));
+    }
+    const rej = Object.entries(chosen.riskRejections);
+    if (rej.length) out.push(`Risk rejections: ${rej.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
+  const sec = r.seconds;
+  out.push('');
+  out.push(`Time: load ${sec.load}s, features ${sec.features}s, inference ${sec.inference}s, simulation ${sec.simulation}s, total ${sec.total}s (${Math.round(r.candles / sec.total)} candles/s)`);
+  return out.join('\n');
+}
+
+/** JSON with Infinity spelled as a string (JSON has no Infinity). */
+export function reportJson(r: BacktestReport): string {
+  return JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2);
+}

@@ -1,0 +1,145 @@
+import type { Candle } from '../core/types.js';
+import { CandleError, FEATURE_NAMES, FeatureBuilder } from '../core/features.js';
+import type { LoadedModel } from '../ml/model.js';
+import { MOMENTUM_Z, momentumSignal } from './baselines.js';
+
+/**
+ * A strategy's verdict for every candle of one symbol: index i is what the loop would have seen once
+ * candle i closed (so it acts during candle i+1). 0 = HOLD, 1 = BUY, 2 = SELL (SIGNAL_CLASSES).
+ */
+export interface SignalTrack {
+  signal: Uint8Array;
+  confidence: Float32Array;
+}
+
+/** Feature rows of every candle laid out in one matrix; `valid[i]` = 0 during warm-up or after a gap. */
+export interface FeatureMatrix {
+  rows: Float32Array;
+  valid: Uint8Array;
+}
+
+export function featureMatrix(candles: readonly Candle[], intervalMs: number): FeatureMatrix {
+  const f = FEATURE_NAMES.length;
+  const rows = new Float32Array(candles.length * f);
+  const valid = new Uint8Array(candles.length);
+  const b = new FeatureBuilder({ intervalMs });
+  for (let i = 0; i < candles.length; i++) {
+    let ok: boolean;
+    try {
+      ok = b.pushInto(candles[i]!, rows, i * f);
+    } catch (e) {
+      // A gap or bad candle restarts the warm-up, as in the dataset and the live loop.
+      if (!(e instanceof CandleError)) throw e;
+      b.reset();
+      ok = b.pushInto(candles[i]!, rows, i * f);
+    }
+    valid[i] = ok && allFinite(rows.subarray(i * f, (i + 1) * f)) ? 1 : 0;
+  }
+  return { rows, valid };
+}
+
+function allFinite(r: Float32Array): boolean {
+  for (let k = 0; k < r.length; k++) if (!Number.isFinite(r[k]!)) return false;
+  return true;
+}
+
+const CHUNK = 8192;
+
+/**
+ * Score every valid candle of every symbol with the model in large batches (one session.run per
+ * chunk of rows across symbols), the same numbers the live service would get one tick at a time.
+ */
+export async function modelTracks(
+  model: LoadedModel,
+  matrices: FeatureMatrix[],
+  /** Per symbol, the first candle whose signal can matter (the one before the first simulated candle). */
+  startIndex: number[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<SignalTrack[]> {
+  const f = FEATURE_NAMES.length;
+  const w = model.window;
+  const tracks = matrices.map((m) => ({ signal: new Uint8Array(m.valid.length), confidence: new Float32Array(m.valid.length) }));
+  // Samples: (symbol, index) where the last `w` rows are all valid.
+  const jobs: [number, number][] = [];
+  matrices.forEach((m, s) => {
+    let run = 0;
+    for (let i = 0; i < m.valid.length; i++) {
+      run = m.valid[i] ? run + 1 : 0;
+      if (run >= w && i >= startIndex[s]!) jobs.push([s, i]);
+    }
+  });
+  const input = new Float32Array(CHUNK * w * f);
+  for (let start = 0; start < jobs.length; start += CHUNK) {
+    const part = jobs.slice(start, start + CHUNK);
+    part.forEach(([s, i], j) => input.set(matrices[s]!.rows.subarray((i - w + 1) * f, (i + 1) * f), j * w * f));
+    const probs = await model.run(input.subarray(0, part.length * w * f), part.length);
+    part.forEach(([s, i], j) => {
+      let best = 0;
+      for (let k = 1; k < 3; k++) if (probs[j * 3 + k]! > probs[j * 3 + best]!) best = k;
+      tracks[s]!.signal[i] = best;
+      tracks[s]!.confidence[i] = probs[j * 3 + best]!;
+    });
+    onProgress?.(Math.min(start + CHUNK, jobs.length), jobs.length);
+  }
+  return tracks;
+}
+
+export function holdTrack(n: number): SignalTrack {
+  return { signal: new Uint8Array(n), confidence: new Float32Array(n) };
+}
+
+/** The momentum rule on the pipeline's own features, at a fixed confidence. */
+export function momentumTrack(m: FeatureMatrix, confidence: number): SignalTrack {
+  const f = FEATURE_NAMES.length;
+  const r12 = FEATURE_NAMES.indexOf('ret_12');
+  const v48 = FEATURE_NAMES.indexOf('vol_48');
+  const t = holdTrack(m.valid.length);
+  for (let i = 0; i < m.valid.length; i++) {
+    if (!m.valid[i]) continue;
+    t.signal[i] = momentumSignal(m.rows[i * f + r12]!, m.rows[i * f + v48]!, MOMENTUM_Z);
+    t.confidence[i] = t.signal[i] ? confidence : 0;
+  }
+  return t;
+}
+
+/** Seeded random BUY/SELL on a fraction `rate` of the valid candles. */
+export function randomTrack(m: FeatureMatrix, rate: number, confidence: number, rng: () => number): SignalTrack {
+  const t = holdTrack(m.valid.length);
+  for (let i = 0; i < m.valid.length; i++) {
+    if (!m.valid[i] || rng() >= rate) continue;
+    t.signal[i] = rng() < 0.5 ? 1 : 2;
+    t.confidence[i] = confidence;
+  }
+  return t;
+}
+
+/** Fraction of valid candles on which a track would trade at `threshold`, and their mean confidence. */
+export function actionableStats(tracks: SignalTrack[], matrices: FeatureMatrix[], threshold: number): { rate: number; meanConfidence: number } {
+  let valid = 0;
+  let hits = 0;
+  let conf = 0;
+  tracks.forEach((t, s) => {
+    const v = matrices[s]!.valid;
+    for (let i = 0; i < v.length; i++) {
+      if (!v[i]) continue;
+      valid++;
+      if (t.signal[i] !== 0 && t.confidence[i]! >= threshold) {
+        hits++;
+        conf += t.confidence[i]!;
+      }
+    }
+  });
+  return { rate: valid ? hits / valid : 0, meanConfidence: hits ? conf / hits : threshold };
+}
+
+/** mulberry32: a small, fast, seedable PRNG so random baselines repeat exactly. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}

@@ -1,0 +1,178 @@
+import { pino, type Logger } from 'pino';
+import type { Candle, ScoredSignal, Signal } from '../core/types.js';
+import { SIGNAL_CLASSES } from '../core/types.js';
+import { CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
+import { type LoadedModel, loadModel } from './model.js';
+
+export interface SignalServiceOptions {
+  primaryDir: string;
+  backupDir?: string | null;
+  allowUnproven?: boolean;
+  liveTrading?: boolean;
+  /** Scores requested within this window share one session.run. */
+  batchWindowMs?: number;
+  /** A last closed candle whose close is older than this is stale (HOLD). Default: two intervals. */
+  staleAfterMs?: number;
+  /** Clock (the replay clock in replay mode). */
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface SignalServiceStatus {
+  model: string | null;
+  source: 'primary' | 'backup' | 'none';
+  dir: string | null;
+  promotable: boolean | null;
+  loadErrors: string[];
+  scored: number;
+  batches: number;
+  lastBatchSize: number;
+  holds: number;
+}
+
+export interface SignalService {
+  /** Score the closed candles of one symbol (oldest first). Never throws: problems become HOLD with a holdReason. */
+  score(symbol: string, candles: readonly Candle[]): Promise<ScoredSignal>;
+  status(): SignalServiceStatus;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  rows: Float32Array;
+  resolve: (probs: Float32Array | string) => void;
+}
+
+/**
+ * Loads the primary model once (falling back to the backup, then to HOLD with an alert) and scores
+ * symbols in micro-batches: every score() call arriving within `batchWindowMs` goes into ONE
+ * session.run, so a tick's symbols are scored together.
+ */
+export async function createSignalService(opts: SignalServiceOptions): Promise<SignalService> {
+  const log = opts.logger ?? pino({ name: 'signals' });
+  const now = opts.now ?? Date.now;
+  const errors: string[] = [];
+  let model: LoadedModel | null = null;
+  let source: SignalServiceStatus['source'] = 'none';
+  for (const [dir, kind] of [[opts.primaryDir, 'primary'], [opts.backupDir, 'backup']] as const) {
+    if (!dir) continue;
+    try {
+      model = await loadModel(dir, { liveTrading: opts.liveTrading, allowUnproven: opts.allowUnproven });
+      source = kind;
+      break;
+    } catch (e) {
+      errors.push((e as Error).message);
+      log.warn({ dir, err: (e as Error).message }, `${kind} model failed to load`);
+    }
+  }
+  if (!model) log.warn({ errors }, 'ALERT: no usable model: every signal is HOLD');
+  else log.info({ model: model.name, source, promotable: model.card.promotable }, 'model loaded');
+
+  const stats = { scored: 0, batches: 0, lastBatchSize: 0, holds: 0 };
+  let queue: Pending[] = [];
+  let timer: ReturnType<typeof setTimeout> | null = null;
+
+  async function flush(): Promise<void> {
+    timer = null;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0 || !model) return;
+    const rowLen = model.window * FEATURE_NAMES.length;
+    const input = new Float32Array(batch.length * rowLen);
+    batch.forEach((p, i) => input.set(p.rows, i * rowLen));
+    stats.batches++;
+    stats.lastBatchSize = batch.length;
+    try {
+      const probs = await model.run(input, batch.length);
+      batch.forEach((p, i) => p.resolve(probs.slice(i * 3, i * 3 + 3)));
+    } catch (e) {
+      log.error({ err: (e as Error).message, model: model.name }, 'inference failed: HOLD for this batch');
+      batch.forEach((p) => p.resolve(`inference failed: ${(e as Error).message}`));
+    }
+  }
+
+  function infer(rows: Float32Array): Promise<Float32Array | string> {
+    return new Promise((resolve) => {
+      queue.push({ rows, resolve });
+      timer ??= setTimeout(() => void flush(), opts.batchWindowMs ?? 2);
+    });
+  }
+
+  async function score(symbol: string, candles: readonly Candle[]): Promise<ScoredSignal> {
+    const last = candles[candles.length - 1];
+    const hold = (reason: string): ScoredSignal => {
+      stats.holds++;
+      return {
+        symbol, signal: 'HOLD', confidence: 0, probabilities: { HOLD: 1, BUY: 0, SELL: 0 },
+        candleTime: last?.openTime ?? 0, price: last?.close ?? 0, model: model?.name ?? 'none', holdReason: reason,
+      };
+    };
+    try {
+      if (!model) return hold('no model loaded');
+      const rows = featureWindow(candles, model.window);
+      if (typeof rows === 'string') return hold(rows);
+      const interval = candles[candles.length - 1]!.openTime - candles[candles.length - 2]!.openTime;
+      const closeTime = last!.openTime + interval;
+      const t = now();
+      if (closeTime > t) return hold(`last candle ${new Date(last!.openTime).toISOString()} has not closed yet`);
+      if (t - closeTime > (opts.staleAfterMs ?? 2 * interval)) return hold(`stale data: last candle closed ${Math.round((t - closeTime) / 1000)} s ago`);
+      const probs = await infer(rows);
+      if (typeof probs === 'string') return hold(probs);
+      if (!probs.every((p) => Number.isFinite(p) && p >= 0 && p <= 1)) return hold('model returned invalid probabilities');
+      stats.scored++;
+      return toSignal(symbol, probs, last!, model.name);
+    } catch (e) {
+      return hold(`scoring error: ${(e as Error).message}`);
+    }
+  }
+
+  return {
+    score,
+    status: () => ({
+      model: model?.name ?? null, source, dir: model?.dir ?? null, promotable: model ? model.card.promotable === true : null,
+      loadErrors: [...errors], ...stats,
+    }),
+    async close() {
+      if (timer) clearTimeout(timer);
+      await flush();
+      await model?.close();
+      model = null;
+    },
+  };
+}
+
+/** The last `window` feature rows, back to back, or the reason there are none. */
+export function featureWindow(candles: readonly Candle[], window: number): Float32Array | string {
+  if (candles.length < WARMUP_CANDLES + window - 1) return `insufficient data: need ${WARMUP_CANDLES + window - 1} closed candles, got ${candles.length}`;
+  const b = new FeatureBuilder();
+  const f = FEATURE_NAMES.length;
+  const out = new Float32Array(window * f);
+  const start = candles.length - window;
+  try {
+    candles.forEach((c, i) => {
+      const row = b.push(c);
+      if (i >= start) {
+        if (!row) throw new CandleError('no features');
+        out.set(row, (i - start) * f);
+      }
+    });
+  } catch (e) {
+    if (e instanceof CandleError) return `invalid candles: ${e.message}`;
+    throw e;
+  }
+  if (!out.every(Number.isFinite)) return 'non-finite feature';
+  return out;
+}
+
+export function toSignal(symbol: string, probs: Float32Array, last: Candle, modelName: string): ScoredSignal {
+  let best = 0;
+  for (let k = 1; k < 3; k++) if (probs[k]! > probs[best]!) best = k;
+  return {
+    symbol,
+    signal: SIGNAL_CLASSES[best] as Signal,
+    confidence: probs[best]!,
+    probabilities: { HOLD: probs[0]!, BUY: probs[1]!, SELL: probs[2]! },
+    candleTime: last.openTime,
+    price: last.close,
+    model: modelName,
+  };
+}
