@@ -5,36 +5,51 @@ import type { Candle } from './types.js';
  * backtester so both see the same highs and lows in the same order.
  *
  * Rule: a rising candle (close >= open) is assumed to dip first (open -> low -> high -> close), a
- * falling one to spike first (open -> high -> low -> close). Each leg is walked linearly, `steps`
- * points in total, first point = open, last = close. Deterministic: no randomness.
+ * falling one to spike first (open -> high -> low -> close). The `steps - 1` moves are shared among
+ * the three legs in proportion to their length, and every leg ends exactly on its anchor, so the
+ * path always touches the candle's true low and high: a stop at the low is never skipped.
+ * First point = open, last = close. Deterministic: no randomness.
  */
 export function intrabarPath(c: Candle, steps: number): number[] {
   if (steps < 2) return [c.close];
   const anchors = c.close >= c.open ? [c.open, c.low, c.high, c.close] : [c.open, c.high, c.low, c.close];
-  const lengths = [Math.abs(anchors[1]! - anchors[0]!), Math.abs(anchors[2]! - anchors[1]!), Math.abs(anchors[3]! - anchors[2]!)];
-  const total = lengths[0]! + lengths[1]! + lengths[2]!;
-  const path: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t = i / (steps - 1);
-    path.push(total === 0 ? c.open : pointAt(anchors, lengths, t * total));
+  const lengths = [0, 1, 2].map((i) => Math.abs(anchors[i + 1]! - anchors[i]!));
+  const moves = allocateMoves(lengths, steps - 1);
+  const path: number[] = [c.open];
+  for (let leg = 0; leg < 3; leg++) {
+    const from = anchors[leg]!;
+    const to = anchors[leg + 1]!;
+    const k = moves[leg]!;
+    for (let j = 1; j <= k; j++) path.push(j === k ? to : from + ((to - from) * j) / k);
   }
+  while (path.length < steps) path.push(c.close); // a flat candle: no leg had length
   return path;
 }
 
-/** Price after travelling `distance` along the piecewise-linear path through `anchors`. */
-function pointAt(anchors: number[], lengths: number[], distance: number): number {
-  let left = distance;
-  for (let leg = 0; leg < 3; leg++) {
-    const len = lengths[leg]!;
-    if (left <= len || leg === 2) {
-      const from = anchors[leg]!;
-      const to = anchors[leg + 1]!;
-      const frac = len === 0 ? 1 : Math.min(1, left / len);
-      return from + (to - from) * frac;
-    }
-    left -= len;
+/**
+ * Split `total` moves among legs by length (largest remainder), giving every non-empty leg at least
+ * one move while there are enough; with fewer moves than legs, the longest legs win.
+ */
+function allocateMoves(lengths: number[], total: number): number[] {
+  const sum = lengths.reduce((a, b) => a + b, 0);
+  const moves = [0, 0, 0];
+  if (sum === 0) return moves;
+  const live = [0, 1, 2].filter((i) => lengths[i]! > 0).sort((a, b) => lengths[b]! - lengths[a]!);
+  if (total < live.length) {
+    for (const i of live.slice(0, total)) moves[i] = 1;
+    return moves;
   }
-  return anchors[3]!;
+  for (const i of live) moves[i] = 1;
+  const spare = total - live.length;
+  const exact = lengths.map((l) => (l / sum) * spare);
+  let given = 0;
+  for (const i of live) {
+    moves[i]! += Math.floor(exact[i]!);
+    given += Math.floor(exact[i]!);
+  }
+  const byRemainder = [...live].sort((a, b) => exact[b]! - Math.floor(exact[b]!) - (exact[a]! - Math.floor(exact[a]!)));
+  for (let r = 0; r < spare - given; r++) moves[byRemainder[r % byRemainder.length]!]! += 1;
+  return moves;
 }
 
 /** The price path at a given time inside a candle of `intervalMs`, for a feed sampling at `stepMs`. */

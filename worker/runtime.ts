@@ -49,7 +49,16 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live' });
   const signals =
     opts.signals ??
-    (await createSignalService({ primaryDir: config.modelDir, backupDir: config.backupModelDir, allowUnproven: config.allowUnprovenModel, liveTrading: config.venue === 'live', log }));
+    (await createSignalService({
+      primaryDir: config.modelDir,
+      backupDir: config.backupModelDir,
+      allowUnproven: config.allowUnprovenModel,
+      liveTrading: config.venue === 'live',
+      logger: log,
+      // A replay runs on market time, not the wall clock: staleness is then judged by the candle
+      // cache (the last closed candle must directly precede the forming one).
+      ...(config.venue === 'paper' && config.marketData === 'replay' ? { staleAfterMs: Number.POSITIVE_INFINITY } : {}),
+    }));
   const metrics = createMetrics();
   const signalLog = new SignalLog(log, config.params.checkIntervalSeconds * 1000);
   const activities = createActivities({

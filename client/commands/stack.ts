@@ -80,12 +80,8 @@ export function registerStackCommands(program: Command, config: () => AppConfig)
 
   program
     .command('worker')
-    .description('run only the worker, against TEMPORAL_ADDRESS, DATABASE_URL and the exchange')
+    .description('run only the worker, against TEMPORAL_ADDRESS, DATABASE_URL and the exchange (same as `npm run worker`)')
     .action(async () => {
-      const cfg = config();
-      if (!cfg.temporalAddress || !cfg.databaseUrl) throw new Error('`qt worker` needs TEMPORAL_ADDRESS and DATABASE_URL (use `npm start` for the embedded stack)');
-      const w = await startWorker(cfg, { temporalAddress: cfg.temporalAddress, databaseUrl: cfg.databaseUrl, exchangeUrl: cfg.exchangeUrl, credentials: loadApiKeys(process.env) });
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void w.shutdown());
-      await w.done;
+      await import('../../worker/main.js');
     });
 }

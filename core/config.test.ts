@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_SYMBOLS, loadConfig } from './config.js';
+import { applyParamChanges, DEFAULT_PARAMS } from './params.js';
+
+describe('configuration', () => {
+  it('has the seed defaults', () => {
+    const c = loadConfig({});
+    expect(c.params.checkIntervalSeconds).toBe(15);
+    expect(c.params.confidenceThreshold).toBe(0.55);
+    expect(c.params.cooldownSeconds).toBe(180);
+    expect(c.paperTrading).toBe(true);
+    expect(c.venue).toBe('paper');
+    expect(c.enableExecution && c.enableAiTrading && c.eventDrivenMode).toBe(true);
+    expect(c.symbols).toEqual(DEFAULT_SYMBOLS);
+    expect(c.symbols).toHaveLength(45);
+  });
+
+  it('names the variable in one line when a value is bad', () => {
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ QT_CHECK_INTERVAL: 'fast' }, /^QT_CHECK_INTERVAL: /],
+      [{ QT_CONFIDENCE_THRESHOLD: '1.5' }, /^QT_CONFIDENCE_THRESHOLD: .*between 0.34 and 1/],
+      [{ QT_PAPER_TRADING: 'maybe' }, /^QT_PAPER_TRADING: expected true or false/],
+      [{ QT_SYMBOLS: 'BTCUSDT,ETHBTC' }, /^QT_SYMBOLS: .*ETHBTC/],
+      [{ QT_LEVERAGE: '2.5' }, /^QT_LEVERAGE: /],
+      [{ QT_MARKET_DATA: 'tape' }, /^QT_MARKET_DATA: expected one of live\|replay/],
+      [{ QT_REPLAY_START: 'yesterday' }, /^QT_REPLAY_START: /],
+    ];
+    for (const [env, msg] of bad) {
+      const err = (() => {
+        try {
+          loadConfig(env);
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(msg);
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('accepts USDT- and USDC-margined symbols', () => {
+    expect(loadConfig({ QT_SYMBOLS: 'avaxusdc, BTCUSDT,BTCUSDT' }).symbols).toEqual(['AVAXUSDC', 'BTCUSDT']);
+  });
+
+  it('refuses live trading without the explicit confirmation', () => {
+    expect(() => loadConfig({ QT_PAPER_TRADING: 'false' })).toThrow(/QT_CONFIRM_LIVE_TRADING/);
+    const c = loadConfig({ QT_PAPER_TRADING: 'false', QT_CONFIRM_LIVE_TRADING: 'I understand real money is at risk' });
+    expect(c.venue).toBe('live');
+    expect(loadConfig({ QT_PAPER_TRADING: 'false', QT_VENUE: 'testnet' }).venue).toBe('testnet');
+  });
+
+  it('validates runtime parameter changes key by key', () => {
+    expect(applyParamChanges(DEFAULT_PARAMS, { confidenceThreshold: '0.6', cooldownSeconds: 60 })).toMatchObject({ confidenceThreshold: 0.6, cooldownSeconds: 60 });
+    expect(() => applyParamChanges(DEFAULT_PARAMS, { nonsense: 1 })).toThrow(/unknown parameter nonsense/);
+    expect(() => applyParamChanges(DEFAULT_PARAMS, { stopLossPct: -1 })).toThrow(/stopLossPct must be between/);
+  });
+});
