@@ -7,8 +7,8 @@ export interface FaultConfig {
   latencyMs?: number;
   /** Fraction (0..1) of /fapi requests answered 503 "Service Unavailable." before execution. */
   errorRate5xx?: number;
-  /** The next `count` /fapi requests get 429 -1003 with Retry-After. */
-  burst429?: { count: number; retryAfterSec: number };
+  /** The next `count` /fapi requests get 429 -1003 with Retry-After (status 418: the IP-ban variant). */
+  burst429?: { count: number; retryAfterSec: number; status?: 429 | 418 };
   /** Shifts the server clock (timestamps are checked against it): simulates client clock drift. */
   clockSkewMs?: number;
   /**
@@ -53,12 +53,12 @@ export class Faults {
     return this.config.clockSkewMs ?? 0;
   }
 
-  /** Retry-After seconds when this request is to be rate limited. */
-  take429(): number | null {
+  /** Status and Retry-After seconds when this request is to be rate limited. */
+  take429(): { status: 429 | 418; retryAfterSec: number } | null {
     const b = this.config.burst429;
     if (!b || b.count <= 0) return null;
     b.count--;
-    return b.retryAfterSec;
+    return { status: b.status ?? 429, retryAfterSec: b.retryAfterSec };
   }
 
   take503(): boolean {

@@ -191,9 +191,10 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   const headers = { 'x-mbx-used-weight': String(usage.used), 'x-mbx-used-weight-1m': String(usage.used), 'x-mbx-order-count-1m': String(usage.orders) };
 
   if (ctx.faults.latencyMs > 0) await sleep(ctx.faults.latencyMs);
-  const retryAfter = ctx.faults.take429();
-  if (retryAfter !== null) {
-    return sendJson(res, 429, { code: -1003, msg: 'Too many requests; current limit is 2400 requests per minute.' }, { ...headers, 'retry-after': String(retryAfter) });
+  const limited = ctx.faults.take429();
+  if (limited !== null) {
+    const msg = limited.status === 418 ? 'Way too many requests; IP banned until further notice.' : 'Too many requests; current limit is 2400 requests per minute.';
+    return sendJson(res, limited.status, { code: -1003, msg }, { ...headers, 'retry-after': String(limited.retryAfterSec) });
   }
   if (ctx.faults.take503()) return sendJson(res, 503, { code: -1008, msg: 'Service Unavailable.' }, headers);
 
@@ -228,6 +229,7 @@ function answerAfterExecution(ctx: Ctx, res: ServerResponse, result: unknown, he
     return;
   }
   if (after.kind === 'unknown') {
+    if (!after.code) return sendJson(res, 503, { msg: 'Unknown error, please check your request or try again later.' }, headers);
     const msg = after.code === -1007
       ? 'Timeout waiting for response from backend server. Send status unknown; execution status unknown.'
       : 'An unknown error occurred while processing the request. Execution status unknown.';

@@ -97,6 +97,11 @@ describe('error codes and their mapping', () => {
     expect(await a.markPrice('BTCUSDT')).toBe(60_000);
   });
 
+  it('418 ban: retryable after its Retry-After', async () => {
+    await setFaults(ex, { burst429: { count: 1, retryAfterSec: 120, status: 418 } });
+    expect(await failure(adapterFor(ex).markPrice('BTCUSDT'))).toMatchObject({ kind: 'retryable', httpStatus: 418, retryAfterMs: 120_000 });
+  });
+
   it('503 "Service Unavailable" before execution is retryable', async () => {
     await setFaults(ex, { errorRate5xx: 1 });
     try {
@@ -114,6 +119,12 @@ describe('error codes and their mapping', () => {
       expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.001, referencePrice: 60_000, clientOrderId: id }))).toMatchObject({ kind: 'unknown', code });
       expect(await adapter.getOrder('BTCUSDT', id)).toMatchObject({ status: 'FILLED' });
     }
+  });
+
+  it('bare 503 "Unknown error" after execution is unknown', async () => {
+    await setFaults(ex, { unknownStatus: { count: 1, code: 0 } });
+    expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.001, referencePrice: 60_000, clientOrderId: 'bare503' }))).toMatchObject({ kind: 'unknown', httpStatus: 503 });
+    expect(await adapter.getOrder('BTCUSDT', 'bare503')).toMatchObject({ status: 'FILLED' });
   });
 
   it('lost response: unknown; querying by client id finds the executed order (no resend needed)', async () => {
