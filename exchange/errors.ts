@@ -74,8 +74,8 @@ export const BinanceCode = {
   MIN_NOTIONAL: -4164,
 } as const;
 
-/** Codes meaning "not executed, try again". -1021 needs a time re-sync first (the adapter does it). */
-const RETRYABLE_CODES = new Set<number>([BinanceCode.TOO_MANY_REQUESTS, BinanceCode.INVALID_TIMESTAMP, BinanceCode.SERVER_BUSY]);
+/** Codes meaning "not executed, try again" (besides -1021, which needs a time re-sync first). */
+const RETRYABLE_CODES = new Set<number>([BinanceCode.TOO_MANY_REQUESTS, BinanceCode.SERVER_BUSY]);
 /** Codes meaning "the request may have been executed". */
 const UNKNOWN_CODES = new Set<number>([BinanceCode.UNEXPECTED_RESPONSE, BinanceCode.TIMEOUT]);
 
@@ -112,7 +112,9 @@ export function classifyHttpFailure(where: string, f: HttpFailure): ExchangeErro
     return new ExchangeError('retryable', text, { ...details, retryAfterMs: retryAfterMs ?? 1000 });
   }
   if (httpStatus !== undefined && httpStatus >= 500) return new ExchangeError('unknown', text, details);
-  if (code !== undefined && RETRYABLE_CODES.has(code)) return new ExchangeError('retryable', text, { ...details, retryAfterMs: 0 });
+  // -1021: the adapter has already re-synced its clock, so an immediate retry is right (no wait given).
+  if (code === BinanceCode.INVALID_TIMESTAMP) return new ExchangeError('retryable', text, details);
+  if (code !== undefined && RETRYABLE_CODES.has(code)) return new ExchangeError('retryable', text, { ...details, retryAfterMs: retryAfterMs ?? 1000 });
   if (httpStatus === 408) return new ExchangeError('unknown', text, details);
   return new ExchangeError('rejected', text, details);
 }
