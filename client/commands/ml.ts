@@ -57,13 +57,15 @@ export function registerMlCommands(program: Command): void {
     .requiredOption('--dataset <file>', 'dataset sidecar written by `qt dataset build`')
     .requiredOption('--out <dir>', 'model directory, e.g. models/xgb-v2')
     .option('--folds <n>', 'walk-forward test folds', '4')
-    .option('--trees <n>', 'boosting rounds', '150')
+    .option('--trees <n>', 'boosting rounds', '40')
+    .option('--eta <x>', 'learning rate', '0.15')
+    .option('--depth <n>', 'tree depth', '4')
     .option('--max-rows <n>', 'cap on training rows per fold (random subsample, seeded)', '150000')
     .option('--threads <n>', 'XGBoost threads', '2')
     .option('--seed <n>', 'random seed', '42')
     .option('--shuffle-labels', 'control run: train on permuted labels (must fall to chance)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
-      const args = ['--dataset', String(o.dataset), '--out', String(o.out), '--folds', String(o.folds), '--trees', String(o.trees),
+      const args = ['--dataset', String(o.dataset), '--out', String(o.out), '--folds', String(o.folds), '--trees', String(o.trees), '--eta', String(o.eta), '--depth', String(o.depth),
         '--max-rows', String(o.maxRows), '--threads', String(o.threads), '--seed', String(o.seed)];
       if (o.shuffleLabels) args.push('--shuffle-labels');
       const code = await runTraining(args);

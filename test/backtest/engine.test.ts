@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runEngine, type Market } from '../../backtest/engine.js';
+import { holdTrack, type SignalTrack } from '../../backtest/signals.js';
+import { portfolioStats } from '../../backtest/metrics.js';
+import { runBacktest } from '../../backtest/run.js';
+import { writePlot } from '../../backtest/plot.js';
+import { DEFAULT_PARAMS } from '../../core/params.js';
+import { DEFAULT_RISK_LIMITS } from '../../core/risk.js';
+import type { Candle } from '../../core/types.js';
+
+const MIN5 = 300_000;
+const T0 = Date.UTC(2025, 8, 1);
+const flat = (i: number, p: number): Candle => ({ openTime: T0 + i * MIN5, open: p, high: p, low: p, close: p, volume: 1 });
+
+function market(series: Candle[][], symbols: string[]): Market {
+  return { symbols, candles: series, intervalMs: MIN5, from: T0 + 2 * MIN5, to: T0 + 1000 * MIN5 };
+}
+
+function buyAt(n: number, index: number, confidence: number): SignalTrack {
+  const t = holdTrack(n);
+  t.signal[index] = 1;
+  t.confidence[index] = confidence;
+  return t;
+}
+
+describe('backtest engine', () => {
+  it('books a take-profit trade exactly as computed by hand (slippage, both taker fees, confidence sizing)', () => {
+    // Candle 4 closes with BUY at 0.8; the position opens at candle 5's open (100), candle 6 gaps to 103 (> TP).
+    const cs = [...Array.from({ length: 6 }, (_, i) => flat(i, 100)), ...Array.from({ length: 20 }, (_, i) => flat(6 + i, 103))];
+    const r = runEngine(market([cs], ['BTCUSDT']), [buyAt(cs.length, 4, 0.8)], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
+    expect(r.trades).toHaveLength(1);
+    const t = r.trades[0]!;
+    // Hand computation: notional = 100 * (0.5 + 0.5 * (0.8 - 0.55) / 0.45) = 77.777... (confidence is a float32)
+    const notional = 100 * (0.5 + (0.5 * (Math.fround(0.8) - 0.55)) / 0.45);
+    const entry = 100 * 1.0002;
+    const exit = 103 * 0.9998;
+    const qty = notional / entry;
+    const pnl = (exit - entry) * qty - 0.0005 * (entry * qty) - 0.0005 * (exit * qty);
+    expect(t.reason).toBe('TAKE_PROFIT');
+    expect(t.entryTime).toBe(T0 + 5 * MIN5);
+    expect(t.exitTime).toBe(T0 + 6 * MIN5);
+    expect(t.notional).toBeCloseTo(notional, 10);
+    expect(t.notional).toBeCloseTo(77.7778, 4);
+    expect(t.entryPrice).toBeCloseTo(100.02, 10);
+    expect(t.exitPrice).toBeCloseTo(102.9794, 10);
+    expect(t.pnl).toBeCloseTo(pnl, 10);
+    expect(t.pnl).toBeCloseTo(2.2224, 3);
+    const stats = portfolioStats(r, 1000);
+    expect(stats.netPnl).toBeCloseTo(pnl, 10);
+    expect(stats.finalEquity).toBeCloseTo(1000 + pnl, 10);
+    expect(stats.winRate).toBe(1);
+  });
+
+  it('respects the cooldown after an exit and one position per symbol', () => {
+    // Every candle says BUY; prices jump 2 % every 6 candles so each trade ends at take-profit.
+    const cs: Candle[] = [];
+    for (let i = 0; i < 60; i++) cs.push(flat(i, 100 * 1.02 ** Math.floor(i / 6)));
+    const track = holdTrack(cs.length);
+    track.signal.fill(1);
+    track.confidence.fill(0.9);
+    const r = runEngine(market([cs], ['ETHUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
+    expect(r.trades.length).toBeGreaterThan(3);
+    for (let k = 1; k < r.trades.length; k++) {
+      expect(r.trades[k]!.entryTime - r.trades[k - 1]!.exitTime).toBeGreaterThanOrEqual(DEFAULT_PARAMS.cooldownSeconds * 1000);
+      expect(r.trades[k]!.entryTime).toBeGreaterThanOrEqual(r.trades[k - 1]!.exitTime);
+    }
+  });
+
+  it('applies book-wide risk limits across symbols', () => {
+    const a = Array.from({ length: 40 }, (_, i) => flat(i, 10));
+    const b = Array.from({ length: 40 }, (_, i) => flat(i, 20));
+    const limits = { ...DEFAULT_RISK_LIMITS, maxOpenPositions: 1 };
+    const r = runEngine(market([a, b], ['AUSDT', 'BUSDT']), [buyAt(40, 3, 0.9), buyAt(40, 3, 0.9)], { params: DEFAULT_PARAMS, limits });
+    expect(r.riskRejections.MAX_POSITIONS).toBeGreaterThan(0);
+    // Only one of the two opened (and it runs to the time limit inside the data).
+    expect(new Set(r.trades.map((t) => t.symbol)).size).toBeLessThanOrEqual(1);
+  });
+
+  it('runs on a fixture directory with the shipped model and baselines, and plots', async () => {
+    const run = await runBacktest({ dataDir: 'test/fixtures/ml-slice', modelDir: 'models/xgb-v1', progress: false, from: Date.UTC(2025, 8, 3) });
+    const names = run.report.strategies.map((s) => s.name);
+    expect(names).toEqual(['model:xgb-v1', 'always-hold', 'random', 'momentum']);
+    const hold = run.report.strategies[1]!.total;
+    expect(hold.trades).toBe(0);
+    expect(hold.netPnl).toBe(0);
+    expect(run.report.from).toBe('2025-09-03T00:00:00.000Z');
+    for (const s of run.report.strategies) {
+      const perSymbolTrades = Object.values(s.perSymbol).reduce((n, x) => n + x.trades, 0);
+      expect(perSymbolTrades).toBe(s.total.trades);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'qt-plot-'));
+    writePlot(join(dir, 'eq.png'), run.curves, 1000);
+    expect(readFileSync(join(dir, 'eq.png')).subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    writePlot(join(dir, 'eq.svg'), run.curves, 1000);
+    expect(readFileSync(join(dir, 'eq.svg'), 'utf8')).toContain('<polyline');
+  });
+});
