@@ -64,7 +64,8 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
   const apiKey = opts.apiKey ?? DEV_API_KEY;
   const apiSecret = opts.apiSecret ?? DEV_API_SECRET;
   const fundingRate = opts.fundingRate ?? 0.0001;
-  const saved = StateStore.load(opts.stateFile);
+  const loaded = StateStore.load(opts.stateFile);
+  const saved = loaded?.state ?? null;
 
   const feed = makeFeed(opts.feed, opts.intrabarStepMs ?? 15_000, clock, saved);
   const state: SimState = saved ?? emptyState(feed.now(), opts.initialBalances ?? { USDT: 10_000, USDC: 10_000 });
@@ -77,7 +78,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
     checkEveryMs: opts.intrabarStepMs ?? 15_000,
     onMutate: () => store?.markDirty(),
   });
-  store = new StateStore(opts.stateFile, () => engine.state);
+  store = new StateStore(opts.stateFile, () => engine.state, loaded?.seq ?? 0);
   const faults = new Faults(opts.faults, opts.faultSeed);
   const routes = buildRoutes(fundingRate);
   const held: Array<() => void> = [];

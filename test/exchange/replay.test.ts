@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readKlineFile } from '../../exchange/sim/klines-files.js';
+import { StateStore } from '../../exchange/sim/store.js';
 import { startLocalExchange, type LocalExchange, type LocalExchangeOptions } from '../../exchange/sim/server.js';
 import { FIXTURE_DIR, FIXTURE_START, ManualClock, adapterFor, rawClient, tempDir } from './helpers.js';
 
@@ -146,7 +146,7 @@ describe('replay feed', () => {
     await a1.placeMarketOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: 0.02, referencePrice: 100_000, clientOrderId: 'short-1' });
     await a1.placeMarketOrder({ symbol: 'AVAXUSDC', side: 'BUY', quantity: 10, referencePrice: 20, clientOrderId: 'avax-1' });
     // Acknowledged means on disk: a crash right after the answer would not lose the order.
-    const onDisk = JSON.parse(readFileSync(stateFile, 'utf8')) as { orders: Array<{ clientOrderId: string }> };
+    const onDisk = StateStore.load(stateFile)!.state;
     expect(onDisk.orders.map((o) => o.clientOrderId)).toEqual(['short-1', 'avax-1']);
     const mark = await a1.markPrice('BTCUSDT');
     await a1.placeStopOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'STOP_MARKET', triggerPrice: mark * 1.05, clientAlgoId: 'short-sl' });
