@@ -143,6 +143,9 @@ def main() -> None:
         model_metrics = trade_metrics(p, y[te], long_ret[te], short_ret[te], args.threshold)
         res = {
             "fold": k + 1,
+            # Chance level for accuracy: always predicting the most frequent class of the test rows.
+            "chanceAccuracy": float(np.bincount(y[te], minlength=3).max() / max(len(te), 1)),
+            "testRows": int(len(te)),
             "range": {key: _iso(v) for key, v in f.items()},
             "model": model_metrics,
             "baselines": baselines_for_fold(X, names, y, long_ret, short_ret, tr, te, y_train_source, args, rng, model_metrics["tradeRate"]),
@@ -152,6 +155,7 @@ def main() -> None:
         fold_results.append(res)
 
     summary = pooled(fold_results)
+    summary["chanceAccuracy"] = sum(f["chanceAccuracy"] * f["testRows"] for f in fold_results) / max(1, sum(f["testRows"] for f in fold_results))
     beats = _beats_baselines(summary)
     promotable = bool(beats["all"] and not args.shuffle_labels)
 
