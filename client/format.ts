@@ -2,7 +2,8 @@
 export function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '(none)';
   const cols = Object.keys(rows[0]!);
-  const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'number' ? formatNumber(v) : String(v));
+  const cell = (v: unknown) =>
+    v === null || v === undefined || v === '' ? '-' : typeof v === 'number' ? formatNumber(v) : v instanceof Date ? v.toISOString().replace('T', ' ').slice(0, 19) : String(v);
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i]!)).join('  ').trimEnd();
   return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');

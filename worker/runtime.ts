@@ -1,4 +1,4 @@
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import type { Server } from 'node:http';
 import type { AppConfig } from '../core/config.js';
@@ -36,8 +36,38 @@ export interface RunningWorker {
 /** Candles kept per symbol: the features' warm-up plus a margin. */
 export const CANDLE_HISTORY = WARMUP_CANDLES + 20;
 
+/**
+ * Operator logs: readable lines on a terminal (or QT_LOG_FORMAT=pretty), JSON otherwise
+ * (QT_LOG_FORMAT=json) for log shippers. The Temporal SDK's own logs go through the same logger,
+ * at warning level and above unless QT_LOG_LEVEL asks for more.
+ */
 export function createLogger(): Logger {
-  return pino({ level: process.env.QT_LOG_LEVEL ?? 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  const level = process.env.QT_LOG_LEVEL ?? 'info';
+  const pretty = process.env.QT_LOG_FORMAT ? process.env.QT_LOG_FORMAT === 'pretty' : process.stdout.isTTY;
+  const log = pretty
+    ? pino({ level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: false } } })
+    : pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  installTemporalLogger(log.child({ component: 'temporal' }, { level: ['trace', 'debug'].includes(level) ? level : 'warn' }));
+  return log;
+}
+
+let temporalLoggerInstalled = false;
+function installTemporalLogger(log: Logger): void {
+  if (temporalLoggerInstalled) return;
+  temporalLoggerInstalled = true;
+  const sdkLevel = ['trace', 'debug'].includes(log.level) ? log.level : 'warn';
+  const at = (lvl: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: Record<string, unknown>) => log[lvl](meta ?? {}, message);
+  Runtime.install({
+    logger: {
+      log: (l: string, message: string, meta?: Record<string, unknown>) => at(l.toLowerCase() as 'info')(message, meta),
+      trace: at('trace'),
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+    },
+    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: sdkLevel.toUpperCase() as 'WARN' }) } },
+  });
 }
 
 /** Connect everything the worker needs, start it and the /health + /metrics server. */

@@ -49,7 +49,9 @@ async function up(config: AppConfig): Promise<void> {
       const local: LocalExchange = await startLocalExchange({
         port: 0,
         stateFile: path.join(STATE_DIR, 'exchange-state.json'),
-        feed: { kind: 'replay', dir: config.replayDir ?? config.dataDir, speed: config.replaySpeed, start: config.replayStart ?? undefined, symbols: config.symbols },
+        // Every symbol in the data, not only the configured ones: a symbol dropped from QT_SYMBOLS may
+        // still hold a position that needs prices.
+        feed: { kind: 'replay', dir: config.replayDir ?? config.dataDir, speed: config.replaySpeed, start: config.replayStart ?? undefined },
         intrabarStepMs: config.params.checkIntervalSeconds * 1000,
       });
       stops.push(() => local.close());
