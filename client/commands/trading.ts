@@ -134,7 +134,11 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
     .option('--json', 'machine-readable output')
     .action(async (o: { all?: boolean; limit: string; json?: boolean }) => {
       const rows = await withJournal((j) => j.positions({ status: o.all ? 'all' : 'open', limit: Number(o.limit) }));
-      print(!!o.json, rows, () => table(rows as unknown as Record<string, unknown>[]));
+      print(!!o.json, rows, () =>
+        table(
+          rows.map((r) => ({ opened: r.openedAt, symbol: r.symbol, side: r.side, status: r.status, qty: r.quantity, entry: r.entryPrice, stop: r.stopPrice, exit: r.exitPrice, reason: r.exitReason, netPnl: r.netPnl, id: r.positionId })),
+        ),
+      );
     });
 
   program
@@ -199,7 +203,9 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
     .action(async (o: { since: string; symbol?: string; json?: boolean }) => {
       const sinceMs = parseDuration(o.since);
       const rows = await withJournal((j) => j.recentSignals({ sinceMs, symbol: o.symbol }));
-      print(!!o.json, rows, () => table(rows as unknown as Record<string, unknown>[]));
+      print(!!o.json, rows, () =>
+        table(rows.map((r) => ({ at: r.at, symbol: r.symbol, signal: r.signal, confidence: +r.confidence.toFixed(3), decision: r.decision, reason: r.reason, model: r.model, candle: r.candleTime, price: r.price }))),
+      );
     });
 
   program
@@ -210,7 +216,9 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
     .option('--json', 'machine-readable output')
     .action(async (o: { limit: string; symbol?: string; json?: boolean }) => {
       const rows = await withJournal((j) => j.orders({ limit: Number(o.limit), symbol: o.symbol }));
-      print(!!o.json, rows, () => table(rows as unknown as Record<string, unknown>[]));
+      print(!!o.json, rows, () =>
+        table(rows.map((r) => ({ updated: r.updatedAt, symbol: r.symbol, purpose: r.purpose, side: r.side, type: r.type, status: r.status, qty: r.executedQty, avgPrice: r.avgPrice, clientOrderId: r.clientOrderId }))),
+      );
     });
 }
 
