@@ -53,6 +53,6 @@ describe('risk rules', () => {
     expect(rule(checkRisk({ ...p, leverage: 11 }, book, DEFAULT_RISK_LIMITS))).toBe('LEVERAGE');
     expect(rule(checkRisk(p, book, { ...DEFAULT_RISK_LIMITS, maxOpenPositions: 1 }))).toBe('MAX_POSITIONS');
     expect(rule(checkRisk(p, book, { ...DEFAULT_RISK_LIMITS, maxTotalNotional: 299 }))).toBe('TOTAL_NOTIONAL');
-    expect(rule(checkRisk({ ...p, symbol: 'ETHUSDT', notional: 60 }, book, DEFAULT_RISK_LIMITS))).toBe('SYMBOL_NOTIONAL');
+    expect(rule(checkRisk({ ...p, symbol: 'ETHUSDT', notional: 60 }, book, { ...DEFAULT_RISK_LIMITS, maxSymbolNotional: 250 }))).toBe('SYMBOL_NOTIONAL');
   });
 });

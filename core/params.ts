@@ -32,7 +32,7 @@ export const DEFAULT_PARAMS: TradingParams = {
   trailingStopPct: 0.6,
   trailingActivationPct: 0.8,
   maxHoldSeconds: 4 * 60 * 60,
-  positionNotional: 100,
+  positionNotional: 250,
   minSizeFraction: 0.5,
   leverage: 5,
   positionCheckSeconds: 5,

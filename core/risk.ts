@@ -10,8 +10,8 @@ export interface RiskLimits {
 
 export const DEFAULT_RISK_LIMITS: RiskLimits = {
   maxOpenPositions: 10,
-  maxTotalNotional: 2_000,
-  maxSymbolNotional: 250,
+  maxTotalNotional: 5_000,
+  maxSymbolNotional: 500,
   dailyLossLimit: 100,
   maxLeverage: 10,
 };
