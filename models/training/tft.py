@@ -166,6 +166,9 @@ def main() -> None:
         m = trade_metrics(p, y[te], long_ret[te], short_ret[te], args.threshold)
         res = {
             "fold": k + 1,
+            # Chance level for accuracy: always predicting the most frequent class of the test rows.
+            "chanceAccuracy": float(np.bincount(y[te], minlength=3).max() / max(len(te), 1)),
+            "testRows": int(len(te)),
             "range": {key: _iso(v) for key, v in f.items()},
             "bestEpoch": epoch,
             "temperature": temperature,
@@ -179,6 +182,7 @@ def main() -> None:
         shipped = (model, temperature, f, res)
 
     summary = pooled(fold_results)
+    summary["chanceAccuracy"] = sum(f["chanceAccuracy"] * f["testRows"] for f in fold_results) / max(1, sum(f["testRows"] for f in fold_results))
     beats = _beats_baselines(summary)
     promotable = bool(beats["all"] and not args.shuffle_labels)
     model, temperature, last_fold, last_res = shipped
@@ -230,13 +234,13 @@ def main() -> None:
         "libraries": _versions(),
         "trainingSeconds": round(time.time() - started, 1),
     }
-    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / "card.json").write_text(json.dumps(card, indent=2, allow_nan=False) + "\n")
     log(f"wrote {out}/model.onnx and card.json (promotable={promotable}) in {time.time() - started:.0f}s")
 
 
 def _retrain_command(args) -> str:
     """The exact commands that rebuild the shared dataset and the fixture dataset, then retrain and re-export."""
-    return ("npm run qt -- dataset build --data ../shared/data/binance-futures-5m --out .qt/datasets/shared.json && "
+    return ("mkdir -p .qt/datasets && npm run qt -- dataset build --data ../shared/data/binance-futures-5m --out .qt/datasets/shared.json && "
             "npm run qt -- dataset build --data test/fixtures/tft-v1/klines --out .qt/datasets/tft-fixture.json && "
             f"nice -n 15 .venv-tft/bin/python models/training/tft.py --dataset .qt/datasets/shared.json --out {args.out} "
             f"--window {args.window} --folds {args.folds} --epochs {args.epochs} --max-rows {args.max_rows} --max-test {args.max_test} "
