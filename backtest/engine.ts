@@ -2,7 +2,8 @@ import type { Candle, ExitReason, PositionSide, Signal } from '../core/types.js'
 import { SIGNAL_CLASSES, entryOrderSide, exitOrderSide } from '../core/types.js';
 import type { TradingParams } from '../core/params.js';
 import { decideEntry } from '../core/decision.js';
-import { type ExitTracker, newTracker, observePrice } from '../core/exits.js';
+import { type ExitTracker, newTracker, observePrice, trailingLevel } from '../core/exits.js';
+import { quietCandle } from '../core/labels.js';
 import { type RiskLimits, checkRisk } from '../core/risk.js';
 import { intrabarPath } from '../core/intrabar.js';
 import { TAKER_FEE_RATE, grossPnl, slippedPrice } from '../core/costs.js';
@@ -111,7 +112,17 @@ export function runEngine(market: Market, tracks: SignalTrack[], opts: EngineOpt
       const c = i < cs.length && cs[i]!.openTime === t0 ? cs[i]! : null;
       bar[s] = c;
       path[s] = null;
-      if (c && (open[s] || actionable(tracks[s]!, cs, i - 1, t0, market.intervalMs, params.confidenceThreshold))) active.push(s);
+      if (!c) continue;
+      const pos = open[s];
+      if (pos) {
+        // A candle whose whole range can neither fire an exit nor arm the trail, with the time limit
+        // beyond its last tick, changes nothing (same exact shortcut as the labels): skip its ticks.
+        const t = pos.tracker;
+        const lastTick = t0 + (ticks - 1) * stepMs;
+        const quiet = t.openedAt < t0 && lastTick - t.openedAt < params.maxHoldSeconds * 1000 &&
+          quietCandle(t.side, t.entryPrice, c, params, trailingLevel(t, params) !== null);
+        if (!quiet) active.push(s);
+      } else if (actionable(tracks[s]!, cs, i - 1, t0, market.intervalMs, params.confidenceThreshold)) active.push(s);
     }
     for (let k = 0; k < ticks && active.length > 0; k++) {
       const now = t0 + k * stepMs;

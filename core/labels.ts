@@ -49,7 +49,7 @@ export function netReturn(side: PositionSide, entryFill: number, exitFill: numbe
  * Exact shortcut: while the trail is unarmed the tracker's best price matters to nothing, and once
  * it arms the best price exceeds every price of a skipped candle, so skipping its update is harmless.
  */
-function quietCandle(side: PositionSide, entry: number, c: Candle, rules: ExitRules, armed: boolean): boolean {
+export function quietCandle(side: PositionSide, entry: number, c: Candle, rules: ExitRules, armed: boolean): boolean {
   if (armed) return false;
   const arm = rules.trailingActivationPct / 100;
   if (side === 'LONG') {

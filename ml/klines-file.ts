@@ -28,20 +28,34 @@ export function listSymbolFiles(dir: string): { symbol: string; path: string }[]
 export function readKlinesFile(path: string): Candle[] {
   const raw = readFileSync(path);
   const text = path.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-  const lines = text.split('\n');
-  const header = lines[0]?.trim().toLowerCase();
-  if (header !== 'timestamp,open,high,low,close,volume') throw new KlinesFileError(path, 1, `expected header timestamp,open,high,low,close,volume, got "${lines[0]}"`);
+  const firstBreak = text.indexOf('\n');
+  const header = (firstBreak < 0 ? text : text.slice(0, firstBreak)).trim().toLowerCase();
+  if (header !== 'timestamp,open,high,low,close,volume') throw new KlinesFileError(path, 1, `expected header timestamp,open,high,low,close,volume, got "${header}"`);
   const out: Candle[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const f = line.split(',');
-    if (f.length !== 6) throw new KlinesFileError(path, i + 1, `expected 6 fields, got ${f.length}`);
-    const c: Candle = { openTime: Number(f[0]), open: Number(f[1]), high: Number(f[2]), low: Number(f[3]), close: Number(f[4]), volume: Number(f[5]) };
+  const fields: number[] = [0, 0, 0, 0, 0, 0];
+  // Scanned by hand (no split per line): a 45-symbol directory has millions of fields.
+  let pos = firstBreak < 0 ? text.length : firstBreak + 1;
+  for (let lineNo = 2; pos < text.length; lineNo++) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    let count = 0;
+    let start = pos;
+    for (let i = pos; i <= end; i++) {
+      if (i === end || text.charCodeAt(i) === 44) {
+        if (count < 6) fields[count] = start === i ? Number.NaN : Number(text.slice(start, i));
+        count++;
+        start = i + 1;
+      }
+    }
+    const blank = end - pos <= 1 && text.slice(pos, end).trim() === '';
+    pos = end + 1;
+    if (blank) continue;
+    if (count !== 6) throw new KlinesFileError(path, lineNo, `expected 6 fields, got ${count}`);
+    const c: Candle = { openTime: fields[0]!, open: fields[1]!, high: fields[2]!, low: fields[3]!, close: fields[4]!, volume: fields[5]! };
     const problem = candleProblem(c);
-    if (problem) throw new KlinesFileError(path, i + 1, problem);
+    if (problem) throw new KlinesFileError(path, lineNo, problem);
     const prev = out[out.length - 1];
-    if (prev && c.openTime <= prev.openTime) throw new KlinesFileError(path, i + 1, `timestamp ${c.openTime} not after ${prev.openTime}`);
+    if (prev && c.openTime <= prev.openTime) throw new KlinesFileError(path, lineNo, `timestamp ${c.openTime} not after ${prev.openTime}`);
     out.push(c);
   }
   if (out.length === 0) throw new KlinesFileError(path, 1, 'no candles');

@@ -11,6 +11,7 @@ import { writePlot } from '../../backtest/plot.js';
 import { DEFAULT_PARAMS } from '../../core/params.js';
 import { DEFAULT_RISK_LIMITS } from '../../core/risk.js';
 import type { Candle } from '../../core/types.js';
+import { simulateTrade } from '../../core/labels.js';
 
 const MIN5 = 300_000;
 const T0 = Date.UTC(2025, 8, 1);
@@ -31,10 +32,11 @@ describe('backtest engine', () => {
   it('books a take-profit trade exactly as computed by hand (slippage, both taker fees, confidence sizing)', () => {
     // Candle 4 closes with BUY at 0.8; the position opens at candle 5's open (100), candle 6 gaps to 103 (> TP).
     const cs = [...Array.from({ length: 6 }, (_, i) => flat(i, 100)), ...Array.from({ length: 20 }, (_, i) => flat(6 + i, 103))];
-    const r = runEngine(market([cs], ['BTCUSDT']), [buyAt(cs.length, 4, 0.8)], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
+    const params = { ...DEFAULT_PARAMS, positionNotional: 100 };
+    const r = runEngine(market([cs], ['BTCUSDT']), [buyAt(cs.length, 4, 0.8)], { params, limits: DEFAULT_RISK_LIMITS });
     expect(r.trades).toHaveLength(1);
     const t = r.trades[0]!;
-    // Hand computation: notional = 100 * (0.5 + 0.5 * (0.8 - 0.55) / 0.45) = 77.777... (confidence is a float32)
+    // Hand computation with a 100 notional: 100 * (0.5 + 0.5 * (0.8 - 0.55) / 0.45) = 77.777... (confidence is a float32)
     const notional = 100 * (0.5 + (0.5 * (Math.fround(0.8) - 0.55)) / 0.45);
     const entry = 100 * 1.0002;
     const exit = 103 * 0.9998;
@@ -53,6 +55,29 @@ describe('backtest engine', () => {
     expect(stats.netPnl).toBeCloseTo(pnl, 10);
     expect(stats.finalEquity).toBeCloseTo(1000 + pnl, 10);
     expect(stats.winRate).toBe(1);
+  });
+
+  it('a lone trade equals the label simulator on a random walk (same path, exits and costs)', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 20; trial++) {
+      const cs: Candle[] = [];
+      let p = 50;
+      for (let i = 0; i < 120; i++) {
+        const o = p;
+        const c = o * Math.exp((rnd() - 0.5) * 0.012);
+        cs.push({ openTime: T0 + i * MIN5, open: o, high: Math.max(o, c) * (1 + rnd() * 0.004), low: Math.min(o, c) * (1 - rnd() * 0.004), close: c, volume: 1 });
+        p = c;
+      }
+      const track = buyAt(cs.length, 4, 0.9);
+      if (trial % 2) track.signal[4] = 2;
+      const r = runEngine(market([cs], ['XUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
+      const sim = simulateTrade(cs, 5, trial % 2 ? 'SHORT' : 'LONG', DEFAULT_PARAMS, MIN5)!;
+      expect(r.trades).toHaveLength(1);
+      expect(r.trades[0]!.reason).toBe(sim.reason);
+      expect(r.trades[0]!.exitTime).toBe(sim.exitTime);
+      expect(r.trades[0]!.pnl / r.trades[0]!.notional).toBeCloseTo(sim.netReturn, 12);
+    }
   });
 
   it('respects the cooldown after an exit and one position per symbol', () => {
