@@ -19,6 +19,11 @@ export interface ExchangeConfig {
   apiKey?: string;
   apiSecret?: string;
   timeoutMs?: number;
+  /**
+   * Request weight budget per minute the adapter keeps under (it waits when 95% is used). Default 2400
+   * (Binance USD-M) for testnet and live; unlimited for paper, whose budget is the local machine's.
+   */
+  weightLimitPerMinute?: number;
   /** Live trading moves real money: the caller must say so explicitly. */
   allowLive?: boolean;
 }
@@ -38,5 +43,6 @@ export function createExchange(cfg: ExchangeConfig): BinanceFuturesAdapter {
   if (cfg.venue === 'live' && !cfg.allowLive) throw new Error('live venue refused: live trading was not explicitly confirmed');
   const apiKey = credentials?.apiKey ?? DEV_API_KEY;
   const apiSecret = credentials?.apiSecret ?? DEV_API_SECRET;
-  return new BinanceFuturesAdapter({ venue: cfg.venue, baseUrl, apiKey, apiSecret, ...(cfg.timeoutMs !== undefined ? { timeoutMs: cfg.timeoutMs } : {}) });
+  const weightLimitPerMinute = cfg.weightLimitPerMinute ?? (cfg.venue === 'paper' ? Infinity : 2400);
+  return new BinanceFuturesAdapter({ venue: cfg.venue, baseUrl, apiKey, apiSecret, weightLimitPerMinute, ...(cfg.timeoutMs !== undefined ? { timeoutMs: cfg.timeoutMs } : {}) });
 }
