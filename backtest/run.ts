@@ -18,7 +18,7 @@ export interface BacktestOptions {
   modelDir?: string | null;
   params?: TradingParams;
   limits?: RiskLimits;
-  /** Starting capital for returns, Sharpe and drawdown percentages. */
+  /** Starting capital for returns, Sharpe and drawdown percentages (default: the risk limit on total notional). */
   capital?: number;
   seed?: number;
   progress?: boolean;
@@ -59,7 +59,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
   const t0 = performance.now();
   const params = o.params ?? DEFAULT_PARAMS;
   const limits = o.limits ?? DEFAULT_RISK_LIMITS;
-  const capital = o.capital ?? 1000;
+  const capital = o.capital ?? limits.maxTotalNotional;
   const showProgress = o.progress ?? true;
   const data = loadKlinesDir(o.dataDir, o.symbols);
   const symbols = [...data.keys()];

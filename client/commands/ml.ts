@@ -81,18 +81,18 @@ export function registerMlCommands(program: Command): void {
     .option('--to <time>', 'end (exclusive)')
     .option('--model <dir>', 'model directory (default models/xgb-v1 when present)')
     .option('--no-model', 'baselines only')
-    .option('--capital <n>', 'starting capital for returns and drawdown', '1000')
+    .option('--capital <n>', 'starting capital for returns and drawdown (default: the total-notional risk limit)')
     .option('--seed <n>', 'seed of the random baseline', '42')
     .option('--json', 'print the full report as JSON')
     .option('--plot <file>', 'write equity curves (.png or .svg)')
-    .action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital: string; seed: string; json?: boolean; plot?: string }) => {
+    .action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital?: string; seed: string; json?: boolean; plot?: string }) => {
       const fallback = join(ROOT, 'models', 'xgb-v1');
       const modelDir = o.model === false ? null : (o.model ?? (existsSync(fallback) ? fallback : null));
       const run = await runBacktest({
         dataDir: o.data, symbols: o.symbols, modelDir,
         from: o.from ? parseTime(o.from, '--from') : undefined,
         to: o.to ? parseTime(o.to, '--to') : undefined,
-        capital: Number(o.capital), seed: Number(o.seed),
+        capital: o.capital === undefined ? undefined : Number(o.capital), seed: Number(o.seed),
       });
       if (o.plot) writePlot(o.plot, run.curves, run.report.capital);
       console.log(o.json ? reportJson(run.report) : formatReport(run.report));
