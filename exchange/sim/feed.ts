@@ -1,5 +1,5 @@
 import { intrabarPath } from '../../core/intrabar.js';
-import { candleIndexAt, listKlineFiles, readKlineFile, type CandleSeries } from './klines-files.js';
+import { candleIndexAt, listKlineFiles, readKlineFile, readKlineHead, type CandleSeries, type KlineFileHead } from './klines-files.js';
 
 /** Binance's kline row: open time, OHLCV as strings, close time, quote volume, trades, taker volumes, ignore. */
 export type KlineRow = [number, string, string, string, string, string, number, string, number, string, string, string];
@@ -63,9 +63,15 @@ interface PathCache {
   path: number[];
 }
 
-/** Replays candle files on a clock running `speed` times faster than the wall clock. */
+/**
+ * Replays candle files on a clock running `speed` times faster than the wall clock. Files are described from
+ * their first bytes at start and loaded on first use, so a directory of hundreds of symbols starts at once and
+ * symbols nobody asks for cost nothing. After a symbol's data ends its price stays at the last close.
+ */
 export class ReplayFeed implements MarketFeed {
   readonly kind = 'replay' as const;
+  private readonly files = new Map<string, string>();
+  private readonly heads = new Map<string, KlineFileHead>();
   private readonly series = new Map<string, CandleSeries>();
   private readonly paths = new Map<string, PathCache>();
   private readonly stepMs: number;
@@ -73,31 +79,36 @@ export class ReplayFeed implements MarketFeed {
   private readonly clock: () => number;
   private anchorMarket: number;
   private anchorWall: number;
+  /** Open time of the earliest candle of all files. */
   readonly firstTime: number;
-  readonly lastTime: number;
 
   constructor(opts: ReplayFeedOptions) {
-    const files = listKlineFiles(opts.dir);
     const wanted = opts.symbols ? new Set(opts.symbols) : null;
-    for (const [symbol, path] of files) {
+    for (const [symbol, path] of listKlineFiles(opts.dir)) {
       if (wanted && !wanted.has(symbol)) continue;
-      const s = readKlineFile(symbol, path);
-      if (s.openTime.length > 0) this.series.set(symbol, s);
+      const head = readKlineHead(symbol, path);
+      if (!head) continue;
+      this.files.set(symbol, path);
+      this.heads.set(symbol, head);
     }
-    if (this.series.size === 0) throw new Error(`no kline files (SYMBOL.csv[.gz]) found in ${opts.dir}`);
-    let first = Infinity;
-    let last = -Infinity;
-    for (const s of this.series.values()) {
-      first = Math.min(first, s.openTime[0]!);
-      last = Math.max(last, s.openTime[s.openTime.length - 1]! + s.intervalMs - 1);
-    }
-    this.firstTime = first;
-    this.lastTime = last;
+    if (this.heads.size === 0) throw new Error(`no kline files (SYMBOL.csv[.gz]) found in ${opts.dir}`);
+    this.firstTime = Math.min(...[...this.heads.values()].map((h) => h.firstOpenTime));
     this.stepMs = opts.intrabarStepMs;
     this.speed = opts.speed;
     this.clock = opts.clock;
-    this.anchorMarket = Math.min(last, opts.start ?? first + DEFAULT_WARMUP_MS);
+    this.anchorMarket = opts.start ?? this.firstTime + DEFAULT_WARMUP_MS;
     this.anchorWall = opts.clock();
+  }
+
+  private load(symbol: string): CandleSeries | undefined {
+    let s = this.series.get(symbol);
+    if (!s) {
+      const path = this.files.get(symbol);
+      if (!path) return undefined;
+      s = readKlineFile(symbol, path);
+      this.series.set(symbol, s);
+    }
+    return s;
   }
 
   /** Continues the replay from a market time (used when restoring persisted state). */
@@ -107,23 +118,22 @@ export class ReplayFeed implements MarketFeed {
   }
 
   symbols(): string[] {
-    return [...this.series.keys()];
+    return [...this.heads.keys()];
   }
 
   describe(symbol: string): SymbolDescription | undefined {
-    const s = this.series.get(symbol);
-    if (!s) return undefined;
+    const h = this.heads.get(symbol);
+    if (!h) return undefined;
     // The first candle sizes the lot step, so filters do not change with the replay position or a restart.
-    return { priceDecimals: s.priceDecimals, referencePrice: s.close[0]!, listedAt: s.openTime[0]! };
+    return { priceDecimals: h.priceDecimals, referencePrice: h.firstClose, listedAt: h.firstOpenTime };
   }
 
   now(): number {
-    const t = this.anchorMarket + Math.floor((this.clock() - this.anchorWall) * this.speed);
-    return Math.min(t, this.lastTime);
+    return this.anchorMarket + Math.floor((this.clock() - this.anchorWall) * this.speed);
   }
 
   price(symbol: string, t = this.now()): number | undefined {
-    const s = this.series.get(symbol);
+    const s = this.load(symbol);
     if (!s) return undefined;
     const i = candleIndexAt(s, t);
     if (i < 0) return undefined;
@@ -133,7 +143,7 @@ export class ReplayFeed implements MarketFeed {
   }
 
   walk(symbol: string, from: number, to: number, visit: (time: number, price: number) => void): void {
-    const s = this.series.get(symbol);
+    const s = this.load(symbol);
     if (!s || to <= from) return;
     let t = (Math.floor(from / this.stepMs) + 1) * this.stepMs;
     if (t < s.openTime[0]!) t = s.openTime[0]!;
@@ -156,7 +166,7 @@ export class ReplayFeed implements MarketFeed {
   }
 
   klines(symbol: string, q: KlineQuery): KlineRow[] {
-    const s = this.series.get(symbol);
+    const s = this.load(symbol);
     if (!s) return [];
     const now = this.now();
     const lastIdx = candleIndexAt(s, now);

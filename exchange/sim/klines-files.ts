@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
 /**
  * The project's market data format: one file per symbol, `SYMBOL.csv` or `SYMBOL.csv.gz`, header
@@ -121,6 +121,37 @@ function slowDecimal(s: string): number {
   const dot = t.indexOf('.');
   lastDecimals = dot < 0 ? 0 : t.slice(dot + 1).replace(/0+$/, '').length;
   return t === '' ? NaN : Number(t);
+}
+
+export interface KlineFileHead {
+  firstOpenTime: number;
+  firstClose: number;
+  priceDecimals: number;
+}
+
+/** Bytes read to describe a file without loading it: over 500 rows (the rows the tick is taken from). */
+const HEAD_BYTES_PLAIN = 64 * 1024;
+const HEAD_BYTES_GZIP = 24 * 1024;
+
+/** First candle and tick decimals of a file, from its first bytes only (cheap for hundreds of files). */
+export function readKlineHead(symbol: string, path: string): KlineFileHead | null {
+  const gz = path.endsWith('.gz');
+  const size = gz ? HEAD_BYTES_GZIP : HEAD_BYTES_PLAIN;
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(size);
+  let n: number;
+  try {
+    n = readSync(fd, buf, 0, size, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const raw = buf.subarray(0, n);
+  // A truncated gzip stream inflates to a prefix of the text with Z_SYNC_FLUSH.
+  const text = (gz ? gunzipSync(raw, { finishFlush: zlibConstants.Z_SYNC_FLUSH }) : raw).toString('utf8');
+  const complete = n < size && !gz ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  const s = parseKlineCsv(symbol, complete);
+  if (s.openTime.length === 0) return null;
+  return { firstOpenTime: s.openTime[0]!, firstClose: s.close[0]!, priceDecimals: s.priceDecimals };
 }
 
 /** Index of the last candle with openTime <= t, or -1. Binary search. */
