@@ -126,3 +126,21 @@ describe('signal service', () => {
     await svc.close();
   });
 });
+
+describe('backup sequence model', () => {
+  it('falls back to models/tft-v1 and feeds it [batch, N, F] windows in one batched run', async () => {
+    const card = JSON.parse(readFileSync('models/tft-v1/card.json', 'utf8')) as { input: { kind: string; length: number } };
+    expect(card.input.kind).toBe('sequence');
+    const svc = await createSignalService({ primaryDir: join(tmp, 'absent'), backupDir: 'models/tft-v1', now: () => closeOfLast, logger: quiet });
+    expect(svc.status()).toMatchObject({ source: 'backup', model: 'tft-v1' });
+    const [a, b] = await Promise.all([svc.score('BTCUSDT', candles), svc.score('ETHUSDT', eth)]);
+    expect(svc.status()).toMatchObject({ batches: 1, lastBatchSize: 2 });
+    for (const s of [a!, b!]) {
+      expect(s.holdReason).toBeUndefined();
+      expect(s.probabilities.HOLD + s.probabilities.BUY + s.probabilities.SELL).toBeCloseTo(1, 5);
+    }
+    const short = await svc.score('BTCUSDT', candles.slice(candles.length - 400 - card.input.length + 2));
+    expect(short.holdReason).toMatch(/insufficient data/);
+    await svc.close();
+  });
+});
