@@ -104,7 +104,7 @@ export function writeDataset(ds: Dataset, out: string, opts: BuildOptions): { js
   const params = opts.params ?? DEFAULT_PARAMS;
   writeNpy(paths.features, ds.features, [ds.rows, FEATURE_NAMES.length]);
   writeNpy(paths.meta, ds.meta, [ds.rows, META_COLUMNS.length]);
-  const times = ds.meta.filter((_, i) => i % META_COLUMNS.length === 0);
+  const [first, last] = timeRange(ds.meta);
   const sidecar = {
     format: 'qt-dataset/1',
     rows: ds.rows,
@@ -116,8 +116,8 @@ export function writeDataset(ds: Dataset, out: string, opts: BuildOptions): { js
     classes: SIGNAL_CLASSES,
     intervalMs: ds.intervalMs,
     warmupCandles: WARMUP_CANDLES,
-    firstTime: times.length ? new Date(Math.min(...sample(times))).toISOString() : null,
-    lastTime: times.length ? new Date(Math.max(...sample(times))).toISOString() : null,
+    firstTime: ds.rows ? new Date(first).toISOString() : null,
+    lastTime: ds.rows ? new Date(last).toISOString() : null,
     from: Number.isFinite(opts.from) ? new Date(opts.from!).toISOString() : null,
     to: Number.isFinite(opts.to) ? new Date(opts.to!).toISOString() : null,
     label: {
@@ -138,13 +138,14 @@ export function writeDataset(ds: Dataset, out: string, opts: BuildOptions): { js
   return paths;
 }
 
-/** Math.min(...arr) overflows the stack on millions of values: reduce in one pass instead. */
-function sample(xs: Float64Array): [number, number] {
+/** First and last row time (one pass: Math.min(...rows) overflows the stack on millions of values). */
+function timeRange(meta: Float64Array): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const x of xs) {
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
+  for (let i = 0; i < meta.length; i += META_COLUMNS.length) {
+    const t = meta[i]!;
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
   }
   return [lo, hi];
 }
