@@ -43,45 +43,31 @@ function allFinite(r: Float32Array): boolean {
   return true;
 }
 
-const CHUNK = 8192;
-
 /**
- * Score every valid candle of every symbol with the model in large batches (one session.run per
- * chunk of rows across symbols), the same numbers the live service would get one tick at a time.
+ * Score every candle of one symbol from `startIndex` on whose last `window` feature rows are valid,
+ * in one batched session.run: the same numbers the live service would get one tick at a time.
  */
-export async function modelTracks(
-  model: LoadedModel,
-  matrices: FeatureMatrix[],
-  /** Per symbol, the first candle whose signal can matter (the one before the first simulated candle). */
-  startIndex: number[],
-  onProgress?: (done: number, total: number) => void,
-): Promise<SignalTrack[]> {
+export async function scoreSymbol(model: LoadedModel, m: FeatureMatrix, startIndex: number): Promise<SignalTrack> {
   const f = FEATURE_NAMES.length;
   const w = model.window;
-  const tracks = matrices.map((m) => ({ signal: new Uint8Array(m.valid.length), confidence: new Float32Array(m.valid.length) }));
-  // Samples: (symbol, index) where the last `w` rows are all valid.
-  const jobs: [number, number][] = [];
-  matrices.forEach((m, s) => {
-    let run = 0;
-    for (let i = 0; i < m.valid.length; i++) {
-      run = m.valid[i] ? run + 1 : 0;
-      if (run >= w && i >= startIndex[s]!) jobs.push([s, i]);
-    }
-  });
-  const input = new Float32Array(CHUNK * w * f);
-  for (let start = 0; start < jobs.length; start += CHUNK) {
-    const part = jobs.slice(start, start + CHUNK);
-    part.forEach(([s, i], j) => input.set(matrices[s]!.rows.subarray((i - w + 1) * f, (i + 1) * f), j * w * f));
-    const probs = await model.run(input.subarray(0, part.length * w * f), part.length);
-    part.forEach(([s, i], j) => {
-      let best = 0;
-      for (let k = 1; k < 3; k++) if (probs[j * 3 + k]! > probs[j * 3 + best]!) best = k;
-      tracks[s]!.signal[i] = best;
-      tracks[s]!.confidence[i] = probs[j * 3 + best]!;
-    });
-    onProgress?.(Math.min(start + CHUNK, jobs.length), jobs.length);
+  const track = holdTrack(m.valid.length);
+  const rows: number[] = [];
+  let run = 0;
+  for (let i = 0; i < m.valid.length; i++) {
+    run = m.valid[i] ? run + 1 : 0;
+    if (run >= w && i >= startIndex) rows.push(i);
   }
-  return tracks;
+  if (rows.length === 0) return track;
+  const input = new Float32Array(rows.length * w * f);
+  rows.forEach((i, j) => input.set(m.rows.subarray((i - w + 1) * f, (i + 1) * f), j * w * f));
+  const probs = await model.run(input, rows.length);
+  rows.forEach((i, j) => {
+    let best = 0;
+    for (let k = 1; k < 3; k++) if (probs[j * 3 + k]! > probs[j * 3 + best]!) best = k;
+    track.signal[i] = best;
+    track.confidence[i] = probs[j * 3 + best]!;
+  });
+  return track;
 }
 
 export function holdTrack(n: number): SignalTrack {
