@@ -32,6 +32,8 @@ export interface AppConfig {
   /** Refuse a model whose card says it loses to the baselines unless this is set. */
   allowUnprovenModel: boolean;
   healthPort: number;
+  /** Address /health and /metrics listen on: loopback unless a container needs them reachable. */
+  healthHost: string;
   temporalAddress: string | null;
   temporalNamespace: string;
   taskQueue: string;
@@ -152,6 +154,7 @@ export function loadConfig(env: Env): AppConfig {
     backupModelDir: env.QT_BACKUP_MODEL_DIR?.trim() || 'models/tft-v1',
     allowUnprovenModel: bool(env, 'QT_ALLOW_UNPROVEN_MODEL', false),
     healthPort: num(env, 'QT_HEALTH_PORT', 8000, 0, 65535, true),
+    healthHost: env.QT_HEALTH_HOST?.trim() || '127.0.0.1',
     temporalAddress: env.TEMPORAL_ADDRESS?.trim() || null,
     temporalNamespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
     taskQueue: env.QT_TASK_QUEUE?.trim() || 'quantum-trader',

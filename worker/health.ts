@@ -7,7 +7,7 @@ export type Check = () => Promise<unknown>;
  * GET /health: one line of status per dependency (worker, temporal, postgres, exchange); 200 when all
  * are up, 503 otherwise. GET /metrics: Prometheus text.
  */
-export function startHealthServer(port: number, checks: Record<string, Check>, registry: Registry): Promise<Server> {
+export function startHealthServer(host: string, port: number, checks: Record<string, Check>, registry: Registry): Promise<Server> {
   const server = createServer(async (req, res) => {
     if (req.url === '/health') {
       const results = await Promise.all(
@@ -32,7 +32,7 @@ export function startHealthServer(port: number, checks: Record<string, Check>, r
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    server.listen(port, host, () => resolve(server));
   });
 }
 

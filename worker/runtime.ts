@@ -106,6 +106,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   let server: Server | null = null;
   if (config.healthPort > 0) {
     server = await startHealthServer(
+      config.healthHost,
       config.healthPort,
       {
         worker: async () => ({ state: worker.getState() }),

@@ -7,6 +7,7 @@ interface ExchangeCliOptions {
   speed: string;
   start?: string;
   port: string;
+  host: string;
   state?: string;
   stepSeconds: string;
   symbols?: string;
@@ -20,7 +21,8 @@ export function registerExchangeCommands(program: Command): void {
     .option('--replay <dir>', 'replay klines files (SYMBOL.csv[.gz]) from this directory; without it prices are set via POST /admin/price')
     .option('--speed <n>', 'replay speed: market seconds per wall second', '1')
     .option('--start <time>', 'market time to start the replay at (ISO date/time UTC or ms); default: 3 days into the data')
-    .option('--port <port>', 'port on 127.0.0.1 (0 = any free port)', '8100')
+    .option('--port <port>', 'port (0 = any free port)', '8100')
+    .option('--host <address>', 'address to listen on; 0.0.0.0 for other containers (the admin API stays loopback-only)', '127.0.0.1')
     .option('--state <file>', 'state file (balances, positions, orders, replay clock); omit for in-memory')
     .option('--step-seconds <n>', 'intrabar price walk resolution in seconds', '15')
     .option('--symbols <list>', 'comma-separated symbols to replay (default: every file)')
@@ -30,6 +32,7 @@ export function registerExchangeCommands(program: Command): void {
       const symbols = o.symbols?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
       const ex = await startLocalExchange({
         port: Number(o.port),
+        host: o.host,
         ...(o.state ? { stateFile: o.state } : {}),
         intrabarStepMs: Number(o.stepSeconds) * 1000,
         feed: o.replay
