@@ -23,6 +23,8 @@ export interface SignalServiceStatus {
   source: 'primary' | 'backup' | 'none';
   dir: string | null;
   promotable: boolean | null;
+  /** Closed candles a score() call needs: the warm-up plus the model's sequence window. */
+  candlesNeeded: number;
   loadErrors: string[];
   scored: number;
   batches: number;
@@ -129,6 +131,7 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
     score,
     status: () => ({
       model: model?.name ?? null, source, dir: model?.dir ?? null, promotable: model ? model.card.promotable === true : null,
+      candlesNeeded: WARMUP_CANDLES + (model?.window ?? 1) - 1,
       loadErrors: [...errors], ...stats,
     }),
     async close() {

@@ -132,7 +132,7 @@ describe('backup sequence model', () => {
     const card = JSON.parse(readFileSync('models/tft-v1/card.json', 'utf8')) as { input: { kind: string; length: number } };
     expect(card.input.kind).toBe('sequence');
     const svc = await createSignalService({ primaryDir: join(tmp, 'absent'), backupDir: 'models/tft-v1', now: () => closeOfLast, logger: quiet });
-    expect(svc.status()).toMatchObject({ source: 'backup', model: 'tft-v1' });
+    expect(svc.status()).toMatchObject({ source: 'backup', model: 'tft-v1', candlesNeeded: 400 + card.input.length - 1 });
     const [a, b] = await Promise.all([svc.score('BTCUSDT', candles), svc.score('ETHUSDT', eth)]);
     expect(svc.status()).toMatchObject({ batches: 1, lastBatchSize: 2 });
     for (const s of [a!, b!]) {
