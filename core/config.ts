@@ -79,11 +79,16 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return s;
 }
 
-/** Parse a time given as ISO 8601 (`2025-09-01`, `2025-09-01T12:00Z`) or epoch milliseconds. */
+/**
+ * Parse a time given as ISO 8601 (`2025-09-01`, `2025-09-01T12:00`, `2025-09-01T12:00Z`) or epoch ms.
+ * A time without a zone is UTC, like the data files, never the machine's local time.
+ */
 export function parseTime(value: string, name: string): number {
   const s = value.trim();
-  const ms = /^\d{10,}$/.test(s) ? Number(s) : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s);
-  if (!Number.isFinite(ms)) throw new ConfigError(name, `expected an ISO date or epoch ms, got "${value}"`);
+  if (/^\d{10,}$/.test(s)) return Number(s);
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(s) ? s : `${s}Z`;
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) throw new ConfigError(name, `cannot read "${value}" as a time (use 2025-08-01, 2025-08-01T12:00 or epoch ms)`);
   return ms;
 }
 

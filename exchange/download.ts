@@ -74,11 +74,4 @@ export async function downloadKlines(opts: DownloadOptions): Promise<Map<string,
   return counts;
 }
 
-/** Accepts ms since epoch or an ISO date / date-time (UTC when no zone is given). */
-export function parseTime(value: string, name: string): number {
-  if (/^\d{10,}$/.test(value)) return Number(value);
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(value) ? value : `${value}Z`;
-  const t = Date.parse(iso);
-  if (!Number.isFinite(t)) throw new Error(`${name}: cannot read "${value}" as a time (use 2025-08-01, 2025-08-01T12:00 or ms)`);
-  return t;
-}
+export { parseTime } from '../core/config.js';
