@@ -29,6 +29,18 @@ export function runTraining(args: string[]): Promise<number> {
   });
 }
 
+/** Run a command action; a failure prints one line (file and line for bad data) instead of a stack. */
+function action<A extends unknown[]>(fn: (...args: A) => unknown): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      console.error(`qt: ${(e as Error).message}`);
+      process.exitCode = 1;
+    }
+  };
+}
+
 export function registerMlCommands(program: Command): void {
   const dataset = program.command('dataset').description('training datasets built by the feature and label pipeline');
   dataset
@@ -39,7 +51,7 @@ export function registerMlCommands(program: Command): void {
     .option('--from <time>', 'first row (ISO date or epoch ms); earlier candles are warm-up only')
     .option('--to <time>', 'end (exclusive); labels never look past it')
     .requiredOption('--out <file>', 'output sidecar path, e.g. data/ds.json (matrices are written next to it)')
-    .action((o: { data: string; symbols?: string[]; from?: string; to?: string; out: string }) => {
+    .action(action((o: { data: string; symbols?: string[]; from?: string; to?: string; out: string }) => {
       const opts = {
         dataDir: o.data,
         symbols: o.symbols,
@@ -49,7 +61,7 @@ export function registerMlCommands(program: Command): void {
       const ds = buildDataset(opts);
       const paths = writeDataset(ds, o.out, opts);
       console.log(`dataset: ${ds.rows} rows x ${ds.symbols.length} symbols -> ${paths.json}`);
-    });
+    }));
 
   program
     .command('train')
@@ -64,13 +76,13 @@ export function registerMlCommands(program: Command): void {
     .option('--threads <n>', 'XGBoost threads', '2')
     .option('--seed <n>', 'random seed', '42')
     .option('--shuffle-labels', 'control run: train on permuted labels (must fall to chance)')
-    .action(async (o: Record<string, string | boolean | undefined>) => {
+    .action(action(async (o: Record<string, string | boolean | undefined>) => {
       const args = ['--dataset', String(o.dataset), '--out', String(o.out), '--folds', String(o.folds), '--trees', String(o.trees), '--eta', String(o.eta), '--depth', String(o.depth),
         '--max-rows', String(o.maxRows), '--threads', String(o.threads), '--seed', String(o.seed)];
       if (o.shuffleLabels) args.push('--shuffle-labels');
       const code = await runTraining(args);
       if (code !== 0) process.exitCode = code;
-    });
+    }));
 
   program
     .command('backtest')
@@ -85,7 +97,7 @@ export function registerMlCommands(program: Command): void {
     .option('--seed <n>', 'seed of the random baseline', '42')
     .option('--json', 'print the full report as JSON')
     .option('--plot <file>', 'write equity curves (.png or .svg)')
-    .action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital?: string; seed: string; json?: boolean; plot?: string }) => {
+    .action(action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital?: string; seed: string; json?: boolean; plot?: string }) => {
       const fallback = join(ROOT, 'models', 'xgb-v1');
       const modelDir = o.model === false ? null : (o.model ?? (existsSync(fallback) ? fallback : null));
       const run = await runBacktest({
@@ -97,5 +109,5 @@ export function registerMlCommands(program: Command): void {
       if (o.plot) writePlot(o.plot, run.curves, run.report.capital);
       console.log(o.json ? reportJson(run.report) : formatReport(run.report));
       if (o.plot && !o.json) console.log(`Equity curves written to ${o.plot}`);
-    });
+    }));
 }
