@@ -45,5 +45,13 @@ describe('end-to-end training on a slice', () => {
     const probs = await model.run(Float32Array.from(sample.features.flat()), sample.features.length);
     sample.probabilities.forEach((row, i) => row.forEach((p, k) => expect(Math.abs(probs[i * 3 + k]! - p)).toBeLessThan(1e-5)));
     await model.close();
+
+    // Control: the same training on permuted labels must fall to chance and never be promotable.
+    const control = join(dir, 'control');
+    expect(await runTraining(['--dataset', paths.json, '--out', control, '--folds', '2', '--trees', '15', '--max-rows', '20000', '--threads', '1', '--shuffle-labels'])).toBe(0);
+    const c = JSON.parse(readFileSync(join(control, 'card.json'), 'utf8'));
+    expect(c.shuffledLabels).toBe(true);
+    expect(c.promotable).toBe(false);
+    expect(Math.abs(c.metrics.outOfSample.model.accuracy - c.metrics.outOfSample.chanceAccuracy)).toBeLessThan(0.03);
   }, 110_000);
 });
