@@ -1,7 +1,7 @@
 /**
  * The momentum baseline, shared in meaning with models/training/evaluation.py (MOMENTUM_Z there):
- * trade in the direction of the last hour's move when it exceeds 1.5 standard deviations of
- * 12-candle returns, estimated from the 48-candle volatility.
+ * trade in the direction of the last 12 candles' move (1 h on 5 m klines) when it exceeds 1.5
+ * standard deviations of 12-candle returns, estimated from the 48-candle volatility.
  */
 export const MOMENTUM_Z = 1.5;
 

@@ -86,6 +86,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
     if (model) {
       const start = Math.max(0, candles[i]!.findIndex((c) => c.openTime >= from) - 1);
       const next = scoring.then(() => scoreSymbol(model, m, start));
+      next.catch(() => undefined); // a failure surfaces from Promise.all below, not as an unhandled rejection
       scoring = next;
       scored.push(next);
     }
@@ -115,7 +116,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
     tracks: matrices.map((m) => randomTrack(m, rate, confidence, rng)),
     note: `random side on ${(rate * 100).toFixed(2)}% of candles (${reference ? "the model's" : "the momentum rule's"} signal rate), seed ${o.seed ?? 42}`,
   });
-  strategies.push({ name: 'momentum', tracks: momentum, note: '1 h move beyond 1.5 sigma, in its direction' });
+  strategies.push({ name: 'momentum', tracks: momentum, note: 'the 12-candle move beyond 1.5 sigma, in its direction' });
 
   const sBar = new Progress('simulate', strategies.length, showProgress);
   const curves: BacktestRun['curves'] = [];
