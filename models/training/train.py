@@ -119,6 +119,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--shuffle-labels", action="store_true", help="control: permute training labels; must fall to chance")
     args = ap.parse_args()
+    # Training shares a small machine with the trading stack: run at low priority.
+    if hasattr(os, "nice") and os.nice(0) < 10:
+        os.nice(10 - os.nice(0))
 
     started = time.time()
     rng = np.random.default_rng(args.seed)
