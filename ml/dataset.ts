@@ -64,9 +64,15 @@ export function buildDataset(opts: BuildOptions): Dataset {
     intervalMs = iv;
     const rows = featureRows(candles, iv);
     const lab = tripleBarrierLabels(candles, params, iv, DEFAULT_TRADE_COSTS);
+    // Only rows whose whole label horizon lies inside the data: near the end (or --to) a trade that
+    // happened to settle early would otherwise be kept and one that runs to the time limit dropped,
+    // biasing the last hours toward decisive moves.
+    const horizon = labelHorizonMs(params, iv);
+    const dataEnd = candles.length ? candles[candles.length - 1]!.openTime + iv : 0;
     const keep: number[] = [];
     for (let t = 0; t < candles.length; t++) {
-      if (candles[t]!.openTime >= from && rows[t] && lab.labels[t] !== LABEL_UNKNOWN) keep.push(t);
+      const time = candles[t]!.openTime;
+      if (time >= from && time + iv + horizon <= dataEnd && rows[t] && lab.labels[t] !== LABEL_UNKNOWN) keep.push(t);
     }
     const f = new Float32Array(keep.length * FEATURE_NAMES.length);
     const m = new Float64Array(keep.length * META_COLUMNS.length);
