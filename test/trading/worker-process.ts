@@ -3,7 +3,7 @@
  * Configured by environment: QT_TEST_TEMPORAL, QT_TEST_DB, QT_TEST_EXCHANGE, QT_TEST_QUEUE and
  * QT_TEST_SIGNALS (JSON {"SYMBOL": ["BUY", 0.8]}).
  */
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import pino from 'pino';
 import { DEFAULT_RISK_LIMITS } from '../../core/risk.js';
 import type { Signal } from '../../core/types.js';
@@ -21,6 +21,8 @@ const env = (name: string): string => {
   if (!v) throw new Error(`${name} is required`);
   return v;
 };
+
+Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) } as never });
 
 const signals = new ScriptedSignalSource();
 for (const [symbol, [signal, confidence]] of Object.entries(JSON.parse(env('QT_TEST_SIGNALS')) as Record<string, [Signal, number]>)) {
