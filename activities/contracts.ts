@@ -55,6 +55,8 @@ export interface ExitRequest {
   quantity: number;
   entryFee: number;
   clientOrderId: string;
+  /** Ids of earlier exit attempts: if one of them executed after all, it is the exit. */
+  earlierClientOrderIds: string[];
   stopClientAlgoId: string;
   reason: ExitReason;
 }

@@ -2,11 +2,12 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { exitLevels } from '../core/exits.js';
+import { grossPnl } from '../core/costs.js';
 import { checkRisk, type RiskLimits } from '../core/risk.js';
 import { entryOrderSide, exitOrderSide, type ExitReason, type PositionSide } from '../core/types.js';
 import { ExchangeError } from '../exchange/errors.js';
 import type { FuturesExchange, OrderState } from '../exchange/types.js';
-import type { EntryResult, ExitResult, TradingActivities } from './contracts.js';
+import type { EntryResult, ExitResult, StopSettlement, TradingActivities } from './contracts.js';
 import { summarizeFills } from './fills.js';
 import { awaitFinal, placeMarketOrderOnce, toActivityError } from './idempotent-orders.js';
 import type { JournalPort } from './journal-port.js';
@@ -86,6 +87,22 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
     metrics.positionsClosed.inc({ reason });
     log.info({ positionId, reason, exitPrice: s.avgPrice, netPnl }, `Position closed ${order.symbol} ${side} ${reason} @ ${s.avgPrice} net=${netPnl.toFixed(4)}`);
     return { status: 'CLOSED' as const, exitPrice: s.avgPrice, exitFee: s.fee, grossPnl: s.realizedPnl, netPnl, reason };
+  }
+
+  /**
+   * Flat on the exchange, yet neither our exit nor our stop filled: closed by hand on the venue, or
+   * liquidated. The fills are not ours to find, so the exit is booked at the mark price and the
+   * P&L is an estimate (logged as such); the stop is cancelled so it cannot fire on a new position.
+   */
+  async function settleExternalClose(req: StopSettlement) {
+    await ex.cancelAlgoOrder(req.symbol, req.stopClientAlgoId).catch(() => {});
+    const position = await journal.getPosition(req.positionId);
+    const mark = await ex.markPrice(req.symbol);
+    const gross = position ? grossPnl(req.side, position.entryPrice, mark, position.quantity) : 0;
+    const netPnl = gross - req.entryFee;
+    await journal.closePosition({ positionId: req.positionId, exitPrice: mark, exitReason: 'CLOSED_EXTERNALLY', exitFee: 0, grossPnl: gross, netPnl, closedAt: new Date() });
+    log.warn({ positionId: req.positionId }, `Position ${req.positionId} was closed outside the agent; P&L estimated at mark ${mark}`);
+    return { status: 'CLOSED' as const, exitPrice: mark, exitFee: 0, grossPnl: gross, netPnl, reason: 'CLOSED_EXTERNALLY' as const };
   }
 
   return {
@@ -212,8 +229,9 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
     closePosition(req): Promise<ExitResult> {
       return keepAlive(async () => {
         try {
-          // Our own exit order first: a lost response on an earlier attempt must not look like "flat".
-          let order = await ex.getOrder(req.symbol, req.clientOrderId);
+          // Our own exit orders first: a lost response on an earlier attempt must not look like "flat".
+          let order: OrderState | null = null;
+          for (const id of [...req.earlierClientOrderIds, req.clientOrderId]) order ??= await ex.getOrder(req.symbol, id);
           if (!order) {
             const [pos] = await ex.positions(req.symbol);
             const open = Math.abs(pos?.positionAmt ?? 0);
@@ -241,7 +259,10 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
         try {
           const algo = await ex.getAlgoOrder(req.symbol, req.stopClientAlgoId);
           if (!algo?.actualOrderId) {
-            throw ApplicationFailure.create({ message: `position ${req.positionId} is flat but its protective stop shows no fill (${algo?.status ?? 'unknown'})`, type: 'StopNotSettled' });
+            if (algo && (algo.status === 'TRIGGERING' || algo.status === 'TRIGGERED')) {
+              throw ApplicationFailure.create({ message: `protective stop of ${req.positionId} is ${algo.status}; its fill is not visible yet`, type: 'StopNotSettled' });
+            }
+            return await settleExternalClose(req);
           }
           const s = summarizeFills(await ex.tradesForOrder(req.symbol, algo.actualOrderId));
           // The stop's MARKET order carries an exchange-made client id; journal it under the stop's id.

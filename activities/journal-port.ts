@@ -3,5 +3,5 @@ import type { Journal } from '../journal/index.js';
 /** The part of the journal the activities use (tests may hand in anything with this shape). */
 export type JournalPort = Pick<
   Journal,
-  'recordSignal' | 'upsertOrder' | 'recordFills' | 'openPosition' | 'closePosition' | 'getGlobalKill' | 'realizedPnlSince' | 'openPositions'
+  'recordSignal' | 'getPosition' | 'upsertOrder' | 'recordFills' | 'openPosition' | 'closePosition' | 'getGlobalKill' | 'realizedPnlSince' | 'openPositions'
 >;

@@ -41,7 +41,11 @@ export type ExitReason =
   | 'TIME_LIMIT'
   | 'PROTECTIVE_STOP'
   | 'MANUAL'
-  | 'KILL_FLATTEN';
+  | 'KILL_FLATTEN'
+  /** The exchange refused the protective stop, so the position was closed at once. */
+  | 'PROTECTION_FAILED'
+  /** Flat on the exchange without the agent's orders (closed by hand or liquidated). */
+  | 'CLOSED_EXTERNALLY';
 
 export function sideForSignal(signal: Signal): PositionSide | null {
   if (signal === 'BUY') return 'LONG';

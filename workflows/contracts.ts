@@ -100,11 +100,12 @@ export interface PositionState {
   lastMark: number | null;
   lastMarkAt: number | null;
   exitAttempts: number;
-  closeRequest: { reason: ExitReason } | null;
+  closeRequest: { reason: Extract<ExitReason, 'MANUAL' | 'KILL_FLATTEN' | 'PROTECTION_FAILED'> } | null;
   result: PositionReport | null;
 }
 
 export const closePositionSignal = defineSignal<[{ reason: 'MANUAL' | 'KILL_FLATTEN' }]>('closePosition');
+export type CloseRequestReason = 'MANUAL' | 'KILL_FLATTEN' | 'PROTECTION_FAILED';
 export const positionStateQuery = defineQuery<PositionInput & { state: PositionState }>('positionState');
 
 export const symbolWorkflowId = (symbol: string): string => `qt-symbol-${symbol}`;

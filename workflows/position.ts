@@ -96,7 +96,13 @@ export async function positionWorkflow(input: PositionInput): Promise<PositionRe
       stopPrice: entry.stopPrice,
       takeProfitPrice: entry.takeProfitPrice,
     });
-    await orders.placeProtectiveStop({ positionId: input.positionId, symbol: input.symbol, side: input.side, triggerPrice: entry.stopPrice, clientAlgoId: ids.stop });
+    try {
+      await orders.placeProtectiveStop({ positionId: input.positionId, symbol: input.symbol, side: input.side, triggerPrice: entry.stopPrice, clientAlgoId: ids.stop });
+    } catch (err) {
+      // The exchange refused the stop: never hold a position nobody guards while the agent is down.
+      log.error('protective stop refused; closing the position', { positionId: input.positionId, error: failureText(err) });
+      s.closeRequest ??= { reason: 'PROTECTION_FAILED' };
+    }
   }
 
   for (let checks = 0; s.stage !== 'CLOSED'; checks++) {
@@ -113,16 +119,27 @@ export async function positionWorkflow(input: PositionInput): Promise<PositionRe
     if (exit) {
       s.stage = 'EXITING';
       s.exitAttempts++;
-      const result: ExitResult = await orders.closePosition({
-        positionId: input.positionId,
-        symbol: input.symbol,
-        side: input.side,
-        quantity: s.quantity,
-        entryFee: s.entryFee,
-        clientOrderId: `${input.orderIdStem}-X${s.exitAttempts}`,
-        stopClientAlgoId: ids.stop,
-        reason: exit,
-      });
+      let result: ExitResult;
+      try {
+        result = await orders.closePosition({
+          positionId: input.positionId,
+          symbol: input.symbol,
+          side: input.side,
+          quantity: s.quantity,
+          entryFee: s.entryFee,
+          clientOrderId: exitOrderId(input, s.exitAttempts),
+          earlierClientOrderIds: Array.from({ length: s.exitAttempts - 1 }, (_, i) => exitOrderId(input, i + 1)),
+          stopClientAlgoId: ids.stop,
+          reason: exit,
+        });
+      } catch (err) {
+        // Refused by the exchange (not a transient error: those are retried inside): keep watching,
+        // the protective stop still guards the position, and try again at the next check.
+        log.error('exit order failed; retrying at the next check', { positionId: input.positionId, error: failureText(err) });
+        s.stage = 'OPEN';
+        await condition(() => false, input.params.positionCheckSeconds * 1000);
+        continue;
+      }
       if (result.status === 'CLOSED') return finish(input, s, result);
       const settled = await orders.settleProtectiveStop({ positionId: input.positionId, symbol: input.symbol, side: input.side, entryFee: s.entryFee, stopClientAlgoId: ids.stop });
       return finish(input, s, settled);
@@ -133,6 +150,12 @@ export async function positionWorkflow(input: PositionInput): Promise<PositionRe
   return s.result!;
 }
 
+const exitOrderId = (input: PositionInput, attempt: number): string => `${input.orderIdStem}-X${attempt}`;
+
+function failureText(err: unknown): string {
+  return err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
+}
+
 /** Read the exchange once and decide: an exit reason, 'STOP_FIRED', or null to keep holding. */
 async function nextExit(input: PositionInput, s: PositionState, stopId: string): Promise<ExitReason | 'STOP_FIRED' | null> {
   if (s.closeRequest) return s.closeRequest.reason;
@@ -141,7 +164,7 @@ async function nextExit(input: PositionInput, s: PositionState, stopId: string):
     reading = await reads.readPosition({ symbol: input.symbol, stopClientAlgoId: stopId });
   } catch (err) {
     // A missed reading is not an exit; the protective stop still guards the position.
-    log.warn('position read failed', { positionId: input.positionId, error: err instanceof ActivityFailure ? err.cause?.message : String(err) });
+    log.warn('position read failed', { positionId: input.positionId, error: failureText(err) });
     return null;
   }
   // A close request may have arrived while the reading was in flight.

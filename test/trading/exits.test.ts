@@ -73,6 +73,22 @@ describe('position exits', () => {
     await captureHistory(pos.handle.workflowId, 'position-exchange-stop');
   });
 
+  it('books a position closed outside the agent and cancels its protective stop', async () => {
+    const symbol = uniqueSymbol();
+    await h.setPrice(symbol, 70);
+    h.signals.set(symbol, 'BUY', 0.8);
+    await h.startSymbol(symbol);
+    const pos = await openedPosition(h, symbol);
+    h.signals.set(symbol, 'HOLD', 0.9);
+    // Someone closes it by hand on the venue.
+    await h.exchange.placeMarketOrder({ symbol, side: 'SELL', quantity: pos.state.quantity, reduceOnly: true, clientOrderId: `manual-${symbol}` });
+    const result = await pos.handle.result();
+    expect(result.exitReason).toBe('CLOSED_EXTERNALLY');
+    expect((await h.journal.getPosition(pos.positionId))?.exitReason).toBe('CLOSED_EXTERNALLY');
+    expect((await h.exchange.getAlgoOrder(symbol, `${pos.orderIdStem}-S`))?.status).toBe('CANCELED');
+    expect((await h.symbolState(symbol)).openPositionId).toBeNull();
+  });
+
   it('arms the trailing stop after the activation move and exits on the pull-back', async () => {
     const symbol = uniqueSymbol();
     await h.setPrice(symbol, 200);
