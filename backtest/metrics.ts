@@ -16,7 +16,7 @@ export interface TradeStats {
 }
 
 export interface PortfolioStats extends TradeStats {
-  /** Annualised from daily returns of equity over the starting capital. */
+  /** Annualised (x sqrt 365) from daily P&L over the starting capital. */
   sharpe: number;
   sortino: number;
   /** Largest fall of equity from a peak, quote asset, and as a fraction of capital + peak. */
@@ -78,22 +78,26 @@ export function portfolioStats(r: EngineResult, capital: number): PortfolioStats
   };
 }
 
-/** Returns of equity between consecutive UTC day ends. */
+/**
+ * Daily P&L (change of marked-to-market equity between UTC day ends) over the starting capital. A
+ * fixed base, because position sizes do not scale with equity: dividing by a shrinking equity would
+ * blow returns up as the account nears zero.
+ */
 function dailyReturns(r: EngineResult, capital: number): number[] {
   const out: number[] = [];
-  let prevEquity = capital;
+  let dayStart = 0;
   let day = r.times.length ? Math.floor(r.times[0]! / 86_400_000) : 0;
-  let last = capital;
+  let last = 0;
   for (let i = 0; i < r.times.length; i++) {
     const d = Math.floor(r.times[i]! / 86_400_000);
     if (d !== day) {
-      out.push(last / prevEquity - 1);
-      prevEquity = last;
+      out.push((last - dayStart) / capital);
+      dayStart = last;
       day = d;
     }
-    last = capital + r.equity[i]!;
+    last = r.equity[i]!;
   }
-  if (r.times.length) out.push(last / prevEquity - 1);
+  if (r.times.length) out.push((last - dayStart) / capital);
   return out;
 }
 

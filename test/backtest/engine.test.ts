@@ -124,3 +124,22 @@ describe('backtest engine', () => {
     expect(readFileSync(join(dir, 'eq.svg'), 'utf8')).toContain('<polyline');
   });
 });
+
+describe('portfolio statistics', () => {
+  it('Sharpe, Sortino and drawdown from daily P&L over a fixed capital', () => {
+    const day = 86_400_000;
+    // Three days of equity change: +10, -5, +10 (over capital 1000): daily returns 1 %, -0.5 %, 1 %.
+    const times = Float64Array.from([0, day / 2, day, 1.5 * day, 2 * day, 2.5 * day]);
+    const equity = Float64Array.from([5, 10, 7, 5, 12, 15]);
+    const r = { trades: [], equity, times, exposedSteps: 0, symbolExposedSteps: [], riskRejections: {} };
+    const s = portfolioStats(r, 1000);
+    const d = [0.01, -0.005, 0.01];
+    const mean = d.reduce((a, b) => a + b) / 3;
+    const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / 2);
+    expect(s.sharpe).toBeCloseTo((mean / sd) * Math.sqrt(365), 10);
+    expect(s.sortino).toBeCloseTo((mean / Math.sqrt(0.005 ** 2 / 3)) * Math.sqrt(365), 10);
+    expect(s.maxDrawdown).toBe(5);
+    expect(s.maxDrawdownPct).toBeCloseTo(5 / 1010, 12);
+    expect(s.finalEquity).toBe(1015);
+  });
+});
