@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FEATURE_NAMES, WARMUP_CANDLES } from '../../core/features.js';
 import { featureRows } from '../../ml/dataset.js';
 import { inferIntervalMs, listSymbolFiles, readKlinesFile } from '../../ml/klines-file.js';
+import { loadModel } from '../../ml/model.js';
 
 /**
  * The shipped TFT backup model (models/tft-v1) loads in onnxruntime-node, agrees with the feature
@@ -97,21 +98,42 @@ describe('TFT backup model (models/tft-v1)', () => {
     expect(session.outputNames).toEqual(['probabilities']);
   });
 
-  it('reproduces the exported probabilities on windows rebuilt from raw candles', async () => {
+  /** Windows of the fixture entries, rebuilt from the raw klines with the production feature code. */
+  function expectedWindows(): Float32Array[] {
     const data = rowsByTime(join(FIXTURE_DIR, 'klines'));
-    const windows = expected.entries.map((e) => {
+    return expected.entries.map((e) => {
       const s = data.get(e.symbol)!;
       const w = windowAt(s.rows, s.times.indexOf(e.endTime));
       if (!w) throw new Error(`no full window for ${e.symbol} at ${e.endTime}`);
       return w;
     });
+  }
+
+  function worstDiff(p: Float32Array): number {
+    let worst = 0;
+    expected.entries.forEach((e, i) => e.probabilities.forEach((v, c) => (worst = Math.max(worst, Math.abs(p[i * 3 + c]! - v)))));
+    return worst;
+  }
+
+  it('reproduces the exported probabilities on windows rebuilt from raw candles', async () => {
+    const windows = expectedWindows();
     expect(windows.length).toBeGreaterThanOrEqual(4);
     const t = await score(session, windows);
     expectValidProbabilities(t, windows.length);
-    const p = t.data as Float32Array;
-    let worst = 0;
-    expected.entries.forEach((e, i) => e.probabilities.forEach((v, c) => (worst = Math.max(worst, Math.abs(p[i * 3 + c]! - v)))));
-    expect(worst).toBeLessThan(TOLERANCE);
+    expect(worstDiff(t.data as Float32Array)).toBeLessThan(TOLERANCE);
+  });
+
+  it('loads through the runtime model loader as a sequence model and scores the same', async () => {
+    const model = await loadModel(MODEL_DIR);
+    try {
+      expect(model.window).toBe(N);
+      const windows = expectedWindows();
+      const input = new Float32Array(windows.length * N * F);
+      windows.forEach((w, i) => input.set(w, i * N * F));
+      expect(worstDiff(await model.run(input, windows.length))).toBeLessThan(TOLERANCE);
+    } finally {
+      await model.close();
+    }
   });
 
   it('scores one window the same alone as inside a batch (dynamic batch axis)', async () => {
