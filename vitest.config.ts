@@ -5,7 +5,7 @@ export default defineConfig({
     // The Temporal worker's native bridge does not survive worker threads: one process per file.
     pool: 'forks',
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.venv/**', '.qt/**'],
+    exclude: ['node_modules/**', '.venv/**', '.venv-*/**', '.qt/**'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

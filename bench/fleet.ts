@@ -26,7 +26,7 @@ import { startEmbeddedPostgres } from '../infra/postgres.js';
 import { startTemporalDevServer } from '../infra/temporal.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
-import { CANDLE_HISTORY } from '../worker/runtime.js';
+import { CANDLE_MARGIN } from '../worker/runtime.js';
 import { createTradingWorker } from '../worker/create-worker.js';
 import { mapLimit } from '../client/fleet.js';
 import { symbolWorkflowId } from '../workflows/contracts.js';
@@ -110,7 +110,7 @@ try {
   const activities = createActivities({
     exchange,
     journal,
-    candles: new CandleCache(exchange, CANDLE_HISTORY),
+    candles: new CandleCache(exchange, signals.status().candlesNeeded + CANDLE_MARGIN),
     signals,
     risk: () => DEFAULT_RISK_LIMITS,
     log,

@@ -33,8 +33,8 @@ export interface RunningWorker {
   shutdown(): Promise<void>;
 }
 
-/** Candles kept per symbol: the features' warm-up plus a margin. */
-export const CANDLE_HISTORY = WARMUP_CANDLES + 20;
+/** Candles kept beyond what the model needs, so a late candle never starves a score. */
+export const CANDLE_MARGIN = 20;
 
 /**
  * Operator logs: readable lines on a terminal (or QT_LOG_FORMAT=pretty), JSON otherwise
@@ -77,9 +77,9 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   await journal.migrate();
   // loadConfig only yields the live venue when QT_CONFIRM_LIVE_TRADING was given.
   const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live' });
-  const signals =
-    opts.signals ??
-    (await createSignalService({
+  const service = opts.signals
+    ? null
+    : await createSignalService({
       primaryDir: config.modelDir,
       backupDir: config.backupModelDir,
       allowUnproven: config.allowUnprovenModel,
@@ -88,13 +88,16 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
       // A replay runs on market time, not the wall clock: staleness is then judged by the candle
       // cache (the last closed candle must directly precede the forming one).
       ...(config.venue === 'paper' && config.marketData === 'replay' ? { staleAfterMs: Number.POSITIVE_INFINITY } : {}),
-    }));
+    });
+  const signals = opts.signals ?? service!;
+  // Closed candles kept per symbol: what the loaded model needs (warm-up + its sequence window).
+  const history = (service?.status().candlesNeeded ?? WARMUP_CANDLES) + CANDLE_MARGIN;
   const metrics = createMetrics();
   const signalLog = new SignalLog(log, config.params.checkIntervalSeconds * 1000);
   const activities = createActivities({
     exchange,
     journal,
-    candles: new CandleCache(exchange, CANDLE_HISTORY),
+    candles: new CandleCache(exchange, history),
     signals,
     risk: () => config.risk,
     log,
