@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '30' },
     data: { type: 'string', default: '../shared/data/binance-futures-5m' },
     model: { type: 'string', default: 'models/xgb-v1' },
+    /** file (SQLite, as `npm start` runs it) or memory. */
+    'temporal-db': { type: 'string', default: 'file' },
   },
 });
 const N = Number(args.symbols);
@@ -95,7 +97,7 @@ const stops: (() => Promise<void>)[] = [];
 try {
   const symbols = fleetData(args.data!, path.join(tmp, 'data'), N);
   const [temporal, pg] = await Promise.all([
-    startTemporalDevServer({ port: 0, uiPort: false, dbFile: path.join(tmp, 'temporal.sqlite') }),
+    startTemporalDevServer({ port: 0, uiPort: false, ...(args['temporal-db'] === 'memory' ? {} : { dbFile: path.join(tmp, 'temporal.sqlite') }) }),
     startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
   ]);
   stops.push(() => temporal.stop(), () => pg.stop());

@@ -6,7 +6,9 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -36,10 +38,16 @@ import { SA_CONFIDENCE, SA_SIDE, SA_SIGNAL, SA_STATE, SA_SYMBOL } from './search
 
 const DEFAULT_TICK_CAP = 2_000;
 
-const acts = proxyActivities<TradingActivities>({
-  startToCloseTimeout: '20s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
-});
+const TICK_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 } as const;
+const remoteActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: TICK_RETRY });
+/**
+ * The tick's activities (market data + inference, risk read, journal) are short, read-mostly and
+ * idempotent, so they run as local activities: one marker event each instead of a server round
+ * trip through a task queue, which is what lets one dev server carry hundreds of symbols.
+ */
+const localActs = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: TICK_RETRY });
+/** Histories from before local tick activities replay with the regular ones they recorded. */
+const acts = (): TradingActivities => (patched('local-tick-activities') ? localActs : remoteActs);
 
 function initialState(input: SymbolWorkflowInput): SymbolState {
   return {
@@ -110,7 +118,8 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   );
 
   upsertSearchAttributes([{ key: SA_SYMBOL, value: state.symbol }]);
-  publish(state);
+  const published: Published = { key: null };
+  publish(state, published);
 
   // Ticks keep a fixed cadence (due times one interval apart) instead of drifting by the tick's
   // own duration; an overloaded worker skips ahead rather than bursting to catch up.
@@ -125,7 +134,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       await flattenOpenPosition(state);
     }
     await tick(state, dueAt);
-    publish(state);
+    publish(state, published);
     wake = false;
     dueAt = Math.max(dueAt + state.params.checkIntervalSeconds * 1000, Date.now());
     const woken = await condition(() => wake || flattenRequested, Math.max(1, dueAt - Date.now()));
@@ -138,7 +147,7 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
   const workflowId = workflowInfo().workflowId;
   let signal: ScoredSignal;
   try {
-    signal = await acts.evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
+    signal = await acts().evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
   } catch (err) {
     // No market data or no model this tick: nothing can be traded; try again next interval.
     state.lastDecision = `NO_SIGNAL: ${errorText(err)}`;
@@ -162,7 +171,7 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
   let outcome: string = decision.kind === 'SKIP' ? decision.reason : 'ENTER';
   let reason = decision.kind === 'SKIP' ? (signal.holdReason ?? '') : `${decision.side} notional ${decision.notional.toFixed(2)}`;
   if (decision.kind === 'ENTER') {
-    const verdict = await acts.checkEntryRisk({ symbol: state.symbol, notional: decision.notional, leverage: state.params.leverage });
+    const verdict = await acts().checkEntryRisk({ symbol: state.symbol, notional: decision.notional, leverage: state.params.leverage });
     if (!verdict.approved) {
       outcome = 'RISK_REJECTED';
       reason = `${verdict.rule}: ${verdict.detail}`;
@@ -175,7 +184,7 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
     }
   }
   state.lastDecision = outcome;
-  await acts.journalDecision({ workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason });
+  await acts().journalDecision({ workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason });
 }
 
 async function openPosition(state: SymbolState, side: 'LONG' | 'SHORT', notional: number, confidence: number): Promise<void> {
@@ -216,14 +225,31 @@ async function flattenOpenPosition(state: SymbolState): Promise<void> {
   }
 }
 
-function publish(state: SymbolState): void {
+/** Search attribute values last written, so a tick that changes nothing writes nothing. */
+interface Published {
+  key: string | null;
+}
+
+/**
+ * Show the loop's state in the Web UI. Search attributes are history events and visibility writes,
+ * so they are only written when a value changes (confidence rounded to 0.01); the free-text details
+ * are not events and are refreshed every tick.
+ */
+function publish(state: SymbolState, published: Published): void {
   const phase = phaseOf(state, Date.now());
-  upsertSearchAttributes([
-    { key: SA_STATE, value: phase },
-    { key: SA_SIGNAL, value: state.lastSignal?.signal ?? 'NONE' },
-    { key: SA_CONFIDENCE, value: state.lastSignal?.confidence ?? 0 },
-    { key: SA_SIDE, value: state.openPositionSide ?? 'FLAT' },
-  ]);
+  const confidence = Math.round((state.lastSignal?.confidence ?? 0) * 100) / 100;
+  const values = { phase, signal: state.lastSignal?.signal ?? 'NONE', confidence, side: state.openPositionSide ?? 'FLAT' };
+  const key = JSON.stringify(values);
+  // Histories written before this change upserted on every tick; replaying them must do the same.
+  if (!patched('search-attributes-on-change') || key !== published.key) {
+    published.key = key;
+    upsertSearchAttributes([
+      { key: SA_STATE, value: values.phase },
+      { key: SA_SIGNAL, value: values.signal },
+      { key: SA_CONFIDENCE, value: patched('search-attributes-on-change') ? values.confidence : (state.lastSignal?.confidence ?? 0) },
+      { key: SA_SIDE, value: values.side },
+    ]);
+  }
   const sig = state.lastSignal ? `${state.lastSignal.signal} ${(state.lastSignal.confidence * 100).toFixed(1)}%` : 'no signal yet';
   const extra = state.killed ? ` | killed: ${state.killReason}` : phase === 'COOLDOWN' ? ` | cooldown until ${new Date(state.cooldownUntil).toISOString()}` : '';
   setCurrentDetails(`**${state.symbol}** ${phase} | last signal ${sig} | decision ${state.lastDecision ?? '-'}${extra}`);
