@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { AppConfig } from '../../core/config.js';
+import { ConfigError, type AppConfig } from '../../core/config.js';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import { loadApiKeys } from '../../exchange/index.js';
 import { resolveDatabase, type RunningPostgres } from '../../infra/postgres.js';
@@ -45,6 +45,9 @@ async function up(config: AppConfig): Promise<void> {
     stops.push(() => db.stop());
 
     let exchangeUrl = config.exchangeUrl;
+    if (config.venue === 'paper' && !exchangeUrl && config.marketData === 'live') {
+      throw new ConfigError('QT_MARKET_DATA', 'the local paper exchange replays files (QT_MARKET_DATA=replay); a live public-data feed is not implemented yet');
+    }
     if (config.venue === 'paper' && !exchangeUrl) {
       const local: LocalExchange = await startLocalExchange({
         port: 0,
