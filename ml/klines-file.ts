@@ -90,11 +90,5 @@ export function inferIntervalMs(candles: readonly Candle[]): number {
   return best;
 }
 
-/** Parse a --from / --to value: epoch ms or an ISO date (UTC when no zone is given). */
-export function parseTime(value: string, flag: string): number {
-  if (/^\d{10,}$/.test(value)) return Number(value);
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
-  const t = Date.parse(iso);
-  if (!Number.isFinite(t)) throw new Error(`${flag}: expected an ISO date (2025-09-01) or epoch ms, got "${value}"`);
-  return t;
-}
+/** Flags take the same times as the configuration (UTC unless a zone is given). */
+export { parseTime } from '../core/config.js';
