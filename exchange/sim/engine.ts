@@ -31,17 +31,11 @@ export interface NewOrder {
   clientOrderId: string;
 }
 
-export interface NewAlgoOrder {
-  symbol: string;
-  side: OrderSide;
-  orderType: AlgoType;
-  triggerPrice: number;
-  quantity: number;
-  closePosition: boolean;
-  reduceOnly: boolean;
-  workingType: string;
-  clientAlgoId: string;
-}
+/** What a client sends for a conditional order; the rest of an AlgoRecord is the exchange's. */
+export type NewAlgoOrder = Pick<
+  AlgoRecord,
+  'symbol' | 'side' | 'orderType' | 'triggerPrice' | 'quantity' | 'closePosition' | 'reduceOnly' | 'workingType' | 'clientAlgoId'
+>;
 
 /**
  * The matching engine and the account: MARKET orders fill at the feed price plus slippage, one-way positions
