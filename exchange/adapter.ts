@@ -47,6 +47,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   readonly #infoTtlMs: number;
   readonly #weightLimit: number;
   #info: { at: number; rules: Map<string, SymbolRules> } | null = null;
+  readonly #missRefresh = new Map<string, number>();
   #blockedUntil = 0;
   #oneWayChecked = false;
   readonly #prepared = new Map<string, number>();
@@ -93,8 +94,10 @@ export class BinanceFuturesAdapter implements FuturesExchange {
 
   async rules(symbol: string): Promise<SymbolRules> {
     let r = (await this.exchangeInfo()).get(symbol);
-    // A symbol listed since the cache was filled: refresh once (at most once a second).
-    if (!r && this.#info && Date.now() - this.#info.at > 1_000) {
+    // A symbol listed since the cache was filled: refresh, at most every 10 s per unknown symbol.
+    const lastTry = this.#missRefresh.get(symbol) ?? 0;
+    if (!r && Date.now() - lastTry > 10_000) {
+      this.#missRefresh.set(symbol, Date.now());
       this.#info = null;
       r = (await this.exchangeInfo()).get(symbol);
     }
