@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import pino from 'pino';
@@ -139,6 +140,8 @@ try {
   console.error(`started ${N} symbol workflows in ${Date.now() - t0} ms; warming up ${warmupS} s, measuring ${durationS} s`);
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   metrics.latenessSamples.length = 0;
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const machine = machineCpu();
   const started = performance.now();
@@ -165,6 +168,8 @@ try {
     latenessMaxMs: Math.round((late[late.length - 1] ?? 0) * 1000),
     workerCpuPercentOfOneCore: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100),
     workerPeakRssMiB: Math.round(peakRss / 2 ** 20),
+    // How long the worker's own event loop (activities, exchange, inference) made callbacks wait.
+    eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
     machineCpuBusyPercent: Math.round((machineBusy.reduce((a, b) => a + b, 0) / Math.max(1, machineBusy.length)) * 100),
     cores: os.cpus().length,
   };
