@@ -44,8 +44,6 @@ export interface PositionReading {
   markPrice: number;
   /** Absolute size still open on the exchange (one-way mode). */
   openQuantity: number;
-  /** Status of the protective stop, or null if the exchange does not know it. */
-  stopStatus: string | null;
 }
 
 export interface ExitRequest {
@@ -81,7 +79,7 @@ export interface TradingActivities {
   checkEntryRisk(req: { symbol: string; notional: number; leverage: number }): Promise<RiskVerdict>;
   openPosition(req: EntryRequest): Promise<EntryResult>;
   placeProtectiveStop(req: StopRequest): Promise<void>;
-  readPosition(req: { symbol: string; stopClientAlgoId: string }): Promise<PositionReading>;
+  readPosition(req: { symbol: string }): Promise<PositionReading>;
   closePosition(req: ExitRequest): Promise<ExitResult>;
   settleProtectiveStop(req: StopSettlement): Promise<Extract<ExitResult, { status: 'CLOSED' }>>;
   journalEntryFailure(req: { positionId: string; workflowId: string; symbol: string; side: PositionSide; reason: string }): Promise<void>;

@@ -156,7 +156,8 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
           await ex.prepareSymbol(req.symbol, req.leverage);
           const price = await ex.markPrice(req.symbol);
           const quantity = req.notional / price;
-          const placed = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: entryOrderSide(req.side), quantity, clientOrderId: req.clientOrderId }, attempt());
+          // The mark just read also serves the adapter's min-notional check: no second lookup.
+          const placed = await placeMarketOrderOnce(ex, { symbol: req.symbol, side: entryOrderSide(req.side), quantity, referencePrice: price, clientOrderId: req.clientOrderId }, attempt());
           const order = await awaitFinal(ex, placed);
           await journalOrder(order, req.positionId, 'ENTRY');
           if (order.status !== 'FILLED') return { status: 'REJECTED', reason: `entry order ${order.status}` };
@@ -220,7 +221,7 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
       try {
         const [pos] = await ex.positions(symbol);
         const markPrice = pos && pos.markPrice > 0 ? pos.markPrice : await ex.markPrice(symbol);
-        return { markPrice, openQuantity: Math.abs(pos?.positionAmt ?? 0), stopStatus: null };
+        return { markPrice, openQuantity: Math.abs(pos?.positionAmt ?? 0) };
       } catch (err) {
         throw toActivityError(err);
       }

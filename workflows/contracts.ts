@@ -100,12 +100,13 @@ export interface PositionState {
   lastMark: number | null;
   lastMarkAt: number | null;
   exitAttempts: number;
-  closeRequest: { reason: Extract<ExitReason, 'MANUAL' | 'KILL_FLATTEN' | 'PROTECTION_FAILED'> } | null;
+  closeRequest: { reason: CloseRequestReason } | null;
   result: PositionReport | null;
 }
 
 export const closePositionSignal = defineSignal<[{ reason: 'MANUAL' | 'KILL_FLATTEN' }]>('closePosition');
-export type CloseRequestReason = 'MANUAL' | 'KILL_FLATTEN' | 'PROTECTION_FAILED';
+/** Why a position is closed on request rather than by its exit rules. */
+export type CloseRequestReason = Extract<ExitReason, 'MANUAL' | 'KILL_FLATTEN' | 'PROTECTION_FAILED'>;
 export const positionStateQuery = defineQuery<PositionInput & { state: PositionState }>('positionState');
 
 export const symbolWorkflowId = (symbol: string): string => `qt-symbol-${symbol}`;

@@ -111,7 +111,7 @@ export async function positionWorkflow(input: PositionInput): Promise<PositionRe
       await continueAsNew<typeof positionWorkflow>({ ...input, state: s });
     }
     describe(input, s);
-    const exit = await nextExit(input, s, ids.stop);
+    const exit = await nextExit(input, s);
     if (exit === 'STOP_FIRED') {
       const settled = await orders.settleProtectiveStop({ positionId: input.positionId, symbol: input.symbol, side: input.side, entryFee: s.entryFee, stopClientAlgoId: ids.stop });
       return finish(input, s, settled);
@@ -157,11 +157,11 @@ function failureText(err: unknown): string {
 }
 
 /** Read the exchange once and decide: an exit reason, 'STOP_FIRED', or null to keep holding. */
-async function nextExit(input: PositionInput, s: PositionState, stopId: string): Promise<ExitReason | 'STOP_FIRED' | null> {
+async function nextExit(input: PositionInput, s: PositionState): Promise<ExitReason | 'STOP_FIRED' | null> {
   if (s.closeRequest) return s.closeRequest.reason;
   let reading;
   try {
-    reading = await reads.readPosition({ symbol: input.symbol, stopClientAlgoId: stopId });
+    reading = await reads.readPosition({ symbol: input.symbol });
   } catch (err) {
     // A missed reading is not an exit; the protective stop still guards the position.
     log.warn('position read failed', { positionId: input.positionId, error: failureText(err) });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { ConfigError, loadConfig, parseSymbols, type AppConfig } from '../../core/config.js';
+import { ConfigError, parseSymbols, type AppConfig } from '../../core/config.js';
 import { Journal } from '../../journal/index.js';
 import { closePositionSignal, configUpdate, killSignal, positionStateQuery, positionWorkflowId, resumeSignal, type ConfigChange } from '../../workflows/contracts.js';
 import { connectClient, ensureFleet, mapLimit, querySymbol, runningSymbols, symbolHandle } from '../fleet.js';
@@ -222,4 +222,3 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
     });
 }
 
-export const loadEnvConfig = () => loadConfig(process.env);
