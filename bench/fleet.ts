@@ -13,21 +13,18 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { DEFAULT_PARAMS } from '../core/params.js';
 import { DEFAULT_RISK_LIMITS } from '../core/risk.js';
-import { createActivities } from '../activities/index.js';
-import { CandleCache } from '../activities/market-data.js';
-import { createMetrics } from '../activities/metrics.js';
-import { SignalLog } from '../activities/signal-log.js';
+import { wireActivities } from '../activities/wiring.js';
 import { createExchange } from '../exchange/index.js';
 import { startLocalExchange } from '../exchange/sim/server.js';
 import { startEmbeddedPostgres } from '../infra/postgres.js';
 import { startTemporalDevServer } from '../infra/temporal.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
-import { CANDLE_MARGIN } from '../worker/runtime.js';
+import { CANDLE_MARGIN, installTemporalLogger } from '../worker/runtime.js';
 import { createTradingWorker } from '../worker/create-worker.js';
 import { mapLimit } from '../client/fleet.js';
 import { symbolWorkflowId } from '../workflows/contracts.js';
@@ -51,7 +48,7 @@ const intervalS = Number(args.interval);
 const durationS = Number(args.duration);
 const warmupS = Number(args.warmup);
 
-Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) } as never });
+installTemporalLogger(pino({ level: 'error' }));
 
 /** N symbols from the data files (cycled when N > files), each cut to its last ~3 days. */
 function fleetData(dir: string, out: string, n: number): string[] {
@@ -109,16 +106,14 @@ try {
   await journal.migrate();
   stops.push(() => journal.close());
   const signals = await createSignalService({ primaryDir: args.model!, staleAfterMs: Number.POSITIVE_INFINITY, logger: log });
-  const metrics = createMetrics();
-  const activities = createActivities({
+  const { activities, metrics } = wireActivities({
     exchange,
     journal,
-    candles: new CandleCache(exchange, signals.status().candlesNeeded + CANDLE_MARGIN),
     signals,
+    candleHistory: signals.status().candlesNeeded + CANDLE_MARGIN,
     risk: () => DEFAULT_RISK_LIMITS,
     log,
-    signalLog: new SignalLog(log, intervalS * 1000),
-    metrics,
+    summaryWindowMs: intervalS * 1000,
   });
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await createTradingWorker({ connection, namespace: 'default', taskQueue: 'bench', activities });

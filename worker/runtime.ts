@@ -3,11 +3,8 @@ import pino, { type Logger } from 'pino';
 import type { Server } from 'node:http';
 import type { AppConfig } from '../core/config.js';
 import { WARMUP_CANDLES } from '../core/features.js';
-import { createActivities } from '../activities/index.js';
-import { CandleCache } from '../activities/market-data.js';
-import { createMetrics } from '../activities/metrics.js';
-import { SignalLog } from '../activities/signal-log.js';
 import type { SignalSource } from '../activities/signal-source.js';
+import { wireActivities } from '../activities/wiring.js';
 import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
@@ -52,7 +49,8 @@ export function createLogger(): Logger {
 }
 
 let temporalLoggerInstalled = false;
-function installTemporalLogger(log: Logger): void {
+/** Route the Temporal SDK's logs (and its core's, at warning level unless `log` wants more) through pino. */
+export function installTemporalLogger(log: Logger): void {
   if (temporalLoggerInstalled) return;
   temporalLoggerInstalled = true;
   const sdkLevel = ['trace', 'debug'].includes(log.level) ? log.level : 'warn';
@@ -92,17 +90,14 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   const signals = opts.signals ?? service!;
   // Closed candles kept per symbol: what the loaded model needs (warm-up + its sequence window).
   const history = (service?.status().candlesNeeded ?? WARMUP_CANDLES) + CANDLE_MARGIN;
-  const metrics = createMetrics();
-  const signalLog = new SignalLog(log, config.params.checkIntervalSeconds * 1000);
-  const activities = createActivities({
+  const { activities, metrics } = wireActivities({
     exchange,
     journal,
-    candles: new CandleCache(exchange, history),
     signals,
+    candleHistory: history,
     risk: () => config.risk,
     log,
-    signalLog,
-    metrics,
+    summaryWindowMs: config.params.checkIntervalSeconds * 1000,
   });
   const connection = await NativeConnection.connect({ address: at.temporalAddress });
   const worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });

@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -21,6 +20,7 @@ import {
   type PositionReport,
   type PositionState,
 } from './contracts.js';
+import { failureText } from './failure-text.js';
 
 /** Order activities resolve unknown outcomes by querying the client order id, so retries are safe. */
 const orders = proxyActivities<TradingActivities>({
@@ -151,10 +151,6 @@ export async function positionWorkflow(input: PositionInput): Promise<PositionRe
 }
 
 const exitOrderId = (input: PositionInput, attempt: number): string => `${input.orderIdStem}-X${attempt}`;
-
-function failureText(err: unknown): string {
-  return err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
-}
 
 /** Read the exchange once and decide: an exit reason, 'STOP_FIRED', or null to keep holding. */
 async function nextExit(input: PositionInput, s: PositionState): Promise<ExitReason | 'STOP_FIRED' | null> {

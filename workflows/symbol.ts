@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
@@ -33,6 +32,7 @@ import {
   type SymbolState,
   type SymbolWorkflowInput,
 } from './contracts.js';
+import { failureText } from './failure-text.js';
 import { positionWorkflow } from './position.js';
 import { SA_CONFIDENCE, SA_SIDE, SA_SIGNAL, SA_STATE, SA_SYMBOL } from './search-attributes.js';
 
@@ -150,8 +150,8 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
     signal = await acts().evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
   } catch (err) {
     // No market data or no model this tick: nothing can be traded; try again next interval.
-    state.lastDecision = `NO_SIGNAL: ${errorText(err)}`;
-    log.warn('signal evaluation failed', { symbol: state.symbol, error: errorText(err) });
+    state.lastDecision = `NO_SIGNAL: ${failureText(err)}`;
+    log.warn('signal evaluation failed', { symbol: state.symbol, error: failureText(err) });
     return;
   }
   state.lastSignal = { signal: signal.signal, confidence: signal.confidence, candleTime: signal.candleTime, at: Date.now(), model: signal.model };
@@ -219,7 +219,7 @@ async function flattenOpenPosition(state: SymbolState): Promise<void> {
     await getExternalWorkflowHandle(positionWorkflowId(state.openPositionId)).signal(closePositionSignal, { reason: 'KILL_FLATTEN' });
   } catch (err) {
     // The position workflow is gone (already closed): nothing left to flatten.
-    log.warn('flatten: position workflow not reachable', { positionId: state.openPositionId, error: errorText(err) });
+    log.warn('flatten: position workflow not reachable', { positionId: state.openPositionId, error: failureText(err) });
     state.openPositionId = null;
     state.openPositionSide = null;
   }
@@ -240,22 +240,18 @@ function publish(state: SymbolState, published: Published): void {
   const confidence = Math.round((state.lastSignal?.confidence ?? 0) * 100) / 100;
   const values = { phase, signal: state.lastSignal?.signal ?? 'NONE', confidence, side: state.openPositionSide ?? 'FLAT' };
   const key = JSON.stringify(values);
-  // Histories written before this change upserted on every tick; replaying them must do the same.
-  if (!patched('search-attributes-on-change') || key !== published.key) {
+  // Histories written before this change upserted the raw confidence on every tick; replaying them must do the same.
+  const onChangeOnly = patched('search-attributes-on-change');
+  if (!onChangeOnly || key !== published.key) {
     published.key = key;
     upsertSearchAttributes([
       { key: SA_STATE, value: values.phase },
       { key: SA_SIGNAL, value: values.signal },
-      { key: SA_CONFIDENCE, value: patched('search-attributes-on-change') ? values.confidence : (state.lastSignal?.confidence ?? 0) },
+      { key: SA_CONFIDENCE, value: onChangeOnly ? values.confidence : (state.lastSignal?.confidence ?? 0) },
       { key: SA_SIDE, value: values.side },
     ]);
   }
   const sig = state.lastSignal ? `${state.lastSignal.signal} ${(state.lastSignal.confidence * 100).toFixed(1)}%` : 'no signal yet';
   const extra = state.killed ? ` | killed: ${state.killReason}` : phase === 'COOLDOWN' ? ` | cooldown until ${new Date(state.cooldownUntil).toISOString()}` : '';
   setCurrentDetails(`**${state.symbol}** ${phase} | last signal ${sig} | decision ${state.lastDecision ?? '-'}${extra}`);
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
 }

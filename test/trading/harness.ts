@@ -3,21 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import { inject } from 'vitest';
 import { DEFAULT_PARAMS, type TradingParams } from '../../core/params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from '../../core/risk.js';
-import { createActivities } from '../../activities/index.js';
-import { CandleCache } from '../../activities/market-data.js';
-import { createMetrics } from '../../activities/metrics.js';
-import { SignalLog } from '../../activities/signal-log.js';
 import { ScriptedSignalSource } from '../../activities/signal-source.js';
+import { wireActivities } from '../../activities/wiring.js';
 import { createExchange } from '../../exchange/index.js';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import type { FuturesExchange } from '../../exchange/types.js';
 import type { Journal } from '../../journal/index.js';
 import { bundleWorkflows, createTradingWorker } from '../../worker/create-worker.js';
+import { installTemporalLogger } from '../../worker/runtime.js';
 import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId, type SymbolWorkflowInput } from '../../workflows/contracts.js';
 import type { symbolWorkflow } from '../../workflows/symbol.js';
 import { createTestJournal } from '../helpers/db.js';
@@ -31,7 +29,7 @@ const sharedBundle = () => (bundle ??= bundleWorkflows());
 /** A symbol name no other test uses, so workflow ids never collide on the shared server. */
 export const uniqueSymbol = (): string => `T${randomBytes(3).toString('hex').toUpperCase()}USDT`;
 
-Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) } as never });
+installTemporalLogger(pino({ level: 'error' }));
 
 export interface Harness {
   client: Client;
@@ -71,15 +69,14 @@ export async function startHarness(opts: { risk?: Partial<RiskLimits> } = {}): P
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection });
   const log = pino({ level: process.env.QT_TEST_VERBOSE ? 'info' : 'silent' });
-  const activities = createActivities({
+  const { activities } = wireActivities({
     exchange,
     journal: db.journal,
-    candles: new CandleCache(exchange, 10),
     signals,
+    candleHistory: 10,
     risk: () => ({ ...DEFAULT_RISK_LIMITS, ...opts.risk }),
     log,
-    signalLog: new SignalLog(log, 1000),
-    metrics: createMetrics(),
+    summaryWindowMs: 1000,
   });
 
   let worker: Worker | null = null;

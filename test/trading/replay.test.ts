@@ -2,7 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { bundleWorkflows } from '../../worker/create-worker.js';
+import { installTemporalLogger } from '../../worker/runtime.js';
+
+installTemporalLogger(pino({ level: 'error' }));
 
 /**
  * Saved histories of real runs (symbol loop with entries, exits, kill, continue-as-new; positions

@@ -1,0 +1,38 @@
+import type { Logger } from 'pino';
+import type { RiskLimits } from '../core/risk.js';
+import type { FuturesExchange } from '../exchange/types.js';
+import type { TradingActivities } from './contracts.js';
+import { createActivities } from './index.js';
+import type { JournalPort } from './journal-port.js';
+import { CandleCache } from './market-data.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { SignalLog } from './signal-log.js';
+import type { SignalSource } from './signal-source.js';
+
+export interface ActivityWiring {
+  exchange: FuturesExchange;
+  journal: JournalPort;
+  signals: SignalSource;
+  /** Closed candles kept per symbol (what the signal source needs). */
+  candleHistory: number;
+  risk: () => RiskLimits;
+  log: Logger;
+  /** Window of the `AI signals: ...` summary line (the check interval). */
+  summaryWindowMs: number;
+}
+
+/** The activities with their in-process helpers (candle cache, signal summary, metrics) built once. */
+export function wireActivities(w: ActivityWiring): { activities: TradingActivities; metrics: Metrics } {
+  const metrics = createMetrics();
+  const activities = createActivities({
+    exchange: w.exchange,
+    journal: w.journal,
+    candles: new CandleCache(w.exchange, w.candleHistory),
+    signals: w.signals,
+    risk: w.risk,
+    log: w.log,
+    signalLog: new SignalLog(w.log, w.summaryWindowMs),
+    metrics,
+  });
+  return { activities, metrics };
+}
