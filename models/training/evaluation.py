@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 MOMENTUM_Z = 1.5  # Same rule as backtest/baselines.ts: trade the 12-candle move when it exceeds 1.5 sigma.
@@ -79,3 +81,44 @@ def _pool(items: list[dict]) -> dict:
 def pooled(folds: list[dict]) -> dict:
     names = folds[0]["baselines"].keys()
     return {"model": _pool([f["model"] for f in folds]), "baselines": {b: _pool([f["baselines"][b] for f in folds]) for b in names}}
+
+
+def iso_time(ms: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ms) / 1000))
+
+
+def fold_record(k: int, fold_range: dict, y_test: np.ndarray, model_metrics: dict, baselines: dict, **extra) -> dict:
+    """One walk-forward fold as it goes into a model card (both trainers write the same shape)."""
+    return {
+        "fold": k + 1,
+        # Chance level for accuracy: always predicting the most frequent class of the test rows.
+        "chanceAccuracy": float(np.bincount(y_test, minlength=3).max() / max(len(y_test), 1)),
+        "testRows": int(len(y_test)),
+        "range": {key: iso_time(v) for key, v in fold_range.items()},
+        **extra,
+        "model": model_metrics,
+        "baselines": baselines,
+    }
+
+
+def summarize_folds(fold_results: list[dict]) -> dict:
+    """Pooled out-of-sample figures, with the test-row-weighted chance accuracy."""
+    summary = pooled(fold_results)
+    rows = sum(f["testRows"] for f in fold_results)
+    summary["chanceAccuracy"] = sum(f["chanceAccuracy"] * f["testRows"] for f in fold_results) / max(1, rows)
+    return summary
+
+
+PROMOTION_RULE = "pooled out-of-sample net return per trade > 0 and above random, momentum and logistic regression, with at least 100 trades"
+
+
+def beats_baselines(s: dict) -> dict:
+    """Promotion test: enough trades, positive net return, and above every trading baseline."""
+    m = s["model"]
+    enough = m["trades"] >= 100
+    res = {"enoughTrades": enough, "positive": m["meanNetReturn"] > 0}
+    for name in ("random", "momentum", "logistic"):
+        bl = s["baselines"][name]
+        res[name] = bool(m["meanNetReturn"] > bl["meanNetReturn"]) if bl["trades"] > 0 else bool(m["meanNetReturn"] > 0)
+    res["all"] = bool(enough and res["positive"] and res["random"] and res["momentum"] and res["logistic"])
+    return res

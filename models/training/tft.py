@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluation import baselines_for_fold, pooled, trade_metrics  # noqa: E402
-from train import _beats_baselines, _iso, load_dataset, make_folds, subsample  # noqa: E402
+from evaluation import PROMOTION_RULE, baselines_for_fold, beats_baselines, fold_record, iso_time, summarize_folds, trade_metrics  # noqa: E402
+from train import load_dataset, make_folds, subsample  # noqa: E402
 
 PARITY_ATOL = 1e-4
 
@@ -164,26 +164,17 @@ def main() -> None:
         model, temperature, epoch = fit_fold(X, y_src, tr, va, args, args.seed + k)
         p = predict(model, X, te, args.window, temperature)
         m = trade_metrics(p, y[te], long_ret[te], short_ret[te], args.threshold)
-        res = {
-            "fold": k + 1,
-            # Chance level for accuracy: always predicting the most frequent class of the test rows.
-            "chanceAccuracy": float(np.bincount(y[te], minlength=3).max() / max(len(te), 1)),
-            "testRows": int(len(te)),
-            "range": {key: _iso(v) for key, v in f.items()},
-            "bestEpoch": epoch,
-            "temperature": temperature,
-            "model": m,
-            "baselines": baselines_for_fold(X, names, y, long_ret, short_ret, tr, te, y_src, args, rng, m["tradeRate"]),
-        }
+        res = fold_record(k, f, y[te], m,
+                          baselines_for_fold(X, names, y, long_ret, short_ret, tr, te, y_src, args, rng, m["tradeRate"]),
+                          bestEpoch=epoch, temperature=temperature)
         hold = res["baselines"]["alwaysHold"]
         log(f"  acc {m['accuracy']:.4f} (always-HOLD {hold['accuracy']:.4f}) log loss {m['logLoss']:.4f} "
             f"trades {m['trades']} net/trade {m['meanNetReturn']:.5f} hit {m['hitRate']:.3f}")
         fold_results.append(res)
         shipped = (model, temperature, f, res)
 
-    summary = pooled(fold_results)
-    summary["chanceAccuracy"] = sum(f["chanceAccuracy"] * f["testRows"] for f in fold_results) / max(1, sum(f["testRows"] for f in fold_results))
-    beats = _beats_baselines(summary)
+    summary = summarize_folds(fold_results)
+    beats = beats_baselines(summary)
     promotable = bool(beats["all"] and not args.shuffle_labels)
     model, temperature, last_fold, last_res = shipped
 
@@ -215,7 +206,7 @@ def main() -> None:
                          "normalisation": "training mean/std inside the graph, clipped to +-6 sigma"},
         "variableImportance": variable_importance(model, X, check, args.window, names),
         "calibration": f"one temperature ({temperature:.3f}) fitted on the validation slice before the test block; inside the graph",
-        "data": {"symbols": side["symbols"], "intervalMs": side["intervalMs"], "firstTime": _iso(meta[:, 0].min()), "lastTime": _iso(meta[:, 0].max()),
+        "data": {"symbols": side["symbols"], "intervalMs": side["intervalMs"], "firstTime": iso_time(meta[:, 0].min()), "lastTime": iso_time(meta[:, 0].max()),
                  "rows": int(len(y)), "windows": int(len(ends)), "classCounts": dict(zip(["HOLD", "BUY", "SELL"], np.bincount(y, minlength=3).tolist())),
                  "hash": f"sha256:{data_hash}", "shippedTrainEnd": last_res["range"]["train_end"],
                  "shippedValidation": [last_res["range"]["cal_start"], last_res["range"]["cal_end"]],
@@ -226,7 +217,7 @@ def main() -> None:
         "metrics": {"outOfSample": summary, "shippedModelTest": {"model": last_res["model"], "baselines": last_res["baselines"]}, "folds": fold_results},
         "beatsBaselines": beats,
         "promotable": promotable,
-        "promotionRule": "pooled out-of-sample net return per trade > 0 and above random, momentum and logistic regression, with at least 100 trades",
+        "promotionRule": PROMOTION_RULE,
         "shuffledLabels": bool(args.shuffle_labels),
         "parity": {"maxDiff": parity["maxDiff"], "atol": PARITY_ATOL, "opset": parity["opset"]},
         "training": {k: v for k, v in vars(args).items() if k not in ("dataset", "out", "fixture_dataset", "fixture_out")},

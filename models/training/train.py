@@ -25,7 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluation import baselines_for_fold, pooled, trade_metrics  # noqa: E402
+from evaluation import PROMOTION_RULE, baselines_for_fold, beats_baselines, fold_record, iso_time, summarize_folds, trade_metrics  # noqa: E402
 from export import export_onnx  # noqa: E402
 
 CLASSES = ["HOLD", "BUY", "SELL"]
@@ -144,22 +144,14 @@ def main() -> None:
         W, b = fit_calibration(model.predict_proba(X[ca]), y_train_source[ca])
         p = calibrate(model.predict_proba(X[te]), W, b)
         model_metrics = trade_metrics(p, y[te], long_ret[te], short_ret[te], args.threshold)
-        res = {
-            "fold": k + 1,
-            # Chance level for accuracy: always predicting the most frequent class of the test rows.
-            "chanceAccuracy": float(np.bincount(y[te], minlength=3).max() / max(len(te), 1)),
-            "testRows": int(len(te)),
-            "range": {key: _iso(v) for key, v in f.items()},
-            "model": model_metrics,
-            "baselines": baselines_for_fold(X, names, y, long_ret, short_ret, tr, te, y_train_source, args, rng, model_metrics["tradeRate"]),
-        }
+        res = fold_record(k, f, y[te], model_metrics,
+                          baselines_for_fold(X, names, y, long_ret, short_ret, tr, te, y_train_source, args, rng, model_metrics["tradeRate"]))
         m = res["model"]
         log(f"  acc {m['accuracy']:.4f} trades {m['trades']} net/trade {m['meanNetReturn']:.5f} hit {m['hitRate']:.3f}")
         fold_results.append(res)
 
-    summary = pooled(fold_results)
-    summary["chanceAccuracy"] = sum(f["chanceAccuracy"] * f["testRows"] for f in fold_results) / max(1, sum(f["testRows"] for f in fold_results))
-    beats = _beats_baselines(summary)
+    summary = summarize_folds(fold_results)
+    beats = beats_baselines(summary)
     promotable = bool(beats["all"] and not args.shuffle_labels)
 
     # The shipped model: everything but the last calibration slice, which calibrates it.
@@ -186,16 +178,16 @@ def main() -> None:
         "classes": CLASSES,
         "label": side["label"],
         "calibration": "matrix scaling softmax(log(p) @ W.T + b), fitted on a held-out slice after the training rows; inside the ONNX graph",
-        "data": {"symbols": side["symbols"], "intervalMs": side["intervalMs"], "firstTime": _iso(times.min()), "lastTime": _iso(times.max()),
+        "data": {"symbols": side["symbols"], "intervalMs": side["intervalMs"], "firstTime": iso_time(times.min()), "lastTime": iso_time(times.max()),
                  "rows": int(len(y)), "classCounts": dict(zip(CLASSES, np.bincount(y, minlength=3).tolist())), "hash": f"sha256:{data_hash}",
-                 "finalTrainEnd": _iso(cal_start - purge), "finalCalibrationStart": _iso(cal_start)},
+                 "finalTrainEnd": iso_time(cal_start - purge), "finalCalibrationStart": iso_time(cal_start)},
         "validation": {"scheme": "expanding walk-forward across all symbols at once", "folds": args.folds,
                        "purgeMs": purge, "embargoMs": embargo, "threshold": args.threshold,
                        "tradeMetricsNote": "each qualifying signal counted as a trade with the agent's exits and costs (overlapping trades allowed)"},
         "metrics": {"outOfSample": summary, "folds": fold_results},
         "beatsBaselines": beats,
         "promotable": promotable,
-        "promotionRule": "pooled out-of-sample net return per trade > 0 and above random, momentum and logistic regression, with at least 100 trades",
+        "promotionRule": PROMOTION_RULE,
         "shuffledLabels": bool(args.shuffle_labels),
         "parity": {"maxRawDiff": parity["maxRawDiff"], "maxCalibratedDiff": parity["maxCalibratedDiff"], "atol": 1e-5},
         "training": {k: v for k, v in vars(args).items() if k not in ("dataset", "out")},
@@ -204,21 +196,6 @@ def main() -> None:
     }
     (out / "card.json").write_text(json.dumps(card, indent=2, allow_nan=False))
     log(f"wrote {out}/model.onnx and card.json (promotable={promotable}) in {time.time() - started:.0f}s")
-
-
-def _beats_baselines(s):
-    m = s["model"]
-    enough = m["trades"] >= 100
-    res = {"enoughTrades": enough, "positive": m["meanNetReturn"] > 0}
-    for name in ("random", "momentum", "logistic"):
-        bl = s["baselines"][name]
-        res[name] = bool(m["meanNetReturn"] > bl["meanNetReturn"]) if bl["trades"] > 0 else bool(m["meanNetReturn"] > 0)
-    res["all"] = bool(enough and res["positive"] and res["random"] and res["momentum"] and res["logistic"])
-    return res
-
-
-def _iso(ms: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ms) / 1000))
 
 
 def _versions():
