@@ -1,0 +1,40 @@
+import { Context } from '@temporalio/activity';
+import type { Logger } from 'pino';
+import type { RiskLimits } from '../core/risk.js';
+import type { FuturesExchange } from '../exchange/types.js';
+import type { JournalPort } from './journal-port.js';
+import type { CandleCache } from './market-data.js';
+import type { Metrics } from './metrics.js';
+import type { SignalLog } from './signal-log.js';
+import type { SignalSource } from './signal-source.js';
+
+/** The adapters and in-process helpers every activity group is built from. */
+export interface ActivityDeps {
+  exchange: FuturesExchange;
+  journal: JournalPort;
+  candles: CandleCache;
+  signals: SignalSource;
+  risk: () => RiskLimits;
+  log: Logger;
+  signalLog: SignalLog;
+  metrics: Metrics;
+}
+
+/** Attempt number of the running activity (1 on the first try). */
+export const attempt = (): number => Context.current().info.attempt;
+
+/**
+ * Heartbeat every second while `fn` runs, so a worker that dies mid-order is noticed within the
+ * activity's heartbeat timeout (seconds) rather than its start-to-close timeout, and the retry on
+ * another worker resolves the order by its client id.
+ */
+export async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), 1_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
