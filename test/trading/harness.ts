@@ -13,7 +13,7 @@ import { wireActivities } from '../../activities/wiring.js';
 import { createExchange } from '../../exchange/index.js';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import type { FuturesExchange } from '../../exchange/types.js';
-import type { Journal } from '../../journal/index.js';
+import { Journal } from '../../journal/index.js';
 import { bundleWorkflows, createTradingWorker } from '../../worker/create-worker.js';
 import { installTemporalLogger } from '../../worker/runtime.js';
 import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId, type SymbolWorkflowInput } from '../../workflows/contracts.js';
@@ -58,11 +58,24 @@ async function querySymbolState(client: Client, symbol: string) {
   return client.workflow.getHandle(symbolWorkflowId(symbol)).query(symbolStateQuery);
 }
 
-export async function startHarness(opts: { risk?: Partial<RiskLimits> } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  risk?: Partial<RiskLimits>;
+  /** Journal on this server (e.g. a test's own restartable Postgres) instead of a fresh shared-server database. */
+  databaseUrl?: string;
+}
+
+async function journalFor(databaseUrl: string | undefined) {
+  if (!databaseUrl) return createTestJournal();
+  const journal = await Journal.connect(databaseUrl);
+  await journal.migrate();
+  return { journal, url: databaseUrl, cleanup: () => journal.close() };
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'qt-trading-'));
   const localExchange = await startLocalExchange({ port: 0, stateFile: path.join(stateDir, 'exchange.json'), feed: { kind: 'manual' }, tickMs: 100 });
   const exchange = createExchange({ venue: 'paper', baseUrl: localExchange.baseUrl });
-  const db = await createTestJournal();
+  const db = await journalFor(opts.databaseUrl);
   const signals = new ScriptedSignalSource();
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
