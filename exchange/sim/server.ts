@@ -123,7 +123,11 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
 
   // Advance the market even when nobody asks, and save the replay clock now and then.
   const ticker = setInterval(() => {
-    engine.advance();
+    try {
+      engine.advance();
+    } catch {
+      // A data file found bad on first use: requests for that symbol answer the error; the market goes on.
+    }
     void store.flush().catch(() => undefined); // the store keeps the error; the next write retries
   }, opts.tickMs ?? 250);
   ticker.unref();
