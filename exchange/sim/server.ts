@@ -159,7 +159,6 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
       try {
         await store.flush();
       } finally {
-        await store.close();
         for (const send of ctx.held.splice(0)) send();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
