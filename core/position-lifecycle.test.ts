@@ -96,7 +96,7 @@ describe('entering', () => {
     d.answer({});
     expect(d.s.stage).toBe('PROTECTING');
     expect(d.s.quantity).toBe(1);
-    expect(d.command).toEqual({ kind: 'PLACE_STOP', clientAlgoId: 'qt-a-1-S', triggerPrice: 99 });
+    expect(d.command).toEqual({ kind: 'PLACE_STOP', clientAlgoId: 'qt-a-1-S', triggerPrice: 99, sendBefore: d.now + T.sendWindowMs });
     // Only the order row so far, and the workflow holds it until protection is settled.
     expect(d.kinds()).toEqual(['order']);
   });
@@ -256,6 +256,17 @@ describe('protecting', () => {
     expect(d.command.kind).toBe('SEND_EXIT');
     expect(d.notices.find((n) => n.level === 'error')).toMatchObject({ counter: { name: 'alerts', label: 'PROTECTION_FAILED' } });
     expect(d.journal.find((w) => w.kind === 'riskEvent')).toMatchObject({ key: 'BTCUSDT-a-1:PROTECTION_FAILED' });
+    // The position is closed; a stop request that failed may still land, so it is cancelled once it no longer can.
+    const failedAt = d.now;
+    d.answer({ orderId: 12, side: 'SELL', avgPrice: 99.5 });
+    expect(d.command).toMatchObject({ kind: 'FETCH_FILLS', orderId: 11 });
+    d.feed({ kind: 'FILLS', clientOrderId: 'qt-a-1-E', fills: [fill(11)] });
+    expect(d.command).toMatchObject({ kind: 'FETCH_FILLS', orderId: 12 });
+    d.feed({ kind: 'FILLS', clientOrderId: 'qt-a-1-X1', fills: [fill(12, { side: 'SELL', price: 99.5, realizedPnl: -0.5 })] });
+    expect(d.command).toEqual({ kind: 'WAIT', until: failedAt + T.sendWindowMs + T.acceptWindowMs });
+    expect(d.wait()).toEqual({ kind: 'CANCEL_STOP', clientAlgoId: 'qt-a-1-S' });
+    d.feed({ kind: 'STOP_CANCELLED', outcome: 'GONE', actualOrderId: null });
+    expect(d.s.result).toMatchObject({ outcome: 'CLOSED', exitReason: 'PROTECTION_FAILED' });
   });
 
   it('-2021 (price already through the stop) exits at market at once, as a stop loss', () => {
@@ -524,7 +535,7 @@ describe('adoption', () => {
     expect(d.command).toEqual({ kind: 'READ', after: null });
     d.reading(0.5, 201);
     expect(d.s.stage).toBe('PROTECTING');
-    expect(d.command).toEqual({ kind: 'PLACE_STOP', clientAlgoId: 'qt-a-1-S', triggerPrice: 198 });
+    expect(d.command).toEqual({ kind: 'PLACE_STOP', clientAlgoId: 'qt-a-1-S', triggerPrice: 198, sendBefore: d.now + T.sendWindowMs });
     d.feed({ kind: 'STOP_ANSWER', answer: { outcome: 'PLACED', venueTime: T0 + 5 } });
     expect(d.s.stage).toBe('OPEN');
     expect(d.journal.find((w) => w.kind === 'entry')).toMatchObject({ ifAbsent: true, entry: { quantity: 0.5, entryPrice: 200, entryFee: 0 } });

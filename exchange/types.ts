@@ -91,6 +91,8 @@ export interface MarketOrderRequest {
   reduceOnly?: boolean;
   /** Price for the min-notional check before sending; the adapter fetches the mark price when omitted. */
   referencePrice?: number;
+  /** The request must not leave after this (epoch ms, local clock); see SendWindow. */
+  sendBefore?: number;
 }
 
 export interface StopOrderRequest {
@@ -100,6 +102,8 @@ export interface StopOrderRequest {
   type: 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
   triggerPrice: number;
   clientAlgoId: string;
+  /** The request must not leave after this (epoch ms, local clock); see SendWindow. */
+  sendBefore?: number;
 }
 
 export interface FuturesExchange {
@@ -120,6 +124,8 @@ export interface FuturesExchange {
   getOrder(symbol: string, clientOrderId: string): Promise<OrderState | null>;
   cancelOrder(symbol: string, clientOrderId: string): Promise<void>;
   tradesForOrder(symbol: string, orderId: number): Promise<Fill[]>;
+  /** The account's trades on a symbol from `startTime` (exchange time, ms), oldest first, at most 1000. */
+  tradesSince(symbol: string, startTime: number): Promise<Fill[]>;
   /** Conditional order through the Algo Order API: closePosition=true, workingType=MARK_PRICE. */
   placeStopOrder(req: StopOrderRequest): Promise<AlgoOrderState>;
   getAlgoOrder(symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null>;
