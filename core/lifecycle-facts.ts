@@ -36,7 +36,10 @@ export function apply(s: PositionLifecycle, fact: LifecycleFact, ctx: LifecycleC
     case 'WOKE':
       return;
     case 'CLOSE_REQUESTED':
-      if (s.stage !== 'CLOSED') s.closeRequest ??= { reason: fact.reason };
+      if (s.stage === 'CLOSED') return;
+      s.closeRequest ??= { reason: fact.reason };
+      // Requests arrive between commands, so an entry still SENDING was planned but never sent: it never will be.
+      s.orders = s.orders.filter((a) => !(a.purpose === 'ENTRY' && a.status === 'SENDING'));
       return;
     case 'ORDER_ANSWER': {
       const a = find(fact.clientOrderId);

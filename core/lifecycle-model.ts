@@ -136,6 +136,7 @@ export interface CloseEvidence {
 
 export type LifecycleFact =
   | { kind: 'WOKE' }
+  /** Fed between commands (never while one runs): an attempt still SENDING then has not been sent. */
   | { kind: 'CLOSE_REQUESTED'; reason: CloseReason }
   | { kind: 'ORDER_ANSWER'; clientOrderId: string; answer: OrderAnswer }
   | { kind: 'ORDERS_SEEN'; at: number; orders: Record<string, OrderFact | null> }

@@ -209,15 +209,26 @@ describe('entering', () => {
     expect(out.command).toEqual({ kind: 'DONE' });
   });
 
+  it('a close after the entry was planned but before it was sent: it is never sent', () => {
+    const d = new Driver(newEntry({ ...id, notional: 100 }, T0));
+    expect(d.command.kind).toBe('SEND_ENTRY');
+    expect(d.feed({ kind: 'CLOSE_REQUESTED', reason: 'KILL_FLATTEN' })).toEqual({ kind: 'DONE' });
+    expect(d.s.result).toMatchObject({ outcome: 'ENTRY_FAILED', detail: 'close requested before the entry was sent' });
+    expect(d.s.orders).toHaveLength(0);
+  });
+
   it('a close while the entry is in flight: once it fills, it is protected and closed at once', () => {
     const d = new Driver(newEntry({ ...id, notional: 100 }, T0));
-    d.feed({ kind: 'CLOSE_REQUESTED', reason: 'KILL_FLATTEN' });
-    expect(d.command.kind).toBe('SEND_ENTRY'); // the in-flight request is not repeated, just still awaited
-    d.answer({});
+    // The answer of the request in flight comes back after the close was requested.
+    const sent = d.command as Extract<LifecycleCommand, { kind: 'SEND_ENTRY' }>;
+    d.s = { ...d.s, closeRequest: { reason: 'KILL_FLATTEN' } };
+    d.feed({ kind: 'ORDER_ANSWER', clientOrderId: sent.clientOrderId, answer: { outcome: 'ORDER', order: orderFact(sent.clientOrderId) } });
+    expect(d.s.stage).toBe('PROTECTING');
     expect(d.command.kind).toBe('PLACE_STOP');
     d.feed({ kind: 'STOP_ANSWER', answer: { outcome: 'PLACED', venueTime: T0 } });
     expect(d.s.stage).toBe('EXITING');
     expect(d.s.exitReason).toBe('KILL_FLATTEN');
+    expect(d.s.orders.filter((a) => a.purpose === 'ENTRY')).toHaveLength(1);
     expect(d.command).toMatchObject({ kind: 'SEND_EXIT', clientOrderId: 'qt-a-1-X1', quantity: null });
   });
 
