@@ -110,6 +110,9 @@ export function resumedPosition(
     entryPrice: id.entryPrice,
     entryFee: id.entryFee,
     openedAt: id.openedAt,
+    // Its entry's exchange time is not known: trades after its workflow's open time are the evidence (on a
+    // replaying paper exchange none are, so a close by hand is alerted on rather than guessed).
+    openedVenueTime: id.openedAt,
     protection: { status: closeRequest?.reason === 'PROTECTION_FAILED' ? 'FAILED' : 'PLACED', startedAt: now, retryAt: now, failures: 0, venueTime: null, fenceUntil: 0 },
     stopPrice: id.stopPrice,
     takeProfitPrice: id.takeProfitPrice,

@@ -48,7 +48,8 @@ const reads = proxyActivities<PositionActivities>({ startToCloseTimeout: '10s', 
 const journal = proxyActivities<PositionActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 1 } });
 const notices = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 3 } });
 
-const MAX_STEPS_PER_RUN = 4_000;
+/** A step is one activity or timer (a check is two): about 5,000 history events per run. */
+const MAX_STEPS_PER_RUN = 2_000;
 const JOURNAL_BATCH = 50;
 
 /**
