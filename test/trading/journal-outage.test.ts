@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closePositionSignal } from '../../workflows/contracts.js';
 import { startRestartablePostgres, type RestartablePostgres } from '../helpers/restartable-postgres.js';
+import { captureHistory } from './capture.js';
 import { eventually, startHarness, uniqueSymbol, type Harness } from './harness.js';
 import { exchangeView, expectBooksMatchExchange, reachStage, startPosition, type StartedPosition } from './positions.js';
 
@@ -64,5 +65,6 @@ describe('Postgres outage around entry fills', () => {
       const orders = (await h.journal.orders({ symbol: p.symbol, limit: 10 })).map((o) => o.clientOrderId).sort();
       expect(orders).toEqual([`${p.orderIdStem}-E`, `${p.orderIdStem}-S`, `${p.orderIdStem}-X1`]);
     }
+    await captureHistory(second.handle.workflowId, 'position-lifecycle-journal-outage');
   }, 180_000);
 });

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIFECYCLE_TIMING } from '../../core/position-lifecycle.js';
 import { closePositionSignal } from '../../workflows/contracts.js';
 import { BadPrints } from './bad-prints.js';
+import { captureHistory } from './capture.js';
 import { eventually, startHarness, uniqueSymbol, type Harness } from './harness.js';
 import {
   clearFaults,
@@ -74,6 +75,7 @@ describe('position lifecycle on a faulty exchange', () => {
     await eventually(async () => (await h.journal.getPosition(p.positionId))?.quantity === expected, 'the journal to hold the exchange quantity');
     expect(await closeManually(p)).toMatchObject({ outcome: 'CLOSED', exitReason: 'MANUAL' });
     await expectBooksMatchExchange(h, p);
+    if (status === 'PARTIALLY_FILLED') await captureHistory(p.handle.workflowId, 'position-lifecycle-partial-entry');
   });
 
   it('an entry that stays NEW with nothing filled is cancelled, and only then ENTRY_FAILED', async () => {
@@ -135,6 +137,7 @@ describe('position lifecycle on a faulty exchange', () => {
     const events = await h.journal.riskEvents(100);
     expect(events.filter((e) => e.kind === 'PROTECTION_FAILED' && e.symbol === p.symbol)).toHaveLength(1);
     await expectBooksMatchExchange(h, p);
+    await captureHistory(p.handle.workflowId, 'position-lifecycle-protection-failed');
   });
 
   it('a stop refused because the price is already through it (-2021) exits at market at once', async () => {
