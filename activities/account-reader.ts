@@ -1,12 +1,5 @@
+import type { Reading } from '../core/position-lifecycle.js';
 import type { FuturesExchange, PositionInfo } from '../exchange/types.js';
-
-/** What a position workflow reads each check: its symbol's signed amount and mark, and when they were read. */
-export interface PositionReading {
-  /** Local time the exchange was asked (ms): a later read has a larger `at`. */
-  at: number;
-  positionAmt: number;
-  markPrice: number;
-}
 
 interface Snapshot<T> {
   at: number;
@@ -64,7 +57,8 @@ export class AccountReader {
     this.marks = new SharedRead(() => exchange.markPrices(), maxAgeMs);
   }
 
-  async read(symbol: string, after: number | null = null): Promise<PositionReading> {
+  /** `at` is the local time the snapshot was asked for: a later read has a larger `at`. */
+  async read(symbol: string, after: number | null = null): Promise<Reading> {
     const snapshot = await this.positions.get(after);
     const row = snapshot.data.get(symbol);
     const markPrice = row && row.markPrice > 0 ? row.markPrice : ((await this.marks.get(null)).data.get(symbol) ?? Number.NaN);
