@@ -9,7 +9,7 @@ export type ExchangeOrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCE
 
 const FINAL_STATUSES: ReadonlySet<ExchangeOrderStatus> = new Set(['FILLED', 'CANCELED', 'REJECTED', 'EXPIRED']);
 
-/** An order as the exchange reports it (a structural subset of the adapter's OrderState). */
+/** An order as the exchange reports it (the adapter's OrderState adds symbol and reduce-only). */
 export interface OrderFact {
   clientOrderId: string;
   orderId: number;
@@ -23,7 +23,7 @@ export interface OrderFact {
   updateTime: number;
 }
 
-/** One trade of the account (a structural subset of the adapter's Fill). */
+/** One trade of the account (the adapter's Fill adds the symbol). */
 export interface FillFact {
   tradeId: number;
   orderId: number;

@@ -1,3 +1,4 @@
+import type { ExchangeOrderStatus, FillFact, OrderFact } from '../core/position-orders.js';
 import type { Candle, OrderSide } from '../core/types.js';
 
 /**
@@ -19,34 +20,17 @@ export interface SymbolRules {
   minNotional: number;
 }
 
-export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'REJECTED' | 'EXPIRED';
+export type OrderStatus = ExchangeOrderStatus;
 
-export interface OrderState {
+/** An order: what the position lifecycle takes as a fact (core/position-orders.ts), with its symbol. */
+export interface OrderState extends OrderFact {
   symbol: string;
-  orderId: number;
-  clientOrderId: string;
-  side: OrderSide;
-  status: OrderStatus;
-  origQty: number;
-  executedQty: number;
-  /** Average fill price; 0 until filled. */
-  avgPrice: number;
   reduceOnly: boolean;
-  updateTime: number;
 }
 
-export interface Fill {
+/** One trade of the account: the lifecycle's fill fact, with its symbol. */
+export interface Fill extends FillFact {
   symbol: string;
-  tradeId: number;
-  orderId: number;
-  side: OrderSide;
-  price: number;
-  qty: number;
-  quoteQty: number;
-  commission: number;
-  commissionAsset: string;
-  realizedPnl: number;
-  time: number;
 }
 
 export type AlgoStatus = 'NEW' | 'TRIGGERING' | 'TRIGGERED' | 'FINISHED' | 'CANCELED' | 'EXPIRED' | 'REJECTED';
