@@ -31,7 +31,6 @@ export const ENDPOINT_WEIGHTS: Record<string, (p: WeightParams) => number> = {
   'GET /fapi/v1/klines': (p) => klinesWeight(p.get('limit') ? Number(p.get('limit')) : undefined),
   'GET /fapi/v1/premiumIndex': bySymbol(1, 10),
   'GET /fapi/v1/ticker/price': bySymbol(1, 2),
-  'GET /fapi/v2/ticker/price': bySymbol(1, 2),
   'GET /fapi/v2/balance': fixed(5),
   'GET /fapi/v3/balance': fixed(5),
   'GET /fapi/v2/account': fixed(5),

@@ -175,7 +175,6 @@ export class Engine {
     const o = this.findOrder(symbol, orderId, clientOrderId);
     if (!o || !isOpenOrder(o)) throw unknownOrder();
     this.finish(o, 'CANCELED', this.state.marketTime);
-    this.opts.onMutate();
     return o;
   }
 

@@ -9,9 +9,9 @@ import { ORDER_COUNT_LIMITS } from '../weights.js';
  * - New orders per account (API key) in fixed 10-second and one-minute windows (300 and 1200). Over: 429,
  *   code -1015.
  * - An IP that keeps sending while told to back off is banned: 418, code -1003, Retry-After = ban length.
- *   Binance publishes only that bans follow "repeatedly violating rate limits and/or failing to back off
- *   after receiving 429s" and "scale in duration for repeat offenders, from 2 minutes to 3 days"; the exact
- *   rule is not public. Here: requests that arrive during a 429 back-off, more than a second after the 429
+ *   Binance states only that repeated violations or not backing off after 429s lead to bans, which grow for
+ *   repeat offenders from 2 minutes up to 3 days; the exact rule is not public. Here: requests that arrive
+ *   during a 429 back-off, more than a second after the 429
  *   (earlier ones were already in flight), count as ignoring it; the `banAfterIgnored`-th one starts a ban
  *   of 2 minutes, doubled for each further ban of that IP, at most 3 days.
  */

@@ -123,7 +123,11 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
 
   // Advance the market even when nobody asks, and save the replay clock now and then.
   const ticker = setInterval(() => {
-    engine.advance();
+    try {
+      engine.advance();
+    } catch {
+      // A data file found bad on first use: requests for that symbol answer the error; the market goes on.
+    }
     void store.flush().catch(() => undefined); // the store keeps the error; the next write retries
   }, opts.tickMs ?? 250);
   ticker.unref();
@@ -155,7 +159,6 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
       try {
         await store.flush();
       } finally {
-        await store.close();
         for (const send of ctx.held.splice(0)) send();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AlgoRecord, FillRecord, FundingRecord, OrderRecord, SimState } from './state.js';
 
@@ -59,7 +59,6 @@ export class StateStore {
   private pending: Promise<void> | null = null;
   private dirty = false;
   private marks: Marks;
-  private journal: FileHandle | null = null;
   private journalLines = 0;
   private journalBytes = 0;
   private needSnapshot = true;
@@ -139,12 +138,6 @@ export class StateStore {
     return this.pending;
   }
 
-  /** Closes the journal file. */
-  async close(): Promise<void> {
-    await this.journal?.close().catch(() => undefined);
-    this.journal = null;
-  }
-
   private async writeNow(): Promise<void> {
     this.dirty = false;
     const { delta, marks } = this.collectDelta();
@@ -158,7 +151,6 @@ export class StateStore {
       this.needSnapshot = true;
       this.stats.failedWrites++;
       this.stats.lastError = (e as Error).message;
-      await this.close();
       throw e;
     }
     this.marks = marks;
@@ -173,18 +165,15 @@ export class StateStore {
     await writeSynced(tmp, data, 'w');
     await rename(tmp, file);
     await syncDirectory(dirname(file));
-    await this.close();
-    this.journal = await open(`${file}.log`, 'w');
-    await this.journal.sync();
+    await writeSynced(`${file}.log`, '', 'w');
     this.journalLines = 1;
     this.journalBytes = 0;
     this.needSnapshot = false;
   }
 
+  /** Opened per write (a few microseconds next to the fsync): a file that went away is noticed at once. */
   private async append(line: string): Promise<void> {
-    this.journal ??= await open(`${this.path}.log`, 'a');
-    await this.journal.write(line);
-    await this.journal.datasync();
+    await writeSynced(`${this.path}.log`, line, 'a');
     this.journalLines++;
     this.journalBytes += line.length;
   }
@@ -220,7 +209,7 @@ async function writeSynced(file: string, data: string, flags: string): Promise<v
   const fh = await open(file, flags);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    await fh.datasync();
   } finally {
     await fh.close();
   }
