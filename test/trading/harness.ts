@@ -42,7 +42,8 @@ export interface Harness {
   stateDir: string;
   setPrice(symbol: string, price: number): Promise<void>;
   adminState(): Promise<AdminState>;
-  startWorker(): Promise<void>;
+  /** `workflows`: another workflow bundle than the project's (e.g. earlier workflow code). */
+  startWorker(workflows?: WorkflowBundleWithSourceMap): Promise<void>;
   stopWorker(): Promise<void>;
   startSymbol(symbol: string, params?: Partial<TradingParams>, extra?: Partial<SymbolWorkflowInput>): Promise<void>;
   symbolState(symbol: string): ReturnType<typeof querySymbolState>;
@@ -133,9 +134,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }));
       return { fills, orders: raw.orders };
     },
-    async startWorker() {
+    async startWorker(workflows) {
       workerConnection = await NativeConnection.connect({ address });
-      worker = await createTradingWorker({ connection: workerConnection, namespace: 'default', taskQueue, activities, workflowBundle: await sharedBundle() });
+      worker = await createTradingWorker({ connection: workerConnection, namespace: 'default', taskQueue, activities, workflowBundle: workflows ?? (await sharedBundle()) });
       running = worker.run();
     },
     async stopWorker() {
