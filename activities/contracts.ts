@@ -1,5 +1,7 @@
 import type { ExitReason, PositionSide, ScoredSignal } from '../core/types.js';
 import type { RiskVerdict } from '../core/risk.js';
+import type { CloseEvidence, JournalWrite, Notice, OrderAnswer, Reading, StopAnswer } from '../core/position-lifecycle.js';
+import type { FillFact, OrderFact } from '../core/position-orders.js';
 
 /**
  * The activity surface the workflows call. Types only, so workflow code can import it without
@@ -72,7 +74,31 @@ export interface StopSettlement {
   stopClientAlgoId: string;
 }
 
-export interface TradingActivities {
+/** What the position lifecycle asks of the exchange; every answer is a fact for core/position-lifecycle.ts. */
+export interface PositionActivities {
+  /** Size from a sane price and send the entry (looked up by id first); never retried inside. */
+  submitEntry(req: { symbol: string; side: PositionSide; notional: number; leverage: number; clientOrderId: string; sendBefore: number }): Promise<OrderAnswer>;
+  /** Reduce-only MARKET for `quantity`, or for the whole exchange position on our side when null. */
+  submitExit(req: { symbol: string; side: PositionSide; clientOrderId: string; sendBefore: number; quantity: number | null }): Promise<OrderAnswer>;
+  /** `at`: local time before the first query; null = the exchange does not know the id. */
+  lookupOrders(req: { symbol: string; clientOrderIds: string[] }): Promise<{ at: number; orders: Record<string, OrderFact | null> }>;
+  /** Cancels what is still open of the order and answers its state afterwards. */
+  cancelOpenOrder(req: { symbol: string; clientOrderId: string }): Promise<OrderFact | null>;
+  fetchFills(req: { symbol: string; orderId: number }): Promise<FillFact[]>;
+  placeStop(req: { symbol: string; side: PositionSide; triggerPrice: number; clientAlgoId: string; sendBefore: number }): Promise<StopAnswer>;
+  cancelStop(req: { symbol: string; clientAlgoId: string }): Promise<{ outcome: 'GONE' | 'FIRED' | 'FAILED'; actualOrderId: number | null; reason?: string }>;
+  /** The symbol's position and mark from the worker's shared snapshot, newer than `after` when given. */
+  readExchangePosition(req: { symbol: string; after: number | null }): Promise<Reading>;
+  gatherCloseEvidence(req: { symbol: string; side: PositionSide; clientAlgoId: string; since: number | null }): Promise<CloseEvidence>;
+  applyJournalWrites(req: { writes: JournalWrite[] }): Promise<void>;
+  notifyPosition(req: { positionId: string; notices: Notice[] }): Promise<void>;
+}
+
+/**
+ * `openPosition` .. `journalEntryFailure` serve position workflows started before the lifecycle
+ * (workflows/position-legacy.ts) until none of them runs any more.
+ */
+export interface TradingActivities extends PositionActivities {
   /** `dueAt`: when the tick was due (epoch ms); its lateness is measured when the activity starts. */
   evaluateSignal(req: { workflowId: string; symbol: string; dueAt?: number }): Promise<ScoredSignal>;
   journalDecision(rec: DecisionRecord): Promise<void>;

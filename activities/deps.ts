@@ -18,6 +18,8 @@ export interface ActivityDeps {
   log: Logger;
   signalLog: SignalLog;
   metrics: Metrics;
+  /** How long one account position read serves every position workflow of the worker (default 1 s). */
+  accountReadMaxAgeMs?: number;
 }
 
 /** Attempt number of the running activity (1 on the first try). */

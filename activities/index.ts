@@ -3,6 +3,10 @@ import type { ActivityDeps } from './deps.js';
 import { entryActivities } from './entry.js';
 import { exitActivities } from './exit.js';
 import { journalActivities } from './journal.js';
+import { AccountReader } from './account-reader.js';
+import { positionJournalActivities } from './position-journal.js';
+import { positionOrderActivities } from './position-orders.js';
+import { positionWatchActivities } from './position-watch.js';
 import { protectiveStopActivities } from './protective-stop.js';
 import { riskActivities } from './risk.js';
 import { createSettlement } from './settlement.js';
@@ -20,5 +24,8 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
     ...entryActivities(deps, settlement),
     ...protectiveStopActivities(deps, settlement),
     ...exitActivities(deps, settlement),
+    ...positionOrderActivities(deps),
+    ...positionWatchActivities(deps, new AccountReader(deps.exchange, deps.accountReadMaxAgeMs)),
+    ...positionJournalActivities(deps),
   };
 }

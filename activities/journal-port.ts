@@ -3,5 +3,15 @@ import type { Journal } from '../journal/index.js';
 /** The part of the journal the activities use (tests may hand in anything with this shape). */
 export type JournalPort = Pick<
   Journal,
-  'recordSignal' | 'getPosition' | 'upsertOrder' | 'recordFills' | 'openPosition' | 'closePosition' | 'getGlobalKill' | 'realizedPnlSince' | 'openPositions'
+  | 'recordSignal'
+  | 'getPosition'
+  | 'upsertOrder'
+  | 'recordFills'
+  | 'openPosition'
+  | 'recordEntry'
+  | 'closePosition'
+  | 'recordRiskEventOnce'
+  | 'getGlobalKill'
+  | 'realizedPnlSince'
+  | 'openPositions'
 >;

@@ -23,6 +23,12 @@ export function createMetrics() {
     decisions: new Counter({ name: 'qt_decisions_total', help: 'Loop decisions, by outcome', labelNames: ['decision'], registers: [registry] }),
     orders: new Counter({ name: 'qt_orders_total', help: 'Orders executed, by purpose', labelNames: ['purpose'], registers: [registry] }),
     positionsClosed: new Counter({ name: 'qt_positions_closed_total', help: 'Positions closed, by exit reason', labelNames: ['reason'], registers: [registry] }),
+    positionAlerts: new Counter({
+      name: 'qt_position_alerts_total',
+      help: 'Positions needing an operator: stop not placed, flat without a closing fill, exits refused, duplicate or unexplained exposure',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     evaluationSeconds: new Histogram({
       name: 'qt_signal_evaluation_seconds',
       help: 'Market data + features + inference per symbol tick',

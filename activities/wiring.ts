@@ -19,6 +19,8 @@ export interface ActivityWiring {
   log: Logger;
   /** Window of the `AI signals: ...` summary line (the check interval). */
   summaryWindowMs: number;
+  /** How long one account position read serves every position workflow of the worker (default 1 s). */
+  accountReadMaxAgeMs?: number;
 }
 
 /** The activities with their in-process helpers (candle cache, signal summary, metrics) built once. */
@@ -32,6 +34,7 @@ export function wireActivities(w: ActivityWiring): { activities: TradingActiviti
     risk: w.risk,
     log: w.log,
     signalLog: new SignalLog(w.log, w.summaryWindowMs),
+    ...(w.accountReadMaxAgeMs !== undefined ? { accountReadMaxAgeMs: w.accountReadMaxAgeMs } : {}),
     metrics,
   });
   return { activities, metrics };

@@ -206,7 +206,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
       newOrderRespType: 'RESULT',
     });
     // postPrivate rather than submitNewOrder: the latter warns on every id without the library's broker prefix.
-    const o = (await this.call('newOrder', 'POST /fapi/v1/order', {}, () => this.#client.postPrivate('fapi/v1/order', params))) as Raw;
+    const o = (await this.call('newOrder', 'POST /fapi/v1/order', {}, withinSendWindow('newOrder', req.sendBefore, () => this.#client.postPrivate('fapi/v1/order', params)))) as Raw;
     return parseOrder(o);
   }
 
@@ -221,20 +221,14 @@ export class BinanceFuturesAdapter implements FuturesExchange {
 
   async tradesForOrder(symbol: string, orderId: number): Promise<Fill[]> {
     const rows = (await this.call('userTrades', 'GET /fapi/v1/userTrades', {}, () => this.#client.getAccountTrades({ symbol, orderId } as never))) as unknown as Raw[];
-    return rows.map((t) => ({
-      symbol: String(t.symbol),
-      tradeId: num(t.id),
-      orderId: num(t.orderId),
-      side: t.side as OrderSide,
-      price: num(t.price),
-      qty: num(t.qty),
-      quoteQty: num(t.quoteQty),
-      commission: num(t.commission),
-      commissionAsset: String(t.commissionAsset),
-      realizedPnl: num(t.realizedPnl),
-      time: num(t.time),
-    }));
+    return rows.map(parseFill);
   }
+
+  async tradesSince(symbol: string, startTime: number): Promise<Fill[]> {
+    const rows = (await this.call('userTrades', 'GET /fapi/v1/userTrades', {}, () => this.#client.getAccountTrades({ symbol, startTime, limit: 1000 }))) as unknown as Raw[];
+    return rows.map(parseFill);
+  }
+
 
   async placeStopOrder(req: StopOrderRequest): Promise<AlgoOrderState> {
     requirePositive(req.symbol, 'trigger price', req.triggerPrice, BinanceCode.PRICE_LESS_THAN_ZERO);
@@ -253,7 +247,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
       closePosition: 'true',
       clientAlgoId: req.clientAlgoId,
     };
-    const a = (await this.call('newAlgoOrder', 'POST /fapi/v1/algoOrder', {}, () => this.#client.postPrivate('fapi/v1/algoOrder', params))) as Raw;
+    const a = (await this.call('newAlgoOrder', 'POST /fapi/v1/algoOrder', {}, withinSendWindow('newAlgoOrder', req.sendBefore, () => this.#client.postPrivate('fapi/v1/algoOrder', params)))) as Raw;
     return parseAlgo(a);
   }
 
@@ -383,6 +377,21 @@ export function toExchangeError(what: string, e: unknown): ExchangeError {
   return new ExchangeError('rejected', `${what}: ${err.message ?? String(e)}`);
 }
 
+/**
+ * SendWindow: a request that must not leave after `sendBefore`. Checked immediately before each send (after
+ * any rate-limit wait, and again before the retry after -1021), so a caller that may have been superseded
+ * (its activity timed out and a retry looked the id up) can never send late. A request signed before the
+ * window closed is refused by the exchange once its recvWindow has passed, which bounds how long it can
+ * still appear. Refusing is "not sent": `retryable`.
+ */
+function withinSendWindow<T>(what: string, sendBefore: number | undefined, fn: () => Promise<T>): () => Promise<T> {
+  return () => {
+    const late = sendBefore === undefined ? 0 : Date.now() - sendBefore;
+    if (late > 0) return Promise.reject(new ExchangeError('retryable', `${what}: not sent, its send window closed ${late} ms ago`));
+    return fn();
+  };
+}
+
 /** Refuses a quantity or price that is not a finite number above zero, naming it. */
 function requirePositive(symbol: string, what: string, value: number, code: number): void {
   if (typeof value === 'number' && Number.isFinite(value) && value > 0) return;
@@ -404,6 +413,22 @@ function parseRules(s: Raw): SymbolRules {
     minQty: Math.max(num(lot.minQty), num(market.minQty)),
     marketMaxQty: num(market.maxQty) || num(lot.maxQty),
     minNotional: num(notional.notional),
+  };
+}
+
+function parseFill(t: Raw): Fill {
+  return {
+    symbol: String(t.symbol),
+    tradeId: num(t.id),
+    orderId: num(t.orderId),
+    side: t.side as OrderSide,
+    price: num(t.price),
+    qty: num(t.qty),
+    quoteQty: num(t.quoteQty),
+    commission: num(t.commission),
+    commissionAsset: String(t.commissionAsset),
+    realizedPnl: num(t.realizedPnl),
+    time: num(t.time),
   };
 }
 

@@ -26,6 +26,8 @@ export interface ExchangeConfig {
   weightLimitPerMinute?: number;
   /** Live trading moves real money: the caller must say so explicitly. */
   allowLive?: boolean;
+  /** The exchange's clock for the weight budget's minutes (tests move it by hand); see AdapterOptions. */
+  serverClock?: () => number;
 }
 
 /** The adapter for a venue. The same code path serves all three; only URL and keys differ. */
@@ -44,5 +46,13 @@ export function createExchange(cfg: ExchangeConfig): BinanceFuturesAdapter {
   const apiKey = credentials?.apiKey ?? DEV_API_KEY;
   const apiSecret = credentials?.apiSecret ?? DEV_API_SECRET;
   const weightLimitPerMinute = cfg.weightLimitPerMinute ?? (cfg.venue === 'paper' ? Infinity : 2400);
-  return new BinanceFuturesAdapter({ venue: cfg.venue, baseUrl, apiKey, apiSecret, weightLimitPerMinute, ...(cfg.timeoutMs !== undefined ? { timeoutMs: cfg.timeoutMs } : {}) });
+  return new BinanceFuturesAdapter({
+    venue: cfg.venue,
+    baseUrl,
+    apiKey,
+    apiSecret,
+    weightLimitPerMinute,
+    ...(cfg.timeoutMs !== undefined ? { timeoutMs: cfg.timeoutMs } : {}),
+    ...(cfg.serverClock ? { serverClock: cfg.serverClock } : {}),
+  });
 }

@@ -1,3 +1,4 @@
+import type { ExchangeOrderStatus, FillFact, OrderFact } from '../core/position-orders.js';
 import type { Candle, OrderSide } from '../core/types.js';
 
 /**
@@ -19,34 +20,17 @@ export interface SymbolRules {
   minNotional: number;
 }
 
-export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'REJECTED' | 'EXPIRED';
+export type OrderStatus = ExchangeOrderStatus;
 
-export interface OrderState {
+/** An order: what the position lifecycle takes as a fact (core/position-orders.ts), with its symbol. */
+export interface OrderState extends OrderFact {
   symbol: string;
-  orderId: number;
-  clientOrderId: string;
-  side: OrderSide;
-  status: OrderStatus;
-  origQty: number;
-  executedQty: number;
-  /** Average fill price; 0 until filled. */
-  avgPrice: number;
   reduceOnly: boolean;
-  updateTime: number;
 }
 
-export interface Fill {
+/** One trade of the account: the lifecycle's fill fact, with its symbol. */
+export interface Fill extends FillFact {
   symbol: string;
-  tradeId: number;
-  orderId: number;
-  side: OrderSide;
-  price: number;
-  qty: number;
-  quoteQty: number;
-  commission: number;
-  commissionAsset: string;
-  realizedPnl: number;
-  time: number;
 }
 
 export type AlgoStatus = 'NEW' | 'TRIGGERING' | 'TRIGGERED' | 'FINISHED' | 'CANCELED' | 'EXPIRED' | 'REJECTED';
@@ -91,6 +75,8 @@ export interface MarketOrderRequest {
   reduceOnly?: boolean;
   /** Price for the min-notional check before sending; the adapter fetches the mark price when omitted. */
   referencePrice?: number;
+  /** The request must not leave after this (epoch ms, local clock); see SendWindow. */
+  sendBefore?: number;
 }
 
 export interface StopOrderRequest {
@@ -100,6 +86,8 @@ export interface StopOrderRequest {
   type: 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
   triggerPrice: number;
   clientAlgoId: string;
+  /** The request must not leave after this (epoch ms, local clock); see SendWindow. */
+  sendBefore?: number;
 }
 
 export interface FuturesExchange {
@@ -120,6 +108,8 @@ export interface FuturesExchange {
   getOrder(symbol: string, clientOrderId: string): Promise<OrderState | null>;
   cancelOrder(symbol: string, clientOrderId: string): Promise<void>;
   tradesForOrder(symbol: string, orderId: number): Promise<Fill[]>;
+  /** The account's trades on a symbol from `startTime` (exchange time, ms), oldest first, at most 1000. */
+  tradesSince(symbol: string, startTime: number): Promise<Fill[]>;
   /** Conditional order through the Algo Order API: closePosition=true, workingType=MARK_PRICE. */
   placeStopOrder(req: StopOrderRequest): Promise<AlgoOrderState>;
   getAlgoOrder(symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null>;

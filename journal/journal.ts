@@ -140,6 +140,35 @@ export class Journal {
     return result.rowCount === 1;
   }
 
+  /**
+   * Books a position's entry, or corrects it while the position is open: the row follows the exchange's
+   * fills (an entry journaled with its order's numbers before its trades were readable gets their fee and
+   * price once they are). Idempotent.
+   */
+  async recordEntry(row: PositionOpen): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO positions (position_id, workflow_id, symbol, side, quantity, entry_price, entry_fee, opened_at,
+         stop_price, take_profit_price)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (position_id) DO UPDATE SET quantity = EXCLUDED.quantity, entry_price = EXCLUDED.entry_price,
+         entry_fee = EXCLUDED.entry_fee, stop_price = COALESCE(EXCLUDED.stop_price, positions.stop_price),
+         take_profit_price = COALESCE(EXCLUDED.take_profit_price, positions.take_profit_price)
+       WHERE positions.status = 'OPEN'`,
+      [row.positionId, row.workflowId, row.symbol, row.side, row.quantity, row.entryPrice, row.entryFee,
+        toDate(row.openedAt), row.stopPrice, row.takeProfitPrice],
+    );
+  }
+
+  /** Books a risk event once per key, however often a retried activity writes it; false when already booked. */
+  async recordRiskEventOnce(key: string, event: RiskEvent): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO risk_events (kind, symbol, detail, event_key) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (event_key) WHERE event_key IS NOT NULL DO NOTHING`,
+      [event.kind, event.symbol ?? null, JSON.stringify(event.detail ?? {}), key],
+    );
+    return result.rowCount === 1;
+  }
+
   async getPosition(positionId: string): Promise<PositionRow | null> {
     const result = await this.pool.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM positions WHERE position_id = $1`, [positionId]);
     return result.rows[0] ?? null;

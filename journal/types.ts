@@ -1,3 +1,4 @@
+import type { JournalEntry } from '../core/position-lifecycle.js';
 import type { OrderSide, PositionSide, Signal } from '../core/types.js';
 import type { Fill } from '../exchange/types.js';
 
@@ -56,18 +57,8 @@ export type OrderRow = Omit<OrderRecord, 'updatedAt' | 'exchangeOrderId'> & {
 export type FillRecord = Fill & { clientOrderId: string; positionId: string | null };
 export type FillRow = Omit<FillRecord, 'time'> & { time: Date };
 
-export interface PositionOpen {
-  positionId: string;
-  workflowId: string;
-  symbol: string;
-  side: PositionSide;
-  quantity: number;
-  entryPrice: number;
-  entryFee: number;
-  openedAt: TimeInput;
-  stopPrice: number | null;
-  takeProfitPrice: number | null;
-}
+/** A position's entry, as the position lifecycle writes it (its time may arrive as text: TimeInput). */
+export type PositionOpen = Omit<JournalEntry, 'openedAt'> & { openedAt: TimeInput };
 
 export interface PositionClose {
   positionId: string;

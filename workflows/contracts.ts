@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ExitReason, PositionSide, Signal } from '../core/types.js';
 import type { TradingParams } from '../core/params.js';
 import type { ExitTracker } from '../core/exits.js';
+import type { JournalWrite, PositionLifecycle } from '../core/position-lifecycle.js';
 
 /** Feature switches that can change at runtime alongside the trading parameters. */
 export interface TradingFlags {
@@ -57,6 +58,12 @@ export interface PositionReport {
   netPnl: number;
   /** Workflow time of the exit: the cooldown starts here. */
   at: number;
+  /**
+   * Exchange time of the exit (the closing fill) or of the failed entry's last answer: the daily loss is
+   * counted in the venue's clock (market time on a replaying paper exchange). The workflow's time when the
+   * exchange never saw the entry.
+   */
+  venueTime: number;
   detail?: string;
 }
 
@@ -82,13 +89,24 @@ export interface PositionInput {
   params: TradingParams;
   /** Deterministic client order id stem (<= 30 chars); suffixes E, S, X1.. make the ids. */
   orderIdStem: string;
-  /** Present when continuing from a previous run. */
-  state?: PositionState;
+  /**
+   * Adoption: start from an exchange position nobody owns instead of sending an entry. The workflow reads
+   * the exchange (what it shows on `side` is owned, `quantity` is what the caller saw), places the stop,
+   * journals an OPEN row unless the position id has one, and manages the exits. `notional` is ignored.
+   */
+  adopt?: { quantity: number; entryPrice: number; reason: string };
+  /** Present when continuing from a previous run (the legacy shape for a run of the earlier workflow). */
+  state?: PositionLifecycle | LegacyPositionState;
+  /** Journal writes Postgres has not taken yet, carried across continue-as-new. */
+  pendingJournal?: JournalWrite[];
+  /** The report already sent to the symbol workflow, carried across continue-as-new. */
+  report?: PositionReport | null;
 }
 
 export type PositionStage = 'ENTERING' | 'OPEN' | 'EXITING' | 'CLOSED';
 
-export interface PositionState {
+/** State of a position workflow started before the position lifecycle (workflows/position-legacy.ts). */
+export interface LegacyPositionState {
   stage: PositionStage;
   quantity: number;
   entryPrice: number;
@@ -107,7 +125,7 @@ export interface PositionState {
 export const closePositionSignal = defineSignal<[{ reason: 'MANUAL' | 'KILL_FLATTEN' }]>('closePosition');
 /** Why a position is closed on request rather than by its exit rules. */
 export type CloseRequestReason = Extract<ExitReason, 'MANUAL' | 'KILL_FLATTEN' | 'PROTECTION_FAILED'>;
-export const positionStateQuery = defineQuery<PositionInput & { state: PositionState }>('positionState');
+export const positionStateQuery = defineQuery<PositionInput & { state: PositionLifecycle | LegacyPositionState }>('positionState');
 
 export const symbolWorkflowId = (symbol: string): string => `qt-symbol-${symbol}`;
 export const positionWorkflowId = (positionId: string): string => `qt-position-${positionId}`;

@@ -4,198 +4,254 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { exitLevels, newTracker, observePrice } from '../core/exits.js';
-import type { ExitReason } from '../core/types.js';
-import type { ExitResult, TradingActivities } from '../activities/contracts.js';
+import { exitLevels, newTracker } from '../core/exits.js';
+import {
+  newAdoption,
+  newEntry,
+  resumedPosition,
+  exitOrderId,
+  step,
+  type CloseReason,
+  type JournalWrite,
+  type LifecycleCommand,
+  type LifecycleFact,
+  type PositionLifecycle,
+} from '../core/position-lifecycle.js';
+import type { PositionActivities } from '../activities/contracts.js';
 import {
   closePositionSignal,
   positionClosedSignal,
   positionStateQuery,
+  type LegacyPositionState,
   type PositionInput,
   type PositionReport,
-  type PositionState,
 } from './contracts.js';
 import { failureText } from './failure-text.js';
-
-/** Order activities resolve unknown outcomes by querying the client order id, so retries are safe. */
-const orders = proxyActivities<TradingActivities>({
-  startToCloseTimeout: '60s',
-  // Order activities heartbeat every second: a dead worker is detected in seconds.
-  heartbeatTimeout: '5s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
-const reads = proxyActivities<TradingActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
-});
-
-const MAX_CHECKS_PER_RUN = 2_000;
-
-function initialState(): PositionState {
-  return {
-    stage: 'ENTERING',
-    quantity: 0,
-    entryPrice: 0,
-    entryFee: 0,
-    openedAt: 0,
-    tracker: null,
-    stopPrice: null,
-    takeProfitPrice: null,
-    lastMark: null,
-    lastMarkAt: null,
-    exitAttempts: 0,
-    closeRequest: null,
-    result: null,
-  };
-}
+import { legacyPositionWorkflow } from './position-legacy.js';
 
 /**
- * One open position: MARKET entry, an exchange-side protective stop right after the fill, then
- * watch the mark price until take profit, stop loss, trailing stop, time limit or a close request,
- * and report the exit to the symbol workflow (by workflow id, so any of its runs receives it).
+ * Sending an order is one attempt: what an unknown outcome means is for the lifecycle to find out (it looks
+ * the id up), never for a blind retry. The attempt's own send window (sendBefore) is shorter than this.
+ */
+const orders = proxyActivities<PositionActivities>({ startToCloseTimeout: '20s', heartbeatTimeout: '5s', retry: { maximumAttempts: 1 } });
+/** One stop attempt is short; the lifecycle retries until its bound (a few seconds), then closes at market. */
+const stops = proxyActivities<PositionActivities>({ startToCloseTimeout: '6s', heartbeatTimeout: '3s', retry: { maximumAttempts: 1 } });
+const reads = proxyActivities<PositionActivities>({ startToCloseTimeout: '10s', retry: { initialInterval: '500ms', maximumAttempts: 2 } });
+/** The journal pump retries on its own schedule, so a Postgres outage never holds the lifecycle up. */
+const journal = proxyActivities<PositionActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 1 } });
+const notices = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 3 } });
+
+/** A step is one activity or timer (a check is two): about 5,000 history events per run. */
+const MAX_STEPS_PER_RUN = 2_000;
+const JOURNAL_BATCH = 50;
+
+/**
+ * One exchange position: entry (or adoption), protective stop, exits, books. The rules live in
+ * core/position-lifecycle.ts; this workflow runs the lifecycle's commands as activities, feeds their
+ * answers back as facts, keeps the journal writes until Postgres takes them, and reports the outcome to
+ * the symbol workflow (by workflow id, so any of its runs receives it).
+ *
+ * Versioning: a history without the 'position-lifecycle' marker comes from the earlier position workflow
+ * and replays through it (workflows/position-legacy.ts); such a position still open hands over to the
+ * lifecycle at its next check. Every position started now records the marker and runs the lifecycle.
  */
 export async function positionWorkflow(input: PositionInput): Promise<PositionReport> {
-  const s: PositionState = input.state ?? initialState();
-  const ids = { entry: `${input.orderIdStem}-E`, stop: `${input.orderIdStem}-S` };
-  let wake = false;
+  if (!patched('position-lifecycle')) return legacyPositionWorkflow(input, (s) => runLifecycle(input, fromLegacy(input, s)));
+  return runLifecycle(input, initialLifecycle(input));
+}
 
-  setHandler(positionStateQuery, () => ({ ...input, state: s }));
-  setHandler(closePositionSignal, ({ reason }) => {
-    s.closeRequest ??= { reason };
-    wake = true;
-  });
+function isLifecycle(s: PositionInput['state']): s is PositionLifecycle {
+  return !!s && (s as PositionLifecycle).version === 2;
+}
 
-  if (s.stage === 'ENTERING') {
-    const entry = await orders.openPosition({
+function initialLifecycle(input: PositionInput): PositionLifecycle {
+  if (isLifecycle(input.state)) return input.state;
+  if (input.state) return fromLegacy(input, input.state);
+  const id = { positionId: input.positionId, workflowId: workflowInfo().workflowId, symbol: input.symbol, side: input.side, idStem: input.orderIdStem };
+  if (input.adopt) return newAdoption({ ...id, entryPrice: input.adopt.entryPrice, reason: input.adopt.reason }, Date.now());
+  return newEntry({ ...id, notional: input.notional }, Date.now());
+}
+
+/** A position of the earlier workflow, open with its stop and its journal row, continues under the lifecycle. */
+function fromLegacy(input: PositionInput, s: LegacyPositionState): PositionLifecycle {
+  const levels = exitLevels(input.side, s.entryPrice, input.params);
+  return resumedPosition(
+    {
       positionId: input.positionId,
       workflowId: workflowInfo().workflowId,
       symbol: input.symbol,
       side: input.side,
-      notional: input.notional,
-      leverage: input.params.leverage,
-      clientOrderId: ids.entry,
-      stopLossPct: input.params.stopLossPct,
-      takeProfitPct: input.params.takeProfitPct,
-    });
-    if (entry.status === 'REJECTED') {
-      await orders.journalEntryFailure({ positionId: input.positionId, workflowId: workflowInfo().workflowId, symbol: input.symbol, side: input.side, reason: entry.reason });
-      return report(input, s, { positionId: input.positionId, outcome: 'ENTRY_FAILED', exitReason: null, netPnl: 0, at: Date.now(), detail: entry.reason });
-    }
-    Object.assign(s, {
-      stage: 'OPEN',
-      quantity: entry.quantity,
-      entryPrice: entry.entryPrice,
-      entryFee: entry.entryFee,
-      openedAt: Date.now(),
-      tracker: newTracker(input.side, entry.entryPrice, Date.now()),
-      stopPrice: entry.stopPrice,
-      takeProfitPrice: entry.takeProfitPrice,
-    });
-    try {
-      await orders.placeProtectiveStop({ positionId: input.positionId, symbol: input.symbol, side: input.side, triggerPrice: entry.stopPrice, clientAlgoId: ids.stop });
-    } catch (err) {
-      // The exchange refused the stop: never hold a position nobody guards while the agent is down.
-      log.error('protective stop refused; closing the position', { positionId: input.positionId, error: failureText(err) });
-      s.closeRequest ??= { reason: 'PROTECTION_FAILED' };
-    }
-  }
+      idStem: input.orderIdStem,
+      quantity: s.quantity,
+      entryPrice: s.entryPrice,
+      entryFee: s.entryFee,
+      openedAt: s.openedAt,
+      tracker: s.tracker ?? newTracker(input.side, s.entryPrice, s.openedAt),
+      stopPrice: s.stopPrice ?? levels.stopLoss,
+      takeProfitPrice: s.takeProfitPrice ?? levels.takeProfit,
+    },
+    Array.from({ length: s.exitAttempts }, (_, i) => exitOrderId(input.orderIdStem, i + 1)),
+    s.closeRequest,
+    Date.now(),
+  );
+}
 
-  for (let checks = 0; s.stage !== 'CLOSED'; checks++) {
-    if (checks >= MAX_CHECKS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof positionWorkflow>({ ...input, state: s });
+async function runLifecycle(input: PositionInput, start: PositionLifecycle): Promise<PositionReport> {
+  let lc = start;
+  const pending: JournalWrite[] = [...(input.pendingJournal ?? [])];
+  let report: PositionReport | null = input.report ?? null;
+  let closeReason: CloseReason | null = null;
+  let wake = false;
+
+  setHandler(positionStateQuery, () => ({ ...input, state: lc }));
+  // Accepted in every stage: entering (honoured once the entry's exposure is known), open, exiting.
+  setHandler(closePositionSignal, ({ reason }) => {
+    closeReason ??= reason;
+    wake = true;
+  });
+
+  // Nothing is journaled before the stop is settled: protection never waits for Postgres.
+  const pump = startJournalPump(pending, () => lc.stage !== 'ENTERING' && lc.stage !== 'PROTECTING' && lc.stage !== 'ADOPTING');
+  const ctx = () => ({ now: Date.now(), rules: input.params, checkEveryMs: input.params.positionCheckSeconds * 1000 });
+  const absorb = async (fact: LifecycleFact): Promise<LifecycleCommand> => {
+    const out = step(lc, fact, ctx());
+    lc = out.state;
+    pending.push(...out.journal);
+    if (out.notices.length > 0) {
+      await notices.notifyPosition({ positionId: input.positionId, notices: out.notices }).catch((err) => log.warn('notice not delivered', { error: failureText(err) }));
     }
-    describe(input, s);
-    const exit = await nextExit(input, s);
-    if (exit === 'STOP_FIRED') {
-      const settled = await orders.settleProtectiveStop({ positionId: input.positionId, symbol: input.symbol, side: input.side, entryFee: s.entryFee, stopClientAlgoId: ids.stop });
-      return finish(input, s, settled);
-    }
-    if (exit) {
-      s.stage = 'EXITING';
-      s.exitAttempts++;
-      let result: ExitResult;
-      try {
-        result = await orders.closePosition({
-          positionId: input.positionId,
-          symbol: input.symbol,
-          side: input.side,
-          quantity: s.quantity,
-          entryFee: s.entryFee,
-          clientOrderId: exitOrderId(input, s.exitAttempts),
-          earlierClientOrderIds: Array.from({ length: s.exitAttempts - 1 }, (_, i) => exitOrderId(input, i + 1)),
-          stopClientAlgoId: ids.stop,
-          reason: exit,
-        });
-      } catch (err) {
-        // Refused by the exchange (not a transient error: those are retried inside): keep watching,
-        // the protective stop still guards the position, and try again at the next check.
-        log.error('exit order failed; retrying at the next check', { positionId: input.positionId, error: failureText(err) });
-        s.stage = 'OPEN';
-        await condition(() => false, input.params.positionCheckSeconds * 1000);
-        continue;
-      }
-      if (result.status === 'CLOSED') return finish(input, s, result);
-      const settled = await orders.settleProtectiveStop({ positionId: input.positionId, symbol: input.symbol, side: input.side, entryFee: s.entryFee, stopClientAlgoId: ids.stop });
-      return finish(input, s, settled);
-    }
+    return out.command;
+  };
+  const closePending = () => closeReason !== null && lc.closeRequest === null && lc.stage !== 'CLOSED';
+  const sleepUntil = async (until: number) => {
     wake = false;
-    await condition(() => wake, input.params.positionCheckSeconds * 1000);
+    await condition(() => wake, Math.max(1, until - Date.now()));
+  };
+
+  let command = await absorb({ kind: 'WOKE' });
+  for (let steps = 0; ; steps++) {
+    if (closePending()) command = await absorb({ kind: 'CLOSE_REQUESTED', reason: closeReason! });
+    if (lc.result && !report) {
+      report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? Date.now(), at: Date.now() };
+      await tellSymbolWorkflow(input, report);
+    }
+    describe(input, lc);
+    if (command.kind === 'DONE') break;
+    if (steps >= MAX_STEPS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await condition(() => !pump.busy && allHandlersFinished());
+      if (!closePending()) await continueAsNew<typeof positionWorkflow>({ ...input, state: lc, pendingJournal: pending, report });
+      continue;
+    }
+    command = await absorb(await run(command, input, sleepUntil));
   }
-  return s.result!;
+  // The outcome is reported; the books are complete once Postgres has taken every write.
+  await condition(() => pending.length === 0 && !pump.busy);
+  return report!;
 }
 
-const exitOrderId = (input: PositionInput, attempt: number): string => `${input.orderIdStem}-X${attempt}`;
-
-/** Read the exchange once and decide: an exit reason, 'STOP_FIRED', or null to keep holding. */
-async function nextExit(input: PositionInput, s: PositionState): Promise<ExitReason | 'STOP_FIRED' | null> {
-  if (s.closeRequest) return s.closeRequest.reason;
-  let reading;
-  try {
-    reading = await reads.readPosition({ symbol: input.symbol });
-  } catch (err) {
-    // A missed reading is not an exit; the protective stop still guards the position.
-    log.warn('position read failed', { positionId: input.positionId, error: failureText(err) });
-    return null;
+/** Runs one command as an activity and turns its answer, or its failure, into the next fact. */
+async function run(c: LifecycleCommand, input: PositionInput, sleepUntil: (t: number) => Promise<void>): Promise<LifecycleFact> {
+  const { symbol, side } = input;
+  const why = (err: unknown) => failureText(err);
+  switch (c.kind) {
+    case 'SEND_ENTRY':
+    case 'SEND_EXIT': {
+      const sent =
+        c.kind === 'SEND_ENTRY'
+          ? orders.submitEntry({ symbol, side, notional: c.notional, leverage: input.params.leverage, clientOrderId: c.clientOrderId, sendBefore: c.sendBefore })
+          : orders.submitExit({ symbol, side, clientOrderId: c.clientOrderId, sendBefore: c.sendBefore, quantity: c.quantity });
+      // The activity failing (timeout, worker gone) says nothing about the order: its outcome is unknown.
+      const answer = await sent.catch((err) => ({ outcome: 'UNKNOWN' as const, reason: why(err) }));
+      return { kind: 'ORDER_ANSWER', clientOrderId: c.clientOrderId, answer };
+    }
+    case 'LOOKUP':
+      return reads.lookupOrders({ symbol, clientOrderIds: c.clientOrderIds }).then(
+        (r): LifecycleFact => ({ kind: 'ORDERS_SEEN', at: r.at, orders: r.orders }),
+        (err): LifecycleFact => ({ kind: 'LOOKUP_FAILED', clientOrderIds: c.clientOrderIds, reason: why(err) }),
+      );
+    case 'CANCEL_ORDER':
+      return { kind: 'CANCEL_ANSWER', clientOrderId: c.clientOrderId, order: await reads.cancelOpenOrder({ symbol, clientOrderId: c.clientOrderId }).catch(() => null) };
+    case 'PLACE_STOP': {
+      const answer = await stops
+        .placeStop({ symbol, side, triggerPrice: c.triggerPrice, clientAlgoId: c.clientAlgoId, sendBefore: c.sendBefore })
+        .catch((err) => ({ outcome: 'FAILED' as const, reason: why(err) }));
+      return { kind: 'STOP_ANSWER', answer };
+    }
+    case 'CANCEL_STOP': {
+      const r = await reads.cancelStop({ symbol, clientAlgoId: c.clientAlgoId }).catch((err) => ({ outcome: 'FAILED' as const, actualOrderId: null, reason: why(err) }));
+      return { kind: 'STOP_CANCELLED', ...r };
+    }
+    case 'READ':
+      return reads.readExchangePosition({ symbol, after: c.after }).then(
+        (reading): LifecycleFact => ({ kind: 'READING', reading }),
+        (err): LifecycleFact => ({ kind: 'READ_FAILED', reason: why(err) }),
+      );
+    case 'GATHER_EVIDENCE':
+      return reads.gatherCloseEvidence({ symbol, side, clientAlgoId: c.clientAlgoId, since: c.since }).then(
+        (evidence): LifecycleFact => ({ kind: 'EVIDENCE', evidence }),
+        (err): LifecycleFact => ({ kind: 'EVIDENCE_FAILED', reason: why(err) }),
+      );
+    case 'FETCH_FILLS':
+      return reads.fetchFills({ symbol, orderId: c.orderId }).then(
+        (fills): LifecycleFact => ({ kind: 'FILLS', clientOrderId: c.clientOrderId, fills }),
+        (err): LifecycleFact => ({ kind: 'FILLS_FAILED', clientOrderId: c.clientOrderId, reason: why(err) }),
+      );
+    case 'WAIT':
+    case 'DONE':
+      // A close request ends the wait at once.
+      if (c.kind === 'WAIT') await sleepUntil(c.until);
+      return { kind: 'WOKE' };
   }
-  // A close request may have arrived while the reading was in flight.
-  const request = s.closeRequest as PositionState['closeRequest'];
-  if (request) return request.reason;
-  s.lastMark = reading.markPrice;
-  s.lastMarkAt = Date.now();
-  if (reading.openQuantity === 0) return 'STOP_FIRED';
-  const { tracker, exit } = observePrice(s.tracker!, reading.markPrice, Date.now(), input.params);
-  s.tracker = tracker;
-  return exit?.reason ?? null;
 }
 
-async function finish(input: PositionInput, s: PositionState, r: Extract<ExitResult, { status: 'CLOSED' }>): Promise<PositionReport> {
-  return report(input, s, { positionId: input.positionId, outcome: 'CLOSED', exitReason: r.reason, netPnl: r.netPnl, at: Date.now() });
+/**
+ * Hands journal writes to Postgres in order, concurrently with the lifecycle, while `allowed()`. A write
+ * that fails stays at the head of the queue and is retried with backoff: an outage delays the books,
+ * never an order, and loses nothing (the writes are keyed, so a batch applied twice changes nothing).
+ */
+function startJournalPump(queue: JournalWrite[], allowed: () => boolean): { busy: boolean } {
+  const pump = { busy: false };
+  void (async () => {
+    for (let failures = 0; ; ) {
+      await condition(() => queue.length > 0 && allowed());
+      pump.busy = true;
+      const batch = queue.slice(0, JOURNAL_BATCH);
+      try {
+        await journal.applyJournalWrites({ writes: batch });
+        queue.splice(0, batch.length);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        if (failures === 1 || failures % 10 === 0) log.warn('journal unavailable; writes kept until it is back', { pending: queue.length, error: failureText(err) });
+      } finally {
+        pump.busy = false;
+      }
+      if (failures > 0) await condition(() => false, Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5)));
+    }
+  })();
+  return pump;
 }
 
-async function report(input: PositionInput, s: PositionState, r: PositionReport): Promise<PositionReport> {
-  s.stage = 'CLOSED';
-  s.result = r;
-  describe(input, s);
+async function tellSymbolWorkflow(input: PositionInput, r: PositionReport): Promise<void> {
   try {
     await getExternalWorkflowHandle(input.parentWorkflowId).signal(positionClosedSignal, r);
   } catch (err) {
-    // The symbol workflow is gone (terminated by an operator); the journal still has the exit.
+    // The symbol workflow is gone (terminated by an operator); the journal still gets the outcome.
     log.warn('could not report exit to symbol workflow', { positionId: input.positionId, error: String(err) });
   }
-  return r;
 }
 
-function describe(input: PositionInput, s: PositionState): void {
-  const levels = s.entryPrice ? exitLevels(input.side, s.entryPrice, input.params) : null;
+function describe(input: PositionInput, s: PositionLifecycle): void {
   setCurrentDetails(
     `**${input.side} ${input.symbol}** ${s.stage} | qty ${s.quantity} @ ${s.entryPrice || '-'} | mark ${s.lastMark ?? '-'}` +
-      (levels ? ` | TP ${levels.takeProfit.toPrecision(6)} SL ${levels.stopLoss.toPrecision(6)}` : '') +
-      (s.result ? ` | exit ${s.result.exitReason ?? s.result.outcome} net ${s.result.netPnl.toFixed(4)}` : ''),
+      (s.stopPrice !== null && s.takeProfitPrice !== null ? ` | TP ${s.takeProfitPrice.toPrecision(6)} SL ${s.stopPrice.toPrecision(6)} (stop ${s.protection.status})` : '') +
+      (s.result ? ` | ${s.result.exitReason ?? s.result.outcome} net ${s.result.netPnl.toFixed(4)}` : ''),
   );
 }

@@ -79,6 +79,24 @@ describe('Journal', () => {
     expect((await db.journal.openPositions()).some((p) => p.positionId === 'pos-3')).toBe(false);
   });
 
+  it('records an entry and corrects it from the fills while open, never after the close', async () => {
+    await db.journal.recordEntry(position({ positionId: 'pos-4', entryFee: 0, entryPrice: 40_010 }));
+    await db.journal.recordEntry(position({ positionId: 'pos-4', entryFee: 0.2, entryPrice: 40_000 }));
+    await db.journal.recordEntry(position({ positionId: 'pos-4', entryFee: 0.2, entryPrice: 40_000 }));
+    expect(await db.journal.getPosition('pos-4')).toMatchObject({ status: 'OPEN', entryFee: 0.2, entryPrice: 40_000, quantity: 0.01 });
+    await db.journal.closePosition({ positionId: 'pos-4', exitPrice: 41_000, exitReason: 'MANUAL', exitFee: 0.2, grossPnl: 10, netPnl: 9.6, closedAt: new Date() });
+    await db.journal.recordEntry(position({ positionId: 'pos-4', quantity: 7 }));
+    expect(await db.journal.getPosition('pos-4')).toMatchObject({ status: 'CLOSED', quantity: 0.01 });
+  });
+
+  it('books a keyed risk event once, however often it is written', async () => {
+    const event = { kind: 'PROTECTION_FAILED', symbol: 'BTCUSDT', detail: { positionId: 'pos-5' } };
+    expect(await db.journal.recordRiskEventOnce('pos-5:PROTECTION_FAILED', event)).toBe(true);
+    expect(await db.journal.recordRiskEventOnce('pos-5:PROTECTION_FAILED', event)).toBe(false);
+    const events = await db.journal.riskEvents(100);
+    expect(events.filter((e) => e.kind === 'PROTECTION_FAILED' && e.detail.positionId === 'pos-5')).toHaveLength(1);
+  });
+
   it('keeps the global kill switch across connections', async () => {
     expect((await db.journal.getGlobalKill()).on).toBe(false);
     await db.journal.setGlobalKill(true, 'manual stop');

@@ -10,7 +10,7 @@ import { DEFAULT_PARAMS, type TradingParams } from '../../core/params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from '../../core/risk.js';
 import { ScriptedSignalSource } from '../../activities/signal-source.js';
 import { wireActivities } from '../../activities/wiring.js';
-import { createExchange } from '../../exchange/index.js';
+import { createExchange, type ExchangeConfig } from '../../exchange/index.js';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import type { FuturesExchange } from '../../exchange/types.js';
 import { Journal } from '../../journal/index.js';
@@ -42,7 +42,8 @@ export interface Harness {
   stateDir: string;
   setPrice(symbol: string, price: number): Promise<void>;
   adminState(): Promise<AdminState>;
-  startWorker(): Promise<void>;
+  /** `workflows`: another workflow bundle than the project's (e.g. earlier workflow code). */
+  startWorker(workflows?: WorkflowBundleWithSourceMap): Promise<void>;
   stopWorker(): Promise<void>;
   startSymbol(symbol: string, params?: Partial<TradingParams>, extra?: Partial<SymbolWorkflowInput>): Promise<void>;
   symbolState(symbol: string): ReturnType<typeof querySymbolState>;
@@ -62,6 +63,12 @@ export interface HarnessOptions {
   risk?: Partial<RiskLimits>;
   /** Journal on this server (e.g. a test's own restartable Postgres) instead of a fresh shared-server database. */
   databaseUrl?: string;
+  /** Adapter options (a weight budget, a clock for its minutes). */
+  adapter?: Pick<ExchangeConfig, 'weightLimitPerMinute' | 'serverClock'>;
+  /** What the worker's activities see instead of the adapter (fault injection at the client boundary). */
+  wrapExchange?: (exchange: FuturesExchange) => FuturesExchange;
+  /** How long one account position read serves every position workflow. */
+  accountReadMaxAgeMs?: number;
 }
 
 async function journalFor(databaseUrl: string | undefined) {
@@ -74,7 +81,7 @@ async function journalFor(databaseUrl: string | undefined) {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'qt-trading-'));
   const localExchange = await startLocalExchange({ port: 0, stateFile: path.join(stateDir, 'exchange.json'), feed: { kind: 'manual' }, tickMs: 100 });
-  const exchange = createExchange({ venue: 'paper', baseUrl: localExchange.baseUrl });
+  const exchange = createExchange({ venue: 'paper', baseUrl: localExchange.baseUrl, ...opts.adapter });
   const db = await journalFor(opts.databaseUrl);
   const signals = new ScriptedSignalSource();
   const address = inject('temporalAddress');
@@ -83,10 +90,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const client = new Client({ connection: clientConnection });
   const log = pino({ level: process.env.QT_TEST_VERBOSE ? 'info' : 'silent' });
   const { activities } = wireActivities({
-    exchange,
+    exchange: opts.wrapExchange ? opts.wrapExchange(exchange) : exchange,
     journal: db.journal,
     signals,
     candleHistory: 10,
+    ...(opts.accountReadMaxAgeMs !== undefined ? { accountReadMaxAgeMs: opts.accountReadMaxAgeMs } : {}),
     risk: () => ({ ...DEFAULT_RISK_LIMITS, ...opts.risk }),
     log,
     summaryWindowMs: 1000,
@@ -126,9 +134,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }));
       return { fills, orders: raw.orders };
     },
-    async startWorker() {
+    async startWorker(workflows) {
       workerConnection = await NativeConnection.connect({ address });
-      worker = await createTradingWorker({ connection: workerConnection, namespace: 'default', taskQueue, activities, workflowBundle: await sharedBundle() });
+      worker = await createTradingWorker({ connection: workerConnection, namespace: 'default', taskQueue, activities, workflowBundle: workflows ?? (await sharedBundle()) });
       running = worker.run();
     },
     async stopWorker() {

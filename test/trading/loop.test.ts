@@ -42,7 +42,8 @@ describe('symbol loop', () => {
     const exitAt = (await h.symbolState(symbol)).lastExit!.at;
     const second = await openedPosition(h, symbol);
     expect(second.positionId).not.toBe(first.positionId);
-    const secondAt = (await h.journal.getPosition(second.positionId))!.openedAt.getTime();
+    // The position row is journaled right after the stop is on, so it may trail the OPEN stage by a moment.
+    const secondAt = (await eventually(() => h.journal.getPosition(second.positionId), 'the second position journaled')).openedAt.getTime();
     // Not before the cooldown ends; at most one loop interval (plus order latency) after.
     expect(secondAt - exitAt).toBeGreaterThanOrEqual(5_000);
     expect(secondAt - exitAt).toBeLessThan(5_000 + 1_000 + 1_500);

@@ -10,9 +10,11 @@ installTemporalLogger(pino({ level: 'error' }));
 
 /**
  * Saved histories of real runs (symbol loop with entries, exits, kill, continue-as-new; positions
- * through TP, stop and trailing exits) replayed against the current workflow code. A change that
- * breaks determinism for workflows already running fails here: guard it with patched().
- * Refresh with `QT_CAPTURE_HISTORIES=1 npx vitest run test/trading` after an intended change.
+ * through TP, stop and trailing exits, partial entries, a failed stop, a journal outage) replayed
+ * against the current workflow code. A change that breaks determinism for workflows already running
+ * fails here: guard it with patched(). `position-legacy-*` are histories of the position workflow
+ * before the lifecycle (workflows/position-legacy.ts) and are never refreshed. Refresh the others with
+ * `QT_CAPTURE_HISTORIES=1 npx vitest run test/trading` after an intended change.
  */
 const DIR = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 
