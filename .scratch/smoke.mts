@@ -1,0 +1,28 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ProcessStack } from '/work/wt-chaos/chaos/stack.ts';
+const dir = mkdtempSync(path.join(os.tmpdir(), 'qt-chaos-smoke-'));
+console.log(dir);
+const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
+const t0 = Date.now();
+const stack = await ProcessStack.start({ dir, dataDir: '/work/shared/data/binance-futures-5m', symbols, replaySpeed: 30, replayStart: Date.UTC(2025, 7, 10),
+  settings: { QT_SYMBOLS: symbols.join(','), QT_SIGNAL_SOURCE: 'random:1:0.5', QT_CHECK_INTERVAL: '2', QT_COOLDOWN_SECONDS: '5', QT_POSITION_CHECK_SECONDS: '1', QT_MAX_HOLD_SECONDS: '60', QT_TAKE_PROFIT_PCT: '0.5', QT_STOP_LOSS_PCT: '0.4', QT_DAILY_LOSS_LIMIT: '1000000' } });
+console.log('stack up in', Date.now() - t0, stack.pids());
+console.log(await stack.qt(['start']));
+await new Promise((r) => setTimeout(r, 20000));
+console.log(await stack.qt(['status']));
+const t1 = Date.now();
+await stack.killWorker();
+const ready = await stack.startWorker();
+console.log('worker restart took', ready - t1);
+const t2 = Date.now();
+await stack.stopTemporal();
+await new Promise((r) => setTimeout(r, 2000));
+await stack.startTemporal();
+console.log('temporal restart', Date.now() - t2, 'worker running?', stack.worker?.running, stack.unexpectedWorkerExits);
+await new Promise((r) => setTimeout(r, 15000));
+console.log('worker running?', stack.worker?.running, stack.unexpectedWorkerExits);
+console.log(await stack.qt(['status']));
+console.log(await stack.qt(['positions', '--all']));
+await stack.stop();
