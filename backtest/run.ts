@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { DEFAULT_PARAMS, type TradingParams } from '../core/params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from '../core/risk.js';
 import { WARMUP_CANDLES } from '../core/features.js';
-import { inferIntervalMs, loadKlinesDir } from '../ml/klines-file.js';
+import { inferIntervalMs, loadCandlesDir } from '../exchange/klines-file.js';
 import { loadModel } from '../ml/model.js';
 import { Progress } from '../ml/progress.js';
 import { type EngineResult, type Market, runEngine } from './engine.js';
@@ -62,7 +62,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
   const limits = o.limits ?? DEFAULT_RISK_LIMITS;
   const capital = o.capital ?? limits.maxTotalNotional;
   const showProgress = o.progress ?? true;
-  const data = loadKlinesDir(o.dataDir, o.symbols);
+  const data = loadCandlesDir(o.dataDir, o.symbols);
   const symbols = [...data.keys()];
   const candles = symbols.map((s) => data.get(s)!.filter((c) => o.to === undefined || c.openTime < o.to));
   const intervalMs = inferIntervalMs(candles.find((cs) => cs.length > 1) ?? []);

@@ -33,8 +33,8 @@ const percentile = (xs: number[], p: number): number => {
 
 async function withExchange<T>(feed: Parameters<typeof startLocalExchange>[0]['feed'], fn: (ex: LocalExchange, a: BinanceFuturesAdapter) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'qt-bench-exchange-'));
-  const ex = await startLocalExchange({ port: 0, stateFile: join(dir, 'state.json'), feed, initialBalances: { USDT: 1e9, USDC: 1e9 } });
-  // No weight budget: the point is the local exchange's capacity, far beyond Binance's 2400 per minute.
+  // No weight budget on either side: the point is the local exchange's capacity, far beyond Binance's limits.
+  const ex = await startLocalExchange({ port: 0, stateFile: join(dir, 'state.json'), feed, initialBalances: { USDT: 1e9, USDC: 1e9 }, rateLimits: false });
   const a = new BinanceFuturesAdapter({ venue: 'paper', baseUrl: ex.baseUrl, apiKey: ex.apiKey, apiSecret: ex.apiSecret, weightLimitPerMinute: Infinity });
   try {
     return await fn(ex, a);
@@ -49,7 +49,7 @@ async function orderRun(run: number): Promise<{ p50: number; p99: number; perSec
     await a.prepareSymbol('BTCUSDT', 10);
     let seq = 0;
     const order = (): Promise<unknown> =>
-      a.placeMarketOrder({ symbol: 'BTCUSDT', side: seq % 2 ? 'SELL' : 'BUY', quantity: 0.001, referencePrice: 60_000, clientOrderId: `b${run}-${seq++}` });
+      a.placeMarketOrder({ symbol: 'BTCUSDT', side: seq % 2 ? 'SELL' : 'BUY', quantity: 0.002, referencePrice: 60_000, clientOrderId: `b${run}-${seq++}` });
     for (let i = 0; i < 50; i++) await order(); // warm-up: connections, JIT
     const latencies: number[] = [];
     for (let i = 0; i < SEQUENTIAL_ORDERS; i++) {

@@ -99,7 +99,8 @@ try {
     startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
   ]);
   stops.push(() => temporal.stop(), () => pg.stop());
-  const local = await startLocalExchange({ port: 0, feed: { kind: 'replay', dir: path.join(tmp, 'data'), speed: 1 }, intrabarStepMs: intervalS * 1000 });
+  // The worker's capacity is measured, not Binance's request budget: no weight limit.
+  const local = await startLocalExchange({ port: 0, feed: { kind: 'replay', dir: path.join(tmp, 'data'), speed: 1 }, intrabarStepMs: intervalS * 1000, rateLimits: false });
   stops.push(() => local.close());
   const exchange = createExchange({ venue: 'paper', baseUrl: local.baseUrl });
   const journal = await Journal.connect(pg.url, { max: 20 });

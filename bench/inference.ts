@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadModel } from '../ml/model.js';
 import { createSignalService } from '../ml/signal-service.js';
-import { readKlinesFile } from '../ml/klines-file.js';
+import { readCandles } from '../exchange/klines-file.js';
 
 const MODEL = process.argv[2] ?? 'models/xgb-v1';
 const BATCH = 45;
@@ -40,7 +40,7 @@ for (let r = 0; r < RUNS; r++) {
 await model.close();
 console.log(`model.run, ${BATCH}-row batch (${MODEL}): p50 ${median(p50s).toFixed(3)} ms, p99 ${median(p99s).toFixed(3)} ms, ${Math.round(median(rates))} rows/s (median of ${RUNS} runs x ${ITER})`);
 
-const candles = readKlinesFile('test/fixtures/ml-slice/BTCUSDT.csv.gz').slice(0, 600);
+const candles = readCandles('test/fixtures/ml-slice/BTCUSDT.csv.gz').slice(0, 600);
 const now = candles[candles.length - 1]!.openTime + 300_000;
 const svc = await createSignalService({ primaryDir: MODEL, now: () => now, logger: pino({ level: 'silent' }) });
 const ticks: number[] = [];

@@ -24,6 +24,7 @@ describe('configuration', () => {
       [{ QT_LEVERAGE: '2.5' }, /^QT_LEVERAGE: /],
       [{ QT_MARKET_DATA: 'tape' }, /^QT_MARKET_DATA: expected one of live\|replay/],
       [{ QT_REPLAY_START: 'yesterday' }, /^QT_REPLAY_START: /],
+      [{ QT_REPLAY_START: '175668480000' }, /^QT_REPLAY_START: .*neither epoch seconds \(10 digits\) nor epoch milliseconds/],
     ];
     for (const [env, msg] of bad) {
       const err = (() => {
@@ -38,6 +39,14 @@ describe('configuration', () => {
       expect((err as Error).message).toMatch(msg);
       expect((err as Error).message).not.toContain('\n');
     }
+  });
+
+  it('reads QT_REPLAY_START as ISO time, epoch seconds or epoch milliseconds', () => {
+    const sept1 = Date.UTC(2025, 8, 1);
+    expect(loadConfig({ QT_REPLAY_START: '2025-09-01' }).replayStart).toBe(sept1);
+    expect(loadConfig({ QT_REPLAY_START: String(sept1 / 1000) }).replayStart).toBe(sept1);
+    expect(loadConfig({ QT_REPLAY_START: String(sept1) }).replayStart).toBe(sept1);
+    expect(loadConfig({ QT_REPLAY_START: '2025-09-01T12:30' }).replayStart).toBe(sept1 + 45_000_000);
   });
 
   it('accepts USDT- and USDC-margined symbols', () => {

@@ -90,15 +90,20 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 }
 
 /**
- * Parse a time given as ISO 8601 (`2025-09-01`, `2025-09-01T12:00`, `2025-09-01T12:00Z`) or epoch ms.
- * A time without a zone is UTC, like the data files, never the machine's local time.
+ * Parse a time given as ISO 8601 (`2025-09-01`, `2025-09-01T12:00`, `2025-09-01T12:00Z`), epoch milliseconds
+ * (13 digits) or epoch seconds (10 digits). A time without a zone is UTC, like the data files, never the
+ * machine's local time. Other digit counts are refused: 11 or 12 digits could be either unit.
  */
 export function parseTime(value: string, name: string): number {
   const s = value.trim();
-  if (/^\d{10,}$/.test(s)) return Number(s);
+  if (/^\d+$/.test(s)) {
+    if (s.length === 13) return Number(s);
+    if (s.length === 10) return Number(s) * 1000;
+    throw new ConfigError(name, `"${value}" is neither epoch seconds (10 digits) nor epoch milliseconds (13 digits); or use 2025-08-01T12:00`);
+  }
   const iso = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(s) ? s : `${s}Z`;
   const ms = Date.parse(iso);
-  if (!Number.isFinite(ms)) throw new ConfigError(name, `cannot read "${value}" as a time (use 2025-08-01, 2025-08-01T12:00 or epoch ms)`);
+  if (!Number.isFinite(ms)) throw new ConfigError(name, `cannot read "${value}" as a time (use 2025-08-01, 2025-08-01T12:00, epoch seconds or epoch ms)`);
   return ms;
 }
 

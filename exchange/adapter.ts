@@ -5,6 +5,7 @@ import { USDMClient } from 'binance';
 import type { Candle, OrderSide } from '../core/types.js';
 import { BinanceCode, ExchangeError, classifyHttpFailure, classifyNetworkFailure } from './errors.js';
 import { definedOnly, floorToStep, roundToTick } from './rounding.js';
+import { requestWeight } from './weights.js';
 import type {
   AlgoOrderState,
   AlgoStatus,
@@ -29,9 +30,20 @@ export interface AdapterOptions {
   timeoutMs?: number;
   recvWindow?: number;
   exchangeInfoTtlMs?: number;
-  /** Request weight allowed per minute (Binance USD-M: 2400); calls wait when 95% is used. */
+  /**
+   * Request weight allowed per minute (Binance USD-M: 2400). The adapter keeps under 95% of the lower of this
+   * and the REQUEST_WEIGHT limit the exchange's exchangeInfo lists; calls wait for the next minute beyond it.
+   */
   weightLimitPerMinute?: number;
+  /**
+   * The exchange's clock, whose minutes the weight budget follows. Default: local time plus the offset
+   * measured by syncTime. Tests pass the local exchange's controllable clock.
+   */
+  serverClock?: () => number;
 }
+
+/** Share of the weight budget used before calls wait for the next minute. */
+const WEIGHT_BUDGET_SHARE = 0.95;
 
 type Raw = Record<string, unknown>;
 const num = (x: unknown): number => Number(x ?? 0);
@@ -46,6 +58,13 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   readonly #client: USDMClient;
   readonly #infoTtlMs: number;
   readonly #weightLimit: number;
+  readonly #serverClock: (() => number) | undefined;
+  /** REQUEST_WEIGHT per minute from exchangeInfo, once read. */
+  #reportedWeightLimit = Infinity;
+  /** Server time minus local time (from syncTime): Binance's minutes are the server's. */
+  #timeOffsetMs = 0;
+  /** Weight this adapter has spent or reserved in the current minute (its own count, ahead of the header). */
+  #weight = { minute: 0, used: 0 };
   #info: { at: number; rules: Map<string, SymbolRules> } | null = null;
   readonly #missRefresh = new Map<string, number>();
   #blockedUntil = 0;
@@ -56,6 +75,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
     this.venue = opts.venue;
     this.#infoTtlMs = opts.exchangeInfoTtlMs ?? 10 * 60_000;
     this.#weightLimit = opts.weightLimitPerMinute ?? 2400;
+    this.#serverClock = opts.serverClock;
     const keepAlive = { keepAlive: true, maxSockets: 64 };
     this.#client = new USDMClient(
       {
@@ -81,7 +101,9 @@ export class BinanceFuturesAdapter implements FuturesExchange {
 
   async exchangeInfo(): Promise<Map<string, SymbolRules>> {
     if (this.#info && Date.now() - this.#info.at < this.#infoTtlMs) return this.#info.rules;
-    const info = (await this.call('exchangeInfo', () => this.#client.getExchangeInfo())) as unknown as { symbols: Raw[] };
+    const info = (await this.call('exchangeInfo', 'GET /fapi/v1/exchangeInfo', {}, () => this.#client.getExchangeInfo())) as unknown as { symbols: Raw[]; rateLimits?: Raw[] };
+    const weightLimit = info.rateLimits?.find((l) => l.rateLimitType === 'REQUEST_WEIGHT' && l.interval === 'MINUTE' && num(l.intervalNum) === 1);
+    if (weightLimit && num(weightLimit.limit) > 0) this.#reportedWeightLimit = num(weightLimit.limit);
     const rules = new Map<string, SymbolRules>();
     for (const s of info.symbols) {
       if (s.contractType !== 'PERPETUAL' || s.status !== 'TRADING') continue;
@@ -106,24 +128,24 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   }
 
   async klines(symbol: string, interval: string, limit: number): Promise<Candle[]> {
-    const rows = await this.call('klines', () => this.#client.getKlines({ symbol, interval: interval as never, limit }));
+    const rows = await this.call('klines', 'GET /fapi/v1/klines', { limit }, () => this.#client.getKlines({ symbol, interval: interval as never, limit }));
     return rows.map((k) => ({ openTime: num(k[0]), open: num(k[1]), high: num(k[2]), low: num(k[3]), close: num(k[4]), volume: num(k[5]) }));
   }
 
   async markPrice(symbol: string): Promise<number> {
-    const m = await this.call('markPrice', () => this.#client.getMarkPrice({ symbol }));
+    const m = await this.call('markPrice', 'GET /fapi/v1/premiumIndex', { symbol }, () => this.#client.getMarkPrice({ symbol }));
     return num(m.markPrice);
   }
 
   async markPrices(): Promise<Map<string, number>> {
-    const all = await this.call('markPrices', () => this.#client.getMarkPrice());
+    const all = await this.call('markPrices', 'GET /fapi/v1/premiumIndex', {}, () => this.#client.getMarkPrice());
     return new Map(all.map((m) => [m.symbol, num(m.markPrice)]));
   }
 
   // ---- account -----------------------------------------------------------------------------------------
 
   async balances(): Promise<Balance[]> {
-    const rows = (await this.call('balances', () => this.#client.getBalanceV3())) as unknown as Raw[];
+    const rows = (await this.call('balances', 'GET /fapi/v3/balance', {}, () => this.#client.getBalanceV3())) as unknown as Raw[];
     return rows.map((b) => {
       const wallet = num(b.crossWalletBalance ?? b.balance);
       const upnl = num(b.crossUnPnl);
@@ -132,7 +154,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   }
 
   async positions(symbol?: string): Promise<PositionInfo[]> {
-    const rows = (await this.call('positions', () => this.#client.getPositionsV3(definedOnly({ symbol })))) as unknown as Raw[];
+    const rows = (await this.call('positions', 'GET /fapi/v3/positionRisk', { symbol }, () => this.#client.getPositionsV3(definedOnly({ symbol })))) as unknown as Raw[];
     return rows
       .filter((p) => num(p.positionAmt) !== 0)
       .map((p) => {
@@ -146,28 +168,33 @@ export class BinanceFuturesAdapter implements FuturesExchange {
 
   async prepareSymbol(symbol: string, leverage: number): Promise<void> {
     if (!this.#oneWayChecked) {
-      await this.ignoring(BinanceCode.NO_NEED_TO_CHANGE_POSITION_SIDE, 'positionMode', () => this.#client.setPositionMode({ dualSidePosition: 'false' }));
+      await this.ignoring(BinanceCode.NO_NEED_TO_CHANGE_POSITION_SIDE, 'positionMode', 'POST /fapi/v1/positionSide/dual', () => this.#client.setPositionMode({ dualSidePosition: 'false' }));
       this.#oneWayChecked = true;
     }
     if (this.#prepared.get(symbol) === leverage) return;
-    await this.ignoring(BinanceCode.NO_NEED_TO_CHANGE_MARGIN_TYPE, 'marginType', () => this.#client.setMarginType({ symbol, marginType: 'CROSSED' }));
-    await this.call('leverage', () => this.#client.setLeverage({ symbol, leverage }));
+    await this.ignoring(BinanceCode.NO_NEED_TO_CHANGE_MARGIN_TYPE, 'marginType', 'POST /fapi/v1/marginType', () => this.#client.setMarginType({ symbol, marginType: 'CROSSED' }));
+    await this.call('leverage', 'POST /fapi/v1/leverage', {}, () => this.#client.setLeverage({ symbol, leverage }));
     this.#prepared.set(symbol, leverage);
   }
 
   // ---- orders ------------------------------------------------------------------------------------------
 
   async placeMarketOrder(req: MarketOrderRequest): Promise<OrderState> {
+    // Checked before anything is sent, exchange info included: a bad number never reaches the exchange.
+    requirePositive(req.symbol, 'quantity', req.quantity, BinanceCode.QTY_LESS_THAN_ZERO);
+    if (req.referencePrice !== undefined) requirePositive(req.symbol, 'reference price', req.referencePrice, BinanceCode.PRICE_LESS_THAN_ZERO);
     const r = await this.rules(req.symbol);
     const quantity = floorToStep(req.quantity, r.marketStepSize);
     const qty = Number(quantity);
+    if (!(qty > 0)) {
+      throw new ExchangeError('rejected', `${req.symbol}: quantity ${req.quantity} rounds to zero`, { code: BinanceCode.QTY_LESS_THAN_ZERO });
+    }
     if (!req.reduceOnly) {
       const price = req.referencePrice ?? (await this.markPrice(req.symbol));
+      requirePositive(req.symbol, 'mark price', price, BinanceCode.PRICE_LESS_THAN_ZERO);
       if (qty < r.minQty || qty * price < r.minNotional) {
         throw new ExchangeError('rejected', `${req.symbol}: order notional ${(qty * price).toFixed(2)} below minimum ${r.minNotional}`, { code: BinanceCode.MIN_NOTIONAL });
       }
-    } else if (qty <= 0) {
-      throw new ExchangeError('rejected', `${req.symbol}: quantity ${req.quantity} rounds to zero`, { code: BinanceCode.QTY_LESS_THAN_ZERO });
     }
     const params = definedOnly({
       symbol: req.symbol,
@@ -179,21 +206,21 @@ export class BinanceFuturesAdapter implements FuturesExchange {
       newOrderRespType: 'RESULT',
     });
     // postPrivate rather than submitNewOrder: the latter warns on every id without the library's broker prefix.
-    const o = (await this.call('newOrder', () => this.#client.postPrivate('fapi/v1/order', params))) as Raw;
+    const o = (await this.call('newOrder', 'POST /fapi/v1/order', {}, () => this.#client.postPrivate('fapi/v1/order', params))) as Raw;
     return parseOrder(o);
   }
 
   async getOrder(symbol: string, clientOrderId: string): Promise<OrderState | null> {
-    const o = await this.nullIfMissing(() => this.call('getOrder', () => this.#client.getOrder({ symbol, origClientOrderId: clientOrderId })));
+    const o = await this.nullIfMissing(() => this.call('getOrder', 'GET /fapi/v1/order', {}, () => this.#client.getOrder({ symbol, origClientOrderId: clientOrderId })));
     return o ? parseOrder(o as unknown as Raw) : null;
   }
 
   async cancelOrder(symbol: string, clientOrderId: string): Promise<void> {
-    await this.call('cancelOrder', () => this.#client.cancelOrder({ symbol, origClientOrderId: clientOrderId }));
+    await this.call('cancelOrder', 'DELETE /fapi/v1/order', {}, () => this.#client.cancelOrder({ symbol, origClientOrderId: clientOrderId }));
   }
 
   async tradesForOrder(symbol: string, orderId: number): Promise<Fill[]> {
-    const rows = (await this.call('userTrades', () => this.#client.getAccountTrades({ symbol, orderId } as never))) as unknown as Raw[];
+    const rows = (await this.call('userTrades', 'GET /fapi/v1/userTrades', {}, () => this.#client.getAccountTrades({ symbol, orderId } as never))) as unknown as Raw[];
     return rows.map((t) => ({
       symbol: String(t.symbol),
       tradeId: num(t.id),
@@ -210,28 +237,33 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   }
 
   async placeStopOrder(req: StopOrderRequest): Promise<AlgoOrderState> {
+    requirePositive(req.symbol, 'trigger price', req.triggerPrice, BinanceCode.PRICE_LESS_THAN_ZERO);
     const r = await this.rules(req.symbol);
+    const triggerPrice = roundToTick(req.triggerPrice, r.tickSize);
+    if (!(Number(triggerPrice) > 0)) {
+      throw new ExchangeError('rejected', `${req.symbol}: trigger price ${req.triggerPrice} rounds to ${triggerPrice}`, { code: BinanceCode.PRICE_LESS_THAN_ZERO });
+    }
     const params = {
       algoType: 'CONDITIONAL',
       symbol: req.symbol,
       side: req.side,
       type: req.type,
-      triggerPrice: roundToTick(req.triggerPrice, r.tickSize),
+      triggerPrice,
       workingType: 'MARK_PRICE',
       closePosition: 'true',
       clientAlgoId: req.clientAlgoId,
     };
-    const a = (await this.call('newAlgoOrder', () => this.#client.postPrivate('fapi/v1/algoOrder', params))) as Raw;
+    const a = (await this.call('newAlgoOrder', 'POST /fapi/v1/algoOrder', {}, () => this.#client.postPrivate('fapi/v1/algoOrder', params))) as Raw;
     return parseAlgo(a);
   }
 
   async getAlgoOrder(_symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null> {
-    const a = await this.nullIfMissing(() => this.call('getAlgoOrder', () => this.#client.getAlgoOrder({ clientAlgoId })));
+    const a = await this.nullIfMissing(() => this.call('getAlgoOrder', 'GET /fapi/v1/algoOrder', {}, () => this.#client.getAlgoOrder({ clientAlgoId })));
     return a ? parseAlgo(a as unknown as Raw) : null;
   }
 
   async cancelAlgoOrder(_symbol: string, clientAlgoId: string): Promise<void> {
-    await this.call('cancelAlgoOrder', () => this.#client.cancelAlgoOrder({ clientAlgoId }));
+    await this.call('cancelAlgoOrder', 'DELETE /fapi/v1/algoOrder', {}, () => this.#client.cancelAlgoOrder({ clientAlgoId }));
   }
 
   /** Server time minus local time, re-measured (also done automatically on -1021). */
@@ -241,19 +273,26 @@ export class BinanceFuturesAdapter implements FuturesExchange {
     const after = Date.now();
     const offset = Math.round(server - (before + after) / 2);
     this.#client.setTimeOffset(offset);
+    this.#timeOffsetMs = offset;
     return offset;
   }
 
   // ---- plumbing ----------------------------------------------------------------------------------------
 
   /**
-   * Runs one request: waits out rate-limit bans and a nearly used-up weight budget, maps every failure to an
+   * Runs one request: waits out rate-limit bans and a used-up weight budget, maps every failure to an
    * ExchangeError, and after -1021 re-syncs the clock and tries once more (the request was not executed).
+   * `endpoint` and `params` give the request's weight (exchange/weights.ts).
    */
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    await this.respectRateLimits(what);
+  private async call<T>(what: string, endpoint: string, params: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
+    const [method, path] = endpoint.split(' ') as [string, string];
+    const weight = requestWeight(method, path, { get: (k) => (params[k] === undefined ? undefined : String(params[k])) });
+    await this.respectRateLimits(what, weight);
+    const minute = this.#weight.minute;
     try {
-      return await fn();
+      const result = await fn();
+      this.noteUsedWeight(minute);
+      return result;
     } catch (e) {
       const err = toExchangeError(what, e);
       if (err.retryAfterMs && err.retryAfterMs > 0 && (err.httpStatus === 429 || err.httpStatus === 418)) {
@@ -269,19 +308,39 @@ export class BinanceFuturesAdapter implements FuturesExchange {
     }
   }
 
-  private async respectRateLimits(what: string): Promise<void> {
+  /**
+   * Fails at once while banned (429 / 418 Retry-After); otherwise reserves the request's weight in the
+   * current minute, waiting for the next minute when the budget would be passed. The adapter counts the
+   * weight it sends itself, because the server's X-MBX-USED-WEIGHT-1M arrives only with each answer:
+   * concurrent calls that all read the header before any answer came back would overshoot it together.
+   */
+  private async respectRateLimits(what: string, weight: number): Promise<void> {
     const wait = this.#blockedUntil - Date.now();
     if (wait > 0) throw new ExchangeError('retryable', `${what}: not sent, rate limited for another ${wait} ms`, { code: BinanceCode.TOO_MANY_REQUESTS, retryAfterMs: wait });
-    const states = this.#client.getRateLimitStates();
-    const used = states['x-mbx-used-weight-1m'] ?? 0;
-    const last = states.lastUpdated ?? 0;
-    const minuteStart = Math.floor(Date.now() / 60_000) * 60_000;
-    if (used >= this.#weightLimit * 0.95 && last >= minuteStart) await sleep(minuteStart + 60_000 - Date.now());
+    const budget = Math.min(this.#weightLimit, this.#reportedWeightLimit) * WEIGHT_BUDGET_SHARE;
+    if (!Number.isFinite(budget)) return;
+    for (;;) {
+      const now = this.#serverClock ? this.#serverClock() : Date.now() + this.#timeOffsetMs;
+      const minute = Math.floor(now / 60_000);
+      if (minute !== this.#weight.minute) this.#weight = { minute, used: 0 };
+      // A single request heavier than the whole budget still goes, alone, at the start of a minute.
+      if (this.#weight.used + weight <= budget || this.#weight.used === 0) break;
+      // Short sleeps re-read the clock, so a test clock moved by hand is noticed.
+      await sleep(Math.min(250, (minute + 1) * 60_000 - now + 5));
+    }
+    this.#weight.used += weight;
   }
 
-  private async ignoring(code: number, what: string, fn: () => Promise<unknown>): Promise<void> {
+  /** The server's count for the minute the request was sent in, when it is ahead of ours (other clients). */
+  private noteUsedWeight(minute: number): void {
+    if (minute !== this.#weight.minute) return;
+    const used = this.#client.getRateLimitStates()['x-mbx-used-weight-1m'] ?? 0;
+    if (used > this.#weight.used) this.#weight.used = used;
+  }
+
+  private async ignoring(code: number, what: string, endpoint: string, fn: () => Promise<unknown>): Promise<void> {
     try {
-      await this.call(what, fn);
+      await this.call(what, endpoint, {}, fn);
     } catch (e) {
       if (!(e instanceof ExchangeError && e.code === code)) throw e;
     }
@@ -322,6 +381,12 @@ export function toExchangeError(what: string, e: unknown): ExchangeError {
   if (err.code) return classifyNetworkFailure(what, err.code, err.message ?? '');
   // Thrown before anything was sent (bad arguments, missing keys).
   return new ExchangeError('rejected', `${what}: ${err.message ?? String(e)}`);
+}
+
+/** Refuses a quantity or price that is not a finite number above zero, naming it. */
+function requirePositive(symbol: string, what: string, value: number, code: number): void {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return;
+  throw new ExchangeError('rejected', `${symbol}: ${what} ${String(value)} is not a finite number above zero; nothing sent`, { code });
 }
 
 function parseRules(s: Raw): SymbolRules {

@@ -5,7 +5,7 @@ import { USDMClient } from 'binance';
 import { toExchangeError } from './adapter.js';
 import { VENUE_BASE_URLS } from './factory.js';
 import { intervalToMs } from './sim/feed.js';
-import { formatKlineCsv } from './sim/klines-files.js';
+import { formatKlineCsv } from './klines-file.js';
 
 export interface DownloadOptions {
   symbols: string[];

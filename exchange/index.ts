@@ -5,3 +5,4 @@ export { ApiCredentials, loadApiKeys } from './credentials.js';
 export { createExchange, VENUE_BASE_URLS, type ExchangeConfig, type Venue } from './factory.js';
 export { floorToStep, roundToTick, stepDecimals, definedOnly } from './rounding.js';
 export * from './sim/index.js';
+export { KlinesFileError, listKlineFiles, readCandleSeries, readCandles, loadCandlesDir, formatKlineCsv, type CandleSeries } from './klines-file.js';

@@ -4,7 +4,7 @@ import { SIGNAL_CLASSES } from '../core/types.js';
 import { CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
 import { DEFAULT_TRADE_COSTS, LABEL_UNKNOWN, labelHorizonMs, tripleBarrierLabels } from '../core/labels.js';
 import { DEFAULT_PARAMS, type TradingParams } from '../core/params.js';
-import { inferIntervalMs, loadKlinesDir } from './klines-file.js';
+import { inferIntervalMs, loadCandlesDir } from '../exchange/klines-file.js';
 import { Progress } from './progress.js';
 import { writeNpy } from './npy.js';
 
@@ -51,7 +51,7 @@ export function buildDataset(opts: BuildOptions): Dataset {
   const params = opts.params ?? DEFAULT_PARAMS;
   const from = opts.from ?? -Infinity;
   const to = opts.to ?? Infinity;
-  const data = loadKlinesDir(opts.dataDir, opts.symbols);
+  const data = loadCandlesDir(opts.dataDir, opts.symbols);
   const symbols = [...data.keys()];
   const featureChunks: Float32Array[] = [];
   const metaChunks: Float64Array[] = [];

@@ -1,17 +1,36 @@
-import type { Command } from 'commander';
-import { parseTime } from '../../exchange/download.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseTime } from '../../core/config.js';
 import { startLocalExchange } from '../../exchange/sim/server.js';
 
 interface ExchangeCliOptions {
   replay?: string;
-  speed: string;
-  start?: string;
-  port: string;
+  speed: number;
+  start?: number;
+  port: number;
   host: string;
   state?: string;
-  stepSeconds: string;
+  stepSeconds: number;
   symbols?: string;
 }
+
+/** Option parsers: a bad value stops the command with the option named and the usage hint. */
+const positive = (value: string): number => {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError('must be a number above 0.');
+  return n;
+};
+const port = (value: string): number => {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 65_535)) throw new InvalidArgumentError('must be a port number, 0 to 65535.');
+  return n;
+};
+const time = (value: string): number => {
+  try {
+    return parseTime(value, '--start');
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--start: /, ''));
+  }
+};
 
 /** `qt exchange`: the local Binance-compatible exchange on its own, for manual tests and demos. */
 export function registerExchangeCommands(program: Command): void {
@@ -19,24 +38,23 @@ export function registerExchangeCommands(program: Command): void {
     .command('exchange')
     .description('run the local Binance USD-M compatible exchange (paper venue) until Ctrl-C')
     .option('--replay <dir>', 'replay klines files (SYMBOL.csv[.gz]) from this directory; without it prices are set via POST /admin/price')
-    .option('--speed <n>', 'replay speed: market seconds per wall second', '1')
-    .option('--start <time>', 'market time to start the replay at (ISO date/time UTC or ms); default: 3 days into the data')
-    .option('--port <port>', 'port (0 = any free port)', '8100')
+    .option('--speed <n>', 'replay speed: market seconds per wall second', positive, 1)
+    .option('--start <time>', 'market time to start the replay at (ISO date/time UTC, epoch s or ms); default: 3 days into the data', time)
+    .option('--port <port>', 'port (0 = any free port)', port, 8100)
     .option('--host <address>', 'address to listen on; 0.0.0.0 for other containers (the admin API stays loopback-only)', '127.0.0.1')
     .option('--state <file>', 'state file (balances, positions, orders, replay clock); omit for in-memory')
-    .option('--step-seconds <n>', 'intrabar price walk resolution in seconds', '15')
+    .option('--step-seconds <n>', 'intrabar price walk resolution in seconds', positive, 15)
     .option('--symbols <list>', 'comma-separated symbols to replay (default: every file)')
     .action(async (o: ExchangeCliOptions) => {
-      const speed = Number(o.speed);
-      if (!(speed > 0)) throw new Error('--speed must be a positive number');
+      const speed = o.speed;
       const symbols = o.symbols?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
       const ex = await startLocalExchange({
-        port: Number(o.port),
+        port: o.port,
         host: o.host,
         ...(o.state ? { stateFile: o.state } : {}),
-        intrabarStepMs: Number(o.stepSeconds) * 1000,
+        intrabarStepMs: o.stepSeconds * 1000,
         feed: o.replay
-          ? { kind: 'replay', dir: o.replay, speed, ...(o.start ? { start: parseTime(o.start, '--start') } : {}), ...(symbols ? { symbols } : {}) }
+          ? { kind: 'replay', dir: o.replay, speed, ...(o.start !== undefined ? { start: o.start } : {}), ...(symbols ? { symbols } : {}) }
           : { kind: 'manual' },
       });
       console.log(`local exchange listening on ${ex.baseUrl}`);

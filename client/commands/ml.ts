@@ -7,7 +7,7 @@ import { buildDataset, writeDataset } from '../../ml/dataset.js';
 import { runBacktest } from '../../backtest/run.js';
 import { formatReport, reportJson } from '../../backtest/report.js';
 import { writePlot } from '../../backtest/plot.js';
-import { parseTime } from '../../ml/klines-file.js';
+import { parseTime } from '../../core/config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -1,10 +1,12 @@
 import { FUNDING_INTERVAL_MS, TAKER_FEE_RATE, slippedPrice } from '../../core/costs.js';
 import type { OrderSide } from '../../core/types.js';
+import { floorToStep } from '../rounding.js';
 import type { SymbolRules } from '../types.js';
 import { badRequest, noSuchOrder, unknownOrder } from './api-error.js';
 import type { MarketFeed } from './feed.js';
-import type { AlgoRecord, AlgoType, FillRecord, OrderKind, OrderRecord, PositionRecord, SimState } from './state.js';
-import { decimalsOfStep, deriveRules, quoteOf } from './symbols.js';
+import { ClientIdIndex, algoFindable, isOpenOrder, orderFindable } from './order-index.js';
+import type { AlgoRecord, AlgoType, FillRecord, OrderKind, OrderRecord, OrderStatus, SimState } from './state.js';
+import { decimalsOfStep, quoteOf, rulesFor } from './symbols.js';
 
 export interface EngineOptions {
   slippageBps: number;
@@ -31,6 +33,12 @@ export interface NewOrder {
   clientOrderId: string;
 }
 
+/** How much of a MARKET order fills at once, and what becomes of the rest (the partialFill fault switch). */
+export interface PartialFill {
+  fraction: number;
+  status: 'EXPIRED' | 'PARTIALLY_FILLED' | 'NEW';
+}
+
 /** What a client sends for a conditional order; the rest of an AlgoRecord is the exchange's. */
 export type NewAlgoOrder = Pick<
   AlgoRecord,
@@ -41,13 +49,21 @@ export type NewAlgoOrder = Pick<
  * The matching engine and the account: MARKET orders fill at the feed price plus slippage, one-way positions
  * in a cross-margin wallet per quote asset, conditional (algo) orders triggered on the mark price at every
  * intrabar point, funding at the 8-hour marks and a liquidation check.
+ *
+ * A MARKET order normally fills at once. With the partialFill switch part of it may stay open (NEW or
+ * PARTIALLY_FILLED): the remainder fills at the next price step (the next intrabar point of a replay, the
+ * next price set by hand), under the rules in force then (reduce-only, margin); if they refuse it, the
+ * remainder expires. An open order can be cancelled before that.
  */
 export class Engine {
   private readonly rulesCache = new Map<string, SymbolRules>();
   private readonly ordersById = new Map<number, OrderRecord>();
-  private readonly ordersByClient = new Map<string, OrderRecord>();
+  /** Key `SYMBOL|clientOrderId`: Binance scopes order client ids per symbol (queries need the symbol). */
+  private readonly ordersByClient = new ClientIdIndex<OrderRecord>();
+  private readonly openOrders = new Map<string, Set<OrderRecord>>();
   private readonly fillsByOrder = new Map<number, FillRecord[]>();
-  private readonly algosByClient = new Map<string, AlgoRecord>();
+  /** Key clientAlgoId alone: algo orders are queried and cancelled by client id without a symbol. */
+  private readonly algosByClient = new ClientIdIndex<AlgoRecord>();
   private readonly algosById = new Map<number, AlgoRecord>();
   /** Symbols with NEW algo orders: only these need every intrabar point walked. */
   private readonly openAlgos = new Map<string, Set<AlgoRecord>>();
@@ -69,7 +85,7 @@ export class Engine {
     if (!r) {
       const d = this.feed.describe(symbol);
       if (!d || !quoteOf(symbol)) return undefined;
-      r = deriveRules(symbol, d.referencePrice, d.priceDecimals);
+      r = rulesFor(symbol, d.referencePrice, d.priceDecimals);
       this.rulesCache.set(symbol, r);
     }
     return r;
@@ -98,6 +114,7 @@ export class Engine {
     const to = this.feed.now();
     const from = this.state.marketTime;
     if (to <= from) return;
+    if (this.feed.kind === 'replay') this.fillOpenOrdersUpTo(to);
     for (const [symbol, algos] of this.openAlgos) {
       if (algos.size === 0) continue;
       this.feed.walk(symbol, from, to, (t, price) => this.checkTriggers(symbol, t, price));
@@ -113,6 +130,7 @@ export class Engine {
     const t = Math.max(this.state.marketTime, this.feed.now());
     this.state.marketTime = t;
     this.state.manualPrices[symbol] = price;
+    for (const o of [...(this.openOrders.get(symbol) ?? [])]) this.fillRemainder(o, t, price);
     this.checkTriggers(symbol, t, price);
     this.checkLiquidation(t);
     this.opts.onMutate();
@@ -120,31 +138,55 @@ export class Engine {
 
   // ---- orders ------------------------------------------------------------------------------------------
 
-  placeMarketOrder(o: NewOrder): OrderRecord {
+  /**
+   * A MARKET order from a client. Checks, in Binance's order: client id unique among open orders (-4116),
+   * min notional unless reduce-only (-4164), reduce-only (-2022) and margin for the whole order (-2019).
+   */
+  placeMarketOrder(o: NewOrder, takePartialFill: () => PartialFill | null = () => null): OrderRecord {
     const rules = this.requireRules(o.symbol);
     const price = this.mark(o.symbol);
     if (price === undefined) throw badRequest(-1121, 'Invalid symbol.');
-    const key = `${o.symbol}|${o.clientOrderId}`;
-    // Stricter than Binance (unique among open orders only): a MARKET order is never open, so uniqueness over
-    // every known order is what makes a resend of the same client id detectable.
-    if (this.ordersByClient.has(key)) throw badRequest(-4116, 'ClientOrderId is duplicated.');
+    if (this.ordersByClient.all(clientKey(o.symbol, o.clientOrderId)).some(isOpenOrder)) throw badRequest(-4116, 'ClientOrderId is duplicated.');
     if (!o.reduceOnly && o.quantity * price < rules.minNotional) {
       throw badRequest(-4164, `Order's notional must be no smaller than ${rules.minNotional} (unless you choose reduce only).`);
     }
-    return this.execute(o.symbol, o.side, o.quantity, o.reduceOnly, false, this.state.marketTime, price, 'MARKET', o.clientOrderId);
+    const quantity = this.allowedQuantity(o.symbol, o.side, o.quantity, o.reduceOnly, price);
+    const t = this.state.marketTime;
+    const partial = takePartialFill();
+    const order = this.newOrder(o.symbol, o.side, quantity, o.reduceOnly, false, 'MARKET', o.clientOrderId, t);
+    const now = partial ? Number(floorToStep(quantity * partial.fraction, rules.marketStepSize)) : quantity;
+    if (now > 0) this.fill(order, now, price, t);
+    if (!partial) order.status = 'FILLED';
+    else if (partial.status === 'EXPIRED') order.status = 'EXPIRED';
+    else order.status = order.executedQty > 0 ? 'PARTIALLY_FILLED' : 'NEW';
+    this.record(order);
+    return order;
   }
 
+  /** By order id, or the newest findable order with that client id. */
   getOrder(symbol: string, orderId?: number, clientOrderId?: string): OrderRecord {
-    const o = orderId !== undefined ? this.ordersById.get(orderId) : this.ordersByClient.get(`${symbol}|${clientOrderId}`);
-    if (!o || o.symbol !== symbol) throw noSuchOrder();
+    const o = this.findOrder(symbol, orderId, clientOrderId);
+    if (!o) throw noSuchOrder();
     return o;
   }
 
-  /** MARKET orders fill at once, so there is never an open order to cancel. */
-  cancelOrder(symbol: string, orderId?: number, clientOrderId?: string): never {
-    const o = orderId !== undefined ? this.ordersById.get(orderId) : this.ordersByClient.get(`${symbol}|${clientOrderId}`);
-    if (!o || o.symbol !== symbol) throw unknownOrder();
-    throw unknownOrder();
+  /** Cancels an open order (its filled part stays); anything else is "Unknown order sent." (-2011). */
+  cancelOrder(symbol: string, orderId?: number, clientOrderId?: string): OrderRecord {
+    const o = this.findOrder(symbol, orderId, clientOrderId);
+    if (!o || !isOpenOrder(o)) throw unknownOrder();
+    this.finish(o, 'CANCELED', this.state.marketTime);
+    return o;
+  }
+
+  openOrderList(symbol?: string): OrderRecord[] {
+    const sets = symbol ? [this.openOrders.get(symbol) ?? new Set<OrderRecord>()] : [...this.openOrders.values()];
+    return sets.flatMap((s) => [...s]);
+  }
+
+  private findOrder(symbol: string, orderId?: number, clientOrderId?: string): OrderRecord | undefined {
+    const now = this.state.marketTime;
+    const o = orderId !== undefined ? this.ordersById.get(orderId) : this.ordersByClient.latest(clientKey(symbol, clientOrderId!), (x) => orderFindable(x, now));
+    return o && o.symbol === symbol && orderFindable(o, now) ? o : undefined;
   }
 
   fills(symbol: string, q: { orderId?: number; startTime?: number; endTime?: number; fromId?: number; limit: number }): FillRecord[] {
@@ -178,8 +220,8 @@ export class Engine {
     this.requireRules(a.symbol);
     const price = this.mark(a.symbol);
     if (price === undefined) throw badRequest(-1121, 'Invalid symbol.');
-    const key = `${a.symbol}|${a.clientAlgoId}`;
-    if (this.algosByClient.has(key)) throw badRequest(-4116, 'ClientOrderId is duplicated.');
+    // Like order client ids, unique among open (NEW) algo orders only.
+    if (this.algosByClient.all(a.clientAlgoId).some((x) => x.status === 'NEW')) throw badRequest(-4116, 'ClientOrderId is duplicated.');
     if ((this.openAlgos.get(a.symbol)?.size ?? 0) >= 10) throw badRequest(-4045, 'Reach max stop order limit.');
     if (triggered(a.orderType, a.side, a.triggerPrice, price)) throw badRequest(-2021, 'Order would immediately trigger.');
     const t = this.state.marketTime;
@@ -209,13 +251,13 @@ export class Engine {
   }
 
   getAlgoOrder(algoId?: number, clientAlgoId?: string, symbol?: string): AlgoRecord {
-    const a = algoId !== undefined ? this.algosById.get(algoId) : this.findAlgoByClient(clientAlgoId!, symbol);
+    const a = this.findAlgo(algoId, clientAlgoId, symbol);
     if (!a) throw noSuchOrder();
     return a;
   }
 
   cancelAlgoOrder(algoId?: number, clientAlgoId?: string, symbol?: string): AlgoRecord {
-    const a = algoId !== undefined ? this.algosById.get(algoId) : this.findAlgoByClient(clientAlgoId!, symbol);
+    const a = this.findAlgo(algoId, clientAlgoId, symbol);
     if (!a || a.status !== 'NEW') throw unknownOrder();
     this.closeAlgo(a, 'CANCELED', this.state.marketTime);
     this.opts.onMutate();
@@ -227,10 +269,11 @@ export class Engine {
     return sets.flatMap((s) => [...s]);
   }
 
-  private findAlgoByClient(clientAlgoId: string, symbol?: string): AlgoRecord | undefined {
-    if (symbol) return this.algosByClient.get(`${symbol}|${clientAlgoId}`);
-    for (const a of this.algosById.values()) if (a.clientAlgoId === clientAlgoId) return a;
-    return undefined;
+  private findAlgo(algoId?: number, clientAlgoId?: string, symbol?: string): AlgoRecord | undefined {
+    const now = this.state.marketTime;
+    const fits = (a: AlgoRecord): boolean => algoFindable(a, now) && (!symbol || a.symbol === symbol);
+    const a = algoId !== undefined ? this.algosById.get(algoId) : this.algosByClient.latest(clientAlgoId!, fits);
+    return a && fits(a) ? a : undefined;
   }
 
   private checkTriggers(symbol: string, t: number, price: number): void {
@@ -249,7 +292,7 @@ export class Engine {
       }
       const qty = a.closePosition ? Math.abs(amt) : Math.min(a.quantity, Math.abs(amt));
       try {
-        const order = this.execute(symbol, a.side, qty, true, a.closePosition, t, price, 'MARKET', `algo-${a.algoId}`);
+        const order = this.executeNow(symbol, a.side, qty, a.closePosition, t, price, 'MARKET', `algo-${a.algoId}`);
         a.actualOrderId = order.orderId;
         a.actualPrice = order.avgPrice;
         this.closeAlgo(a, 'FINISHED', t);
@@ -267,26 +310,80 @@ export class Engine {
 
   // ---- account -----------------------------------------------------------------------------------------
 
-  /** Fills a market order at `price` plus slippage; checks reduce-only and margin. */
-  private execute(symbol: string, side: OrderSide, quantity: number, reduceOnly: boolean, closePosition: boolean, t: number, price: number, type: OrderKind, clientOrderId: string): OrderRecord {
-    const rules = this.requireRules(symbol);
-    const asset = rules.quoteAsset;
-    const pos: PositionRecord = this.state.positions[symbol] ?? { amt: 0, entryPrice: 0, updateTime: t };
+  /**
+   * The quantity an order may trade now: reduce-only is capped at the position (-2022 without one to
+   * reduce), and the part that opens or grows a position needs `notional / leverage + fee` of available
+   * balance (-2019).
+   */
+  private allowedQuantity(symbol: string, side: OrderSide, quantity: number, reduceOnly: boolean, price: number): number {
+    const amt = this.state.positions[symbol]?.amt ?? 0;
     const dir = side === 'BUY' ? 1 : -1;
     let qty = quantity;
     if (reduceOnly) {
-      if (pos.amt === 0 || Math.sign(pos.amt) === dir) throw badRequest(-2022, 'ReduceOnly Order is rejected.');
-      qty = Math.min(qty, Math.abs(pos.amt));
+      if (amt === 0 || Math.sign(amt) === dir) throw badRequest(-2022, 'ReduceOnly Order is rejected.');
+      qty = Math.min(qty, Math.abs(amt));
     }
-    const priceDecimals = decimalsOfStep(rules.tickSize);
-    const fillPrice = Number(slippedPrice(price, side, this.opts.slippageBps).toFixed(priceDecimals));
+    const fillPrice = this.fillPrice(symbol, side, price);
+    const opening = qty - (Math.sign(amt) === -dir ? Math.min(qty, Math.abs(amt)) : 0);
+    if (opening > 0) {
+      const required = (opening * fillPrice) / this.leverageOf(symbol) + round8(fillPrice * qty * TAKER_FEE_RATE);
+      if (this.available(this.requireRules(symbol).quoteAsset) < required) throw badRequest(-2019, 'Margin is insufficient.');
+    }
+    return qty;
+  }
+
+  private fillPrice(symbol: string, side: OrderSide, price: number): number {
+    return Number(slippedPrice(price, side, this.opts.slippageBps).toFixed(decimalsOfStep(this.requireRules(symbol).tickSize)));
+  }
+
+  /** An order the exchange itself sends (stop trigger, liquidation): checked and filled whole at once. */
+  private executeNow(symbol: string, side: OrderSide, quantity: number, closePosition: boolean, t: number, price: number, type: OrderKind, clientOrderId: string): OrderRecord {
+    const qty = this.allowedQuantity(symbol, side, quantity, true, price);
+    const order = this.newOrder(symbol, side, qty, true, closePosition, type, clientOrderId, t);
+    this.fill(order, qty, price, t);
+    order.status = 'FILLED';
+    this.record(order);
+    return order;
+  }
+
+  private newOrder(symbol: string, side: OrderSide, qty: number, reduceOnly: boolean, closePosition: boolean, type: OrderKind, clientOrderId: string, t: number): OrderRecord {
+    return {
+      orderId: this.state.nextOrderId++,
+      symbol,
+      clientOrderId,
+      side,
+      type,
+      origQty: qty,
+      executedQty: 0,
+      avgPrice: 0,
+      cumQuote: 0,
+      status: 'NEW',
+      reduceOnly,
+      closePosition,
+      time: t,
+      updateTime: t,
+    };
+  }
+
+  /** Stores a new order and indexes it (open ones also under their symbol). */
+  private record(order: OrderRecord): void {
+    this.state.orders.push(order);
+    this.indexOrder(order);
+    this.prune();
+    this.opts.onMutate();
+  }
+
+  /** Trades `qty` of an order at `price` plus slippage: position, average entry, realized P&L, fee, one fill. */
+  private fill(order: OrderRecord, qty: number, price: number, t: number): void {
+    const { symbol, side } = order;
+    const rules = this.requireRules(symbol);
+    const asset = rules.quoteAsset;
+    const pos = this.state.positions[symbol] ?? { amt: 0, entryPrice: 0, updateTime: t };
+    const dir = side === 'BUY' ? 1 : -1;
+    const fillPrice = this.fillPrice(symbol, side, price);
     const closing = Math.sign(pos.amt) === -dir ? Math.min(qty, Math.abs(pos.amt)) : 0;
     const opening = qty - closing;
     const fee = round8(fillPrice * qty * TAKER_FEE_RATE);
-    if (opening > 0) {
-      const required = (opening * fillPrice) / this.leverageOf(symbol) + fee;
-      if (this.available(asset) < required) throw badRequest(-2019, 'Margin is insufficient.');
-    }
     const realized = round8(closing * (fillPrice - pos.entryPrice) * Math.sign(pos.amt));
     const stepDecimals = decimalsOfStep(rules.stepSize);
     const newAmt = Number((pos.amt + dir * qty).toFixed(stepDecimals));
@@ -298,42 +395,61 @@ export class Engine {
     else this.state.positions[symbol] = { amt: newAmt, entryPrice: entry, updateTime: t };
     this.state.wallets[asset] = round8((this.state.wallets[asset] ?? 0) + realized - fee);
 
-    const order: OrderRecord = {
-      orderId: this.state.nextOrderId++,
-      symbol,
-      clientOrderId,
-      side,
-      type,
-      origQty: qty,
-      executedQty: qty,
-      avgPrice: fillPrice,
-      cumQuote: round8(fillPrice * qty),
-      status: 'FILLED',
-      reduceOnly,
-      closePosition,
-      time: t,
-      updateTime: t,
-    };
-    const fill: FillRecord = {
+    const quote = round8(fillPrice * qty);
+    const executed = Number((order.executedQty + qty).toFixed(stepDecimals));
+    order.avgPrice = Number(((order.avgPrice * order.executedQty + fillPrice * qty) / executed).toFixed(8));
+    order.executedQty = executed;
+    order.cumQuote = round8(order.cumQuote + quote);
+    order.updateTime = t;
+    const record: FillRecord = {
       id: this.state.nextTradeId++,
       orderId: order.orderId,
       symbol,
       side,
       price: fillPrice,
       qty,
-      quoteQty: order.cumQuote,
+      quoteQty: quote,
       commission: fee,
       commissionAsset: asset,
       realizedPnl: realized,
       time: t,
     };
-    this.state.orders.push(order);
-    this.state.fills.push(fill);
-    this.indexOrder(order);
-    this.indexFill(fill);
-    this.prune();
+    this.state.fills.push(record);
+    this.indexFill(record);
     this.opts.onMutate();
-    return order;
+  }
+
+  /** An open order's remainder at a new price: filled as far as the rules allow now, the rest expires. */
+  private fillRemainder(order: OrderRecord, t: number, price: number): void {
+    const rules = this.requireRules(order.symbol);
+    const remaining = Number((order.origQty - order.executedQty).toFixed(decimalsOfStep(rules.stepSize)));
+    let qty = 0;
+    try {
+      qty = this.allowedQuantity(order.symbol, order.side, remaining, order.reduceOnly, price);
+    } catch {
+      // Refused now (nothing left to reduce, margin gone): the remainder expires.
+    }
+    if (qty > 0) this.fill(order, qty, price, t);
+    this.finish(order, qty === remaining ? 'FILLED' : 'EXPIRED', t);
+  }
+
+  private fillOpenOrdersUpTo(to: number): void {
+    const step = this.opts.checkEveryMs;
+    for (const open of this.openOrders.values()) {
+      for (const o of [...open]) {
+        const at = (Math.floor(o.updateTime / step) + 1) * step;
+        if (at > to) continue;
+        const price = this.feed.price(o.symbol, at);
+        if (price !== undefined) this.fillRemainder(o, at, price);
+      }
+    }
+  }
+
+  private finish(order: OrderRecord, status: OrderStatus, t: number): void {
+    order.status = status;
+    order.updateTime = t;
+    this.openOrders.get(order.symbol)?.delete(order);
+    this.opts.onMutate();
   }
 
   unrealized(symbol: string): number {
@@ -391,7 +507,7 @@ export class Engine {
       for (const [symbol, p] of Object.entries(this.state.positions)) {
         if (quoteOf(symbol) !== asset) continue;
         const side: OrderSide = p.amt > 0 ? 'SELL' : 'BUY';
-        this.execute(symbol, side, Math.abs(p.amt), true, true, t, this.mark(symbol) ?? p.entryPrice, 'LIQUIDATION', `autoclose-${t}-${symbol}`);
+        this.executeNow(symbol, side, Math.abs(p.amt), true, t, this.mark(symbol) ?? p.entryPrice, 'LIQUIDATION', `autoclose-${t}-${symbol}`);
       }
       // The insurance fund absorbs a negative balance.
       if ((this.state.wallets[asset] ?? 0) < 0) this.state.wallets[asset] = 0;
@@ -406,7 +522,12 @@ export class Engine {
 
   private indexOrder(o: OrderRecord): void {
     this.ordersById.set(o.orderId, o);
-    this.ordersByClient.set(`${o.symbol}|${o.clientOrderId}`, o);
+    this.ordersByClient.add(clientKey(o.symbol, o.clientOrderId), o);
+    if (isOpenOrder(o)) {
+      const set = this.openOrders.get(o.symbol) ?? new Set<OrderRecord>();
+      set.add(o);
+      this.openOrders.set(o.symbol, set);
+    }
   }
 
   private indexFill(f: FillRecord): void {
@@ -417,7 +538,7 @@ export class Engine {
 
   private indexAlgo(a: AlgoRecord): void {
     this.algosById.set(a.algoId, a);
-    this.algosByClient.set(`${a.symbol}|${a.clientAlgoId}`, a);
+    this.algosByClient.add(a.clientAlgoId, a);
     if (a.status === 'NEW') {
       const set = this.openAlgos.get(a.symbol) ?? new Set<AlgoRecord>();
       set.add(a);
@@ -429,10 +550,15 @@ export class Engine {
   private prune(): void {
     const s = this.state;
     if (s.orders.length > MAX_KEPT_RECORDS * 1.1) {
-      for (const o of s.orders.splice(0, s.orders.length - MAX_KEPT_RECORDS)) {
+      const cut = s.orders.length - MAX_KEPT_RECORDS;
+      const kept: OrderRecord[] = [];
+      s.orders.forEach((o, i) => {
+        if (i >= cut || isOpenOrder(o)) return kept.push(o);
         this.ordersById.delete(o.orderId);
-        this.ordersByClient.delete(`${o.symbol}|${o.clientOrderId}`);
-      }
+        this.ordersByClient.remove(clientKey(o.symbol, o.clientOrderId), o);
+        return undefined;
+      });
+      s.orders = kept;
     }
     if (s.fills.length > MAX_KEPT_RECORDS * 1.1) {
       for (const f of s.fills.splice(0, s.fills.length - MAX_KEPT_RECORDS)) this.fillsByOrder.delete(f.orderId);
@@ -443,11 +569,15 @@ export class Engine {
       for (const a of s.algoOrders) {
         if (kept.has(a)) continue;
         this.algosById.delete(a.algoId);
-        this.algosByClient.delete(`${a.symbol}|${a.clientAlgoId}`);
+        this.algosByClient.remove(a.clientAlgoId, a);
       }
       s.algoOrders = keep;
     }
   }
+}
+
+function clientKey(symbol: string, clientOrderId: string): string {
+  return `${symbol}|${clientOrderId}`;
 }
 
 /**

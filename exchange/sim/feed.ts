@@ -1,5 +1,5 @@
 import { intrabarPath } from '../../core/intrabar.js';
-import { candleIndexAt, listKlineFiles, readKlineFile, readKlineHead, type CandleSeries, type KlineFileHead } from './klines-files.js';
+import { candleIndexAt, listKlineFiles, readCandleSeries, readKlineHead, type CandleSeries, type KlineFileHead } from '../klines-file.js';
 
 /** Binance's kline row: open time, OHLCV as strings, close time, quote volume, trades, taker volumes, ignore. */
 export type KlineRow = [number, string, string, string, string, string, number, string, number, string, string, string];
@@ -86,7 +86,7 @@ export class ReplayFeed implements MarketFeed {
     const wanted = opts.symbols ? new Set(opts.symbols) : null;
     for (const [symbol, path] of listKlineFiles(opts.dir)) {
       if (wanted && !wanted.has(symbol)) continue;
-      const head = readKlineHead(symbol, path);
+      const head = readKlineHead(path, symbol);
       if (!head) continue;
       this.files.set(symbol, path);
       this.heads.set(symbol, head);
@@ -105,7 +105,7 @@ export class ReplayFeed implements MarketFeed {
     if (!s) {
       const path = this.files.get(symbol);
       if (!path) return undefined;
-      s = readKlineFile(symbol, path);
+      s = readCandleSeries(path, symbol);
       this.series.set(symbol, s);
     }
     return s;

@@ -1,6 +1,7 @@
 import type { OrderSide } from '../../core/types.js';
+import { ORDER_COUNT_LIMITS } from '../weights.js';
 import { badRequest, mandatory } from './api-error.js';
-import type { Engine } from './engine.js';
+import type { Engine, PartialFill } from './engine.js';
 import { intervalToMs } from './feed.js';
 import type { AlgoType } from './state.js';
 import { decimalsOfStep, exchangeInfoSymbol } from './symbols.js';
@@ -8,13 +9,23 @@ import { accountView, algoView, balanceView, fillView, orderView, positionView }
 
 export type Params = Map<string, string>;
 
+/** What a handler may know about the request beyond its parameters. */
+export interface RequestContext {
+  serverTime: number;
+  /** The emptyPositionRead fault: answer position reads as if there were no positions. */
+  hidePositions: boolean;
+  /** The partialFill fault, taken only by an order that passed every check. */
+  takePartialFill: () => PartialFill | null;
+}
+
 export interface Route {
   /** Needs X-MBX-APIKEY and a signature. */
   signed: boolean;
   /** Changes state: the answer waits for persistence, and "lost response" faults apply. */
   mutating: boolean;
-  weight: number;
-  handle: (engine: Engine, p: Params, serverTime: number) => unknown;
+  /** Reads positions (the emptyPositionRead fault applies). */
+  positionRead?: boolean;
+  handle: (engine: Engine, p: Params, ctx: RequestContext) => unknown;
 }
 
 const CLIENT_ID_PATTERN = /^[.A-Z:/a-z0-9_-]{1,36}$/;
@@ -97,7 +108,7 @@ function premiumIndex(engine: Engine, symbol: string, fundingRate: number): Reco
   };
 }
 
-function newOrder(engine: Engine, p: Params, serverTime: number): unknown {
+function newOrder(engine: Engine, p: Params, ctx: RequestContext): unknown {
   const symbol = str(p, 'symbol');
   const rules = engine.requireRules(symbol);
   const s = side(p);
@@ -106,12 +117,12 @@ function newOrder(engine: Engine, p: Params, serverTime: number): unknown {
     throw badRequest(-4120, 'Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.');
   }
   if (type !== 'MARKET') throw badRequest(-1116, 'Invalid orderType.');
-  const cid = p.has('newClientOrderId') ? clientId(p, 'newClientOrderId') : `local-${serverTime}-${Math.random().toString(36).slice(2, 10)}`;
+  const cid = p.has('newClientOrderId') ? clientId(p, 'newClientOrderId') : `local-${ctx.serverTime}-${Math.random().toString(36).slice(2, 10)}`;
   const quantity = onGrid(p, 'quantity', rules.marketStepSize);
   if (quantity <= 0) throw badRequest(-4003, 'Quantity less than or equal to zero.');
   if (quantity < rules.minQty) throw badRequest(-4004, 'Quantity less than min quantity.');
   if (quantity > rules.marketMaxQty) throw badRequest(-4005, 'Quantity greater than max quantity.');
-  const order = engine.placeMarketOrder({ symbol, side: s, quantity, reduceOnly: bool(p, 'reduceOnly'), clientOrderId: cid });
+  const order = engine.placeMarketOrder({ symbol, side: s, quantity, reduceOnly: bool(p, 'reduceOnly'), clientOrderId: cid }, ctx.takePartialFill);
   // Binance futures answers ACK (status NEW, nothing executed yet) unless RESULT is asked for.
   return orderView(engine, order, p.get('newOrderRespType') !== 'RESULT');
 }
@@ -162,43 +173,45 @@ function algoQuery(p: Params): { algoId?: number; clientAlgoId?: string; symbol?
   return { ...(algoId !== undefined ? { algoId } : { clientAlgoId: clientAlgoId! }), ...(symbol ? { symbol } : {}) };
 }
 
-function positions(engine: Engine, p: Params, onlyOpen: boolean): unknown {
+/** positionRisk: v2 lists every symbol (flat ones with amount 0), v3 only symbols with a position. */
+function positions(engine: Engine, p: Params, onlyOpen: boolean, hide: boolean): unknown {
   const symbol = p.get('symbol');
-  if (symbol) {
-    engine.requireRules(symbol);
-    return [positionView(engine, symbol)];
-  }
-  const symbols = onlyOpen ? Object.keys(engine.state.positions) : engine.feed.symbols();
-  return symbols.map((s) => positionView(engine, s));
+  if (symbol) engine.requireRules(symbol);
+  const held = hide ? [] : Object.keys(engine.state.positions);
+  const symbols = onlyOpen ? held.filter((s) => !symbol || s === symbol) : symbol ? [symbol] : engine.feed.symbols();
+  return symbols.map((s) => positionView(engine, s, hide));
 }
 
-export function buildRoutes(fundingRate: number): Map<string, Route> {
-  const pub = (weight: number, handle: Route['handle']): Route => ({ signed: false, mutating: false, weight, handle });
-  const read = (weight: number, handle: Route['handle']): Route => ({ signed: true, mutating: false, weight, handle });
-  const write = (handle: Route['handle']): Route => ({ signed: true, mutating: true, weight: 1, handle });
+/** Request weights are charged by the server from exchange/weights.ts. */
+export function buildRoutes(fundingRate: number, weightLimitPerMinute: () => number): Map<string, Route> {
+  const pub = (handle: Route['handle']): Route => ({ signed: false, mutating: false, handle });
+  const read = (handle: Route['handle']): Route => ({ signed: true, mutating: false, handle });
+  const write = (handle: Route['handle']): Route => ({ signed: true, mutating: true, handle });
+  const positionRead = (handle: Route['handle']): Route => ({ signed: true, mutating: false, positionRead: true, handle });
   const balances = (e: Engine): unknown => Object.keys(e.state.wallets).map((a) => balanceView(e, a));
 
   return new Map<string, Route>([
-    ['GET /fapi/v1/ping', pub(1, () => ({}))],
-    ['GET /fapi/v1/time', pub(1, (_e, _p, serverTime) => ({ serverTime }))],
-    ['GET /fapi/v1/exchangeInfo', pub(1, (e, _p, serverTime) => ({
+    ['GET /fapi/v1/ping', pub(() => ({}))],
+    ['GET /fapi/v1/time', pub((_e, _p, { serverTime }) => ({ serverTime }))],
+    ['GET /fapi/v1/exchangeInfo', pub((e, _p, { serverTime }) => ({
       timezone: 'UTC',
       serverTime,
       futuresType: 'U_MARGINED',
       rateLimits: [
-        { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 2400 },
-        { rateLimitType: 'ORDERS', interval: 'MINUTE', intervalNum: 1, limit: 1200 },
+        { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: Math.min(weightLimitPerMinute(), Number.MAX_SAFE_INTEGER) },
+        { rateLimitType: 'ORDERS', interval: 'MINUTE', intervalNum: 1, limit: ORDER_COUNT_LIMITS.perMinute },
+        { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: ORDER_COUNT_LIMITS.per10s },
       ],
       exchangeFilters: [],
       assets: ['USDT', 'USDC'].map((asset) => ({ asset, marginAvailable: true, autoAssetExchange: '0' })),
       symbols: e.allRules().map((r) => exchangeInfoSymbol(r, e.feed.describe(r.symbol)?.listedAt ?? 0)),
     }))],
-    ['GET /fapi/v1/klines', pub(2, (e, p) => klines(e, p))],
-    ['GET /fapi/v1/premiumIndex', pub(1, (e, p) => {
+    ['GET /fapi/v1/klines', pub((e, p) => klines(e, p))],
+    ['GET /fapi/v1/premiumIndex', pub((e, p) => {
       const symbol = p.get('symbol');
       return symbol ? premiumIndex(e, symbol, fundingRate) : e.allRules().map((r) => premiumIndex(e, r.symbol, fundingRate));
     })],
-    ['GET /fapi/v1/ticker/price', pub(1, (e, p) => {
+    ['GET /fapi/v1/ticker/price', pub((e, p) => {
       const one = (symbol: string): Record<string, unknown> => {
         const m = premiumIndex(e, symbol, fundingRate);
         return { symbol, price: m.markPrice, time: m.time };
@@ -206,12 +219,12 @@ export function buildRoutes(fundingRate: number): Map<string, Route> {
       const symbol = p.get('symbol');
       return symbol ? one(symbol) : e.allRules().map((r) => one(r.symbol));
     })],
-    ['GET /fapi/v2/balance', read(5, balances)],
-    ['GET /fapi/v3/balance', read(5, balances)],
-    ['GET /fapi/v2/account', read(5, (e) => accountView(e))],
-    ['GET /fapi/v3/account', read(5, (e) => accountView(e))],
-    ['GET /fapi/v2/positionRisk', read(5, (e, p) => positions(e, p, false))],
-    ['GET /fapi/v3/positionRisk', read(5, (e, p) => positions(e, p, true))],
+    ['GET /fapi/v2/balance', read(balances)],
+    ['GET /fapi/v3/balance', read(balances)],
+    ['GET /fapi/v2/account', positionRead((e, _p, ctx) => accountView(e, ctx.hidePositions))],
+    ['GET /fapi/v3/account', positionRead((e, _p, ctx) => accountView(e, ctx.hidePositions))],
+    ['GET /fapi/v2/positionRisk', positionRead((e, p, ctx) => positions(e, p, false, ctx.hidePositions))],
+    ['GET /fapi/v3/positionRisk', positionRead((e, p, ctx) => positions(e, p, true, ctx.hidePositions))],
     ['POST /fapi/v1/leverage', write((e, p) => {
       const symbol = str(p, 'symbol');
       const leverage = int(p, 'leverage');
@@ -225,22 +238,32 @@ export function buildRoutes(fundingRate: number): Map<string, Route> {
       if (type === 'CROSSED') throw badRequest(-4046, 'No need to change margin type.');
       throw badRequest(-1130, "Data sent for parameter 'marginType' is not valid: the local exchange is cross margin only.");
     })],
-    ['GET /fapi/v1/positionSide/dual', read(30, () => ({ dualSidePosition: false }))],
+    ['GET /fapi/v1/positionSide/dual', read(() => ({ dualSidePosition: false }))],
     ['POST /fapi/v1/positionSide/dual', write((_e, p) => {
       if (str(p, 'dualSidePosition') === 'false') throw badRequest(-4059, 'No need to change position side.');
       throw badRequest(-1130, "Data sent for parameter 'dualSidePosition' is not valid: the local exchange is one-way mode only.");
     })],
-    ['POST /fapi/v1/order', write((e, p, t) => newOrder(e, p, t))],
-    ['GET /fapi/v1/order', read(1, (e, p) => {
+    ['POST /fapi/v1/order', write((e, p, ctx) => newOrder(e, p, ctx))],
+    ['GET /fapi/v1/order', read((e, p) => {
       const q = orderQuery(p);
       return orderView(e, e.getOrder(q.symbol, q.orderId, q.clientOrderId));
     })],
     ['DELETE /fapi/v1/order', write((e, p) => {
       const q = orderQuery(p);
-      return e.cancelOrder(q.symbol, q.orderId, q.clientOrderId);
+      return orderView(e, e.cancelOrder(q.symbol, q.orderId, q.clientOrderId));
     })],
-    ['GET /fapi/v1/openOrders', read(1, () => [])],
-    ['GET /fapi/v1/userTrades', read(5, (e, p) => {
+    ['GET /fapi/v1/openOrder', read((e, p) => {
+      const q = orderQuery(p);
+      const open = e.openOrderList(q.symbol).find((o) => (q.orderId !== undefined ? o.orderId === q.orderId : o.clientOrderId === q.clientOrderId));
+      if (!open) throw badRequest(-2013, 'Order does not exist.');
+      return orderView(e, open);
+    })],
+    ['GET /fapi/v1/openOrders', read((e, p) => {
+      const symbol = p.get('symbol');
+      if (symbol) e.requireRules(symbol);
+      return e.openOrderList(symbol).map((o) => orderView(e, o));
+    })],
+    ['GET /fapi/v1/userTrades', read((e, p) => {
       const symbol = str(p, 'symbol');
       e.requireRules(symbol);
       const q: Parameters<Engine['fills']>[1] = { limit: Math.min(1000, Math.max(1, int(p, 'limit') ?? 500)) };
@@ -251,7 +274,7 @@ export function buildRoutes(fundingRate: number): Map<string, Route> {
       return e.fills(symbol, q).map((f) => fillView(e, f));
     })],
     ['POST /fapi/v1/algoOrder', write((e, p) => newAlgoOrder(e, p))],
-    ['GET /fapi/v1/algoOrder', read(1, (e, p) => {
+    ['GET /fapi/v1/algoOrder', read((e, p) => {
       const q = algoQuery(p);
       return algoView(e, e.getAlgoOrder(q.algoId, q.clientAlgoId, q.symbol));
     })],
@@ -260,6 +283,6 @@ export function buildRoutes(fundingRate: number): Map<string, Route> {
       const a = e.cancelAlgoOrder(q.algoId, q.clientAlgoId, q.symbol);
       return { algoId: a.algoId, clientAlgoId: a.clientAlgoId, code: '200', msg: 'success' };
     })],
-    ['GET /fapi/v1/openAlgoOrders', read(1, (e, p) => e.openAlgoOrders(p.get('symbol')).map((a) => algoView(e, a)))],
+    ['GET /fapi/v1/openAlgoOrders', read((e, p) => e.openAlgoOrders(p.get('symbol')).map((a) => algoView(e, a)))],
   ]);
 }

@@ -1,15 +1,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_SLIPPAGE_BPS } from '../../core/costs.js';
+import { DEFAULT_WEIGHT_LIMIT_PER_MINUTE, ORDER_ENDPOINTS, requestWeight } from '../weights.js';
+import { handleAdmin, releaseHeld, type LateExecution } from './admin.js';
 import { ApiError } from './api-error.js';
 import { Engine } from './engine.js';
 import { Faults, type FaultConfig } from './faults.js';
 import { ManualFeed, ReplayFeed, type MarketFeed } from './feed.js';
-import { buildRoutes, type Params, type Route } from './routes.js';
+import { sendJson } from './http.js';
+import { RateLimits } from './rate-limits.js';
+import { buildRoutes, type Params, type RequestContext, type Route } from './routes.js';
 import { signatureMatches, splitSignature } from './signature.js';
 import { emptyState, type SimState } from './state.js';
 import { StateStore } from './store.js';
-import { accountView, algoView, balanceView, fillView, orderView } from './views.js';
 
 export type FeedOptions =
   | { kind: 'replay'; dir: string; speed?: number; start?: number; symbols?: string[] }
@@ -37,6 +40,12 @@ export interface LocalExchangeOptions {
   faultSeed?: number;
   /** How often the market is advanced without requests (so stops trigger while nobody asks). */
   tickMs?: number;
+  /** Request weight per IP and minute before 429 (Binance USD-M: 2400). */
+  weightLimitPerMinute?: number;
+  /** false: no weight or order-count limits at all (capacity benchmarks). Default true. */
+  rateLimits?: boolean;
+  /** Requests ignoring a 429 back-off before the IP is banned with 418 (see rate-limits.ts). */
+  banAfterIgnored429?: number;
 }
 
 export interface LocalExchange {
@@ -59,6 +68,23 @@ export const DEV_API_SECRET = 'qt-local-exchange-dev-secret-not-for-real-money';
 
 const MAX_RECV_WINDOW_MS = 60_000;
 
+export interface Ctx {
+  engine: Engine;
+  feed: MarketFeed;
+  faults: Faults;
+  routes: Map<string, Route>;
+  store: StateStore;
+  limits: RateLimits;
+  held: Array<() => void>;
+  late: Set<NodeJS.Timeout>;
+  lateLog: LateExecution[];
+  /** /fapi requests received, whatever became of them. */
+  requests: number;
+  apiKey: string;
+  apiSecret: string;
+  clock: () => number;
+}
+
 export async function startLocalExchange(opts: LocalExchangeOptions): Promise<LocalExchange> {
   const clock = opts.clock ?? Date.now;
   const apiKey = opts.apiKey ?? DEV_API_KEY;
@@ -80,11 +106,11 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
   });
   store = new StateStore(opts.stateFile, () => engine.state, loaded?.seq ?? 0);
   const faults = new Faults(opts.faults, opts.faultSeed);
-  const routes = buildRoutes(fundingRate);
-  const held: Array<() => void> = [];
-  const weights = new WeightCounter(clock);
+  const enforce = opts.rateLimits ?? true;
+  const weightLimit = (): number => (enforce ? (faults.weightLimitPerMinute ?? opts.weightLimitPerMinute ?? DEFAULT_WEIGHT_LIMIT_PER_MINUTE) : Infinity);
+  const limits = new RateLimits({ clock, weightLimit, enforce, ...(opts.banAfterIgnored429 !== undefined ? { banAfterIgnored: opts.banAfterIgnored429 } : {}) });
+  const ctx: Ctx = { engine, feed, faults, routes: buildRoutes(fundingRate, weightLimit), store, limits, held: [], late: new Set(), lateLog: [], requests: 0, apiKey, apiSecret, clock };
 
-  const ctx: Ctx = { engine, feed, faults, routes, store, held, weights, apiKey, apiSecret, clock };
   const server = createServer((req, res) => {
     handle(ctx, req, res).catch((e: unknown) => sendJson(res, 500, { code: -1000, msg: String(e) }));
   });
@@ -97,8 +123,12 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
 
   // Advance the market even when nobody asks, and save the replay clock now and then.
   const ticker = setInterval(() => {
-    engine.advance();
-    void store.flush();
+    try {
+      engine.advance();
+    } catch {
+      // A data file found bad on first use: requests for that symbol answer the error; the market goes on.
+    }
+    void store.flush().catch(() => undefined); // the store keeps the error; the next write retries
   }, opts.tickMs ?? 250);
   ticker.unref();
   let lastSavedTime = state.marketTime;
@@ -118,16 +148,21 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
     feed,
     engine,
     faults,
-    release: () => releaseHeld(held),
+    release: () => releaseHeld(ctx.held),
     close: async () => {
       clearInterval(ticker);
       clearInterval(saver);
+      for (const t of ctx.late) clearTimeout(t);
+      ctx.late.clear();
       engine.advance();
       store.markDirty();
-      await store.flush();
-      for (const send of held.splice(0)) send();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      try {
+        await store.flush();
+      } finally {
+        for (const send of ctx.held.splice(0)) send();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     },
   };
 }
@@ -140,44 +175,6 @@ function makeFeed(f: FeedOptions, stepMs: number, clock: () => number, saved: Si
   return feed;
 }
 
-function releaseHeld(held: Array<() => void>): number {
-  const all = held.splice(0);
-  for (const send of all) send();
-  return all.length;
-}
-
-interface Ctx {
-  engine: Engine;
-  feed: MarketFeed;
-  faults: Faults;
-  routes: Map<string, Route>;
-  store: StateStore;
-  held: Array<() => void>;
-  weights: WeightCounter;
-  apiKey: string;
-  apiSecret: string;
-  clock: () => number;
-}
-
-/** Request weight used in the current wall-clock minute, reported like Binance in X-MBX-USED-WEIGHT-1M. */
-class WeightCounter {
-  private minute = 0;
-  private used = 0;
-  private orders = 0;
-  constructor(private readonly clock: () => number) {}
-  add(weight: number, isOrder: boolean): { used: number; orders: number } {
-    const m = Math.floor(this.clock() / 60_000);
-    if (m !== this.minute) {
-      this.minute = m;
-      this.used = 0;
-      this.orders = 0;
-    }
-    this.used += weight;
-    if (isOrder) this.orders++;
-    return { used: this.used, orders: this.orders };
-  }
-}
-
 async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -186,10 +183,17 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   const body = await readBody(req);
   if (path.startsWith('/admin/')) return handleAdmin(ctx, req, res, path, body);
 
-  const route = ctx.routes.get(`${req.method} ${path}`);
-  if (!route) return sendJson(res, 404, { code: -1000, msg: `Unknown endpoint ${req.method} ${path}` });
-  const usage = ctx.weights.add(route.weight, path.endsWith('/order') && req.method === 'POST');
-  const headers = { 'x-mbx-used-weight': String(usage.used), 'x-mbx-used-weight-1m': String(usage.used), 'x-mbx-order-count-1m': String(usage.orders) };
+  ctx.requests++;
+  const endpoint = `${req.method} ${path}`;
+  const route = ctx.routes.get(endpoint);
+  if (!route) return sendJson(res, 404, { code: -1000, msg: `Unknown endpoint ${endpoint}` });
+  const bodyText = body.toString('utf8');
+  const params = parseParams(rawQuery, req.headers['content-type']?.includes('x-www-form-urlencoded') ? bodyText : '');
+
+  // Weight is charged per IP before anything else, like Binance's gateway does.
+  const charged = ctx.limits.chargeWeight(req.socket.remoteAddress ?? 'unknown', requestWeight(req.method ?? 'GET', path, params));
+  const headers: Record<string, string> = { 'x-mbx-used-weight': String(charged.used), 'x-mbx-used-weight-1m': String(charged.used) };
+  if (!charged.verdict.ok) return refuse(res, charged.verdict, headers);
 
   if (ctx.faults.latencyMs > 0) await sleep(ctx.faults.latencyMs);
   const limited = ctx.faults.take429();
@@ -198,24 +202,83 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     return sendJson(res, limited.status, { code: -1003, msg }, { ...headers, 'retry-after': String(limited.retryAfterSec) });
   }
   if (ctx.faults.take503()) return sendJson(res, 503, { code: -1008, msg: 'Service Unavailable.' }, headers);
+  const injected = ctx.faults.takeHttpError(path);
+  if (injected) return sendJson(res, injected.status, injected.body, headers);
 
-  const bodyText = body.toString('utf8');
-  const params = parseParams(rawQuery, req.headers['content-type']?.includes('x-www-form-urlencoded') ? bodyText : '');
   const serverTime = ctx.clock() + ctx.faults.clockSkewMs;
   try {
     if (route.signed) authenticate(ctx, req, rawQuery, bodyText, params, serverTime);
+    if (ORDER_ENDPOINTS.has(endpoint)) {
+      const orders = ctx.limits.chargeOrder(ctx.apiKey);
+      headers['x-mbx-order-count-10s'] = String(orders.count10s);
+      headers['x-mbx-order-count-1m'] = String(orders.count1m);
+      if (!orders.verdict.ok) return refuse(res, orders.verdict, headers);
+    }
+    if (route.mutating) {
+      const delayMs = ctx.faults.takeLateExecution(path);
+      if (delayMs !== null) return executeLate(ctx, route, params, path, delayMs, res);
+    }
     ctx.engine.advance();
-    const result = route.handle(ctx.engine, params, serverTime);
+    const result = route.handle(ctx.engine, params, requestContext(ctx, route, serverTime));
     if (!route.mutating) return sendJson(res, 200, result, headers);
-    await ctx.store.flush();
+    if (!(await persist(ctx, res, headers))) return;
     return answerAfterExecution(ctx, res, result, headers, path);
   } catch (e) {
-    if (e instanceof ApiError) {
-      if (route.mutating) await ctx.store.flush();
-      return sendJson(res, e.httpStatus, { code: e.code, msg: e.message }, headers);
-    }
-    throw e;
+    if (!(e instanceof ApiError)) throw e;
+    if (route.mutating && !(await persist(ctx, res, headers))) return;
+    return sendJson(res, e.httpStatus, { code: e.code, msg: e.message }, headers);
   }
+}
+
+function requestContext(ctx: Ctx, route: Route, serverTime: number): RequestContext {
+  return {
+    serverTime,
+    hidePositions: route.positionRead === true && ctx.faults.takeEmptyPositionRead(),
+    takePartialFill: () => ctx.faults.takePartialFill(),
+  };
+}
+
+function refuse(res: ServerResponse, v: { status: number; code: number; msg: string; retryAfterSec: number }, headers: Record<string, string>): void {
+  sendJson(res, v.status, { code: v.code, msg: v.msg }, { ...headers, 'retry-after': String(v.retryAfterSec) });
+}
+
+/**
+ * Makes the request's effects durable before it is answered. When the write fails, the change stays in
+ * memory (the store writes it with the next successful write) and the caller is told the outcome is
+ * unknown (503 -1006), which is the truth: executed here, not yet on disk.
+ */
+async function persist(ctx: Ctx, res: ServerResponse, headers: Record<string, string>): Promise<boolean> {
+  try {
+    await ctx.store.flush();
+    return true;
+  } catch (e) {
+    sendJson(res, 503, { code: -1006, msg: `An unknown error occurred while processing the request. Execution status unknown: state not saved (${(e as Error).message}).` }, headers);
+    return false;
+  }
+}
+
+/**
+ * The lateExecution fault: the connection is dropped now and the request runs `delayMs` later, through the
+ * same handler and checks as any request at that moment. Outcomes are listed in /admin/state.
+ */
+function executeLate(ctx: Ctx, route: Route, params: Params, path: string, delayMs: number, res: ServerResponse): void {
+  res.socket?.destroy();
+  const entry: LateExecution = { path, clientId: params.get('newClientOrderId') ?? params.get('clientAlgoId') ?? null, receivedAt: ctx.clock(), executedAt: null, outcome: 'pending' };
+  ctx.lateLog.push(entry);
+  if (ctx.lateLog.length > 200) ctx.lateLog.shift();
+  const timer = setTimeout(() => {
+    ctx.late.delete(timer);
+    entry.executedAt = ctx.clock();
+    try {
+      ctx.engine.advance();
+      route.handle(ctx.engine, params, requestContext(ctx, route, ctx.clock() + ctx.faults.clockSkewMs));
+      entry.outcome = 'executed';
+    } catch (e) {
+      entry.outcome = e instanceof ApiError ? `refused ${e.code}: ${e.message}` : `failed: ${String(e)}`;
+    }
+    ctx.store.flush().catch(() => undefined); // kept in memory; the next write retries
+  }, delayMs);
+  ctx.late.add(timer);
 }
 
 /** Fault switches that act after an order was executed: the caller cannot know the outcome. */
@@ -269,60 +332,6 @@ function parseParams(rawQuery: string, formBody: string): Params {
   return params;
 }
 
-async function handleAdmin(ctx: Ctx, req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): Promise<void> {
-  const remote = req.socket.remoteAddress ?? '';
-  if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(remote)) return sendJson(res, 403, { code: -2015, msg: 'admin API is loopback only' });
-  let input: Record<string, unknown> = {};
-  try {
-    input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
-  } catch {
-    return sendJson(res, 400, { code: -1100, msg: 'body must be JSON' });
-  }
-  const route = `${req.method} ${path}`;
-  const { engine, feed, faults } = ctx;
-  switch (route) {
-    case 'POST /admin/price': {
-      const symbol = String(input.symbol ?? '');
-      const price = Number(input.price);
-      if (!(feed instanceof ManualFeed)) return sendJson(res, 400, { code: -1000, msg: 'prices can be set only with the manual feed' });
-      if (!/^[A-Z0-9]+(USDT|USDC)$/.test(symbol) || !(price > 0)) return sendJson(res, 400, { code: -1102, msg: 'symbol (…USDT/…USDC) and price > 0 required' });
-      feed.setPrice(symbol, price);
-      const onTick = feed.price(symbol)!;
-      engine.onPriceSet(symbol, onTick);
-      await ctx.store.flush();
-      return sendJson(res, 200, { symbol, price: onTick, marketTime: engine.state.marketTime });
-    }
-    case 'POST /admin/faults':
-      faults.set(input as FaultConfig);
-      return sendJson(res, 200, faults.current());
-    case 'DELETE /admin/faults':
-      faults.clear();
-      return sendJson(res, 200, faults.current());
-    case 'GET /admin/faults':
-      return sendJson(res, 200, faults.current());
-    case 'POST /admin/release':
-      return sendJson(res, 200, { released: releaseHeld(ctx.held) });
-    case 'GET /admin/state': {
-      engine.advance();
-      const s = engine.state;
-      return sendJson(res, 200, {
-        feed: feed.kind,
-        marketTime: s.marketTime,
-        balances: Object.keys(s.wallets).map((a) => balanceView(engine, a)),
-        account: accountView(engine),
-        orders: s.orders.map((o) => orderView(engine, o)),
-        algoOrders: s.algoOrders.map((a) => algoView(engine, a)),
-        fills: s.fills.map((f) => fillView(engine, f)),
-        funding: s.funding,
-        faults: faults.current(),
-        heldResponses: ctx.held.length,
-      });
-    }
-    default:
-      return sendJson(res, 404, { code: -1000, msg: `Unknown admin endpoint ${route}` });
-  }
-}
-
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -330,13 +339,6 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.destroyed || res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
 
 function sleep(ms: number): Promise<void> {

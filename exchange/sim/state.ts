@@ -29,6 +29,8 @@ export interface PositionRecord {
 }
 
 export type OrderKind = 'MARKET' | 'LIQUIDATION';
+/** NEW and PARTIALLY_FILLED are open (a remainder waits for the next price step); the rest are final. */
+export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED';
 
 export interface OrderRecord {
   orderId: number;
@@ -38,9 +40,10 @@ export interface OrderRecord {
   type: OrderKind;
   origQty: number;
   executedQty: number;
+  /** Average fill price; 0 while nothing has filled. */
   avgPrice: number;
   cumQuote: number;
-  status: 'FILLED' | 'EXPIRED';
+  status: OrderStatus;
   reduceOnly: boolean;
   closePosition: boolean;
   time: number;

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { appendFile, rename, writeFile } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AlgoRecord, FillRecord, FundingRecord, OrderRecord, SimState } from './state.js';
 
@@ -16,31 +16,53 @@ interface Delta {
   funding: FundingRecord[];
 }
 
+/** What the journal already holds; advanced only once a write is on disk. */
+interface Marks {
+  seq: number;
+  lastOrderId: number;
+  lastTradeId: number;
+  lastFunding: FundingRecord | undefined;
+  lastAlgoId: number;
+  /** Orders and algo orders still open at the last write: they change in place and are logged when they do. */
+  openOrderIds: Set<number>;
+  openAlgoIds: Set<number>;
+}
+
+export interface StoreStatus {
+  file: string | null;
+  writes: number;
+  failedWrites: number;
+  lastError: string | null;
+}
+
 /** Compact (rewrite the snapshot, empty the journal) after this many journal lines or bytes. */
 const COMPACT_AFTER_LINES = 5_000;
 const COMPACT_AFTER_BYTES = 16 * 1024 * 1024;
 
 /**
  * Persists the state as a JSON snapshot plus an append-only journal (`<file>.log`, one JSON line per write).
- * A write appends only what changed (new orders and fills, changed algo orders, the small core of wallets,
- * positions and counters), so its cost does not grow with the order history; the snapshot is rewritten
- * atomically (temp file + rename) now and then. Writes are group-committed: every mutation made while a
- * write runs is covered by the next single write. Callers await `flush()` before answering a mutating request,
- * which makes an acknowledged order durable.
+ * A write appends only what changed (new orders and fills, orders and algo orders that changed, the small
+ * core of wallets, positions and counters), so its cost does not grow with the order history; the snapshot
+ * is rewritten atomically (temp file + fsync + rename + fsync of the directory) now and then.
+ *
+ * Durability: every write is fsynced before `flush()` resolves, and callers await `flush()` before answering
+ * a mutating request, so an acknowledged order survives a crash of the process or of the machine. Writes are
+ * group-committed: every mutation made while a write runs is covered by the next single write.
+ *
+ * Failure: a failed write rejects its `flush()` and changes nothing the store believes is on disk, so the
+ * next write carries the same changes again (counters and the records they count always travel in the same
+ * line or snapshot: never a counter ahead of its records). After a failed append the next write is a full
+ * snapshot, so a torn journal line cannot hide later lines.
  */
 export class StateStore {
   private writing: Promise<void> | null = null;
   private pending: Promise<void> | null = null;
   private dirty = false;
-  private seq: number;
+  private marks: Marks;
   private journalLines = 0;
   private journalBytes = 0;
-  /** What the journal already holds, to find what changed. */
-  private lastOrderId: number;
-  private lastTradeId: number;
-  private lastFunding: FundingRecord | undefined;
-  private lastAlgoId: number;
-  private openAlgoIds = new Set<number>();
+  private needSnapshot = true;
+  private readonly stats: StoreStatus;
 
   constructor(
     private readonly path: string | undefined,
@@ -48,13 +70,17 @@ export class StateStore {
     loadedSeq = 0,
   ) {
     if (path) mkdirSync(dirname(path), { recursive: true });
-    this.seq = loadedSeq;
     const s = state();
-    this.lastOrderId = s.orders.at(-1)?.orderId ?? 0;
-    this.lastTradeId = s.fills.at(-1)?.id ?? 0;
-    this.lastFunding = s.funding.at(-1);
-    this.lastAlgoId = s.algoOrders.at(-1)?.algoId ?? 0;
-    for (const a of s.algoOrders) if (a.status === 'NEW') this.openAlgoIds.add(a.algoId);
+    this.marks = {
+      seq: loadedSeq,
+      lastOrderId: s.orders.at(-1)?.orderId ?? 0,
+      lastTradeId: s.fills.at(-1)?.id ?? 0,
+      lastFunding: s.funding.at(-1),
+      lastAlgoId: s.algoOrders.at(-1)?.algoId ?? 0,
+      openOrderIds: new Set(s.orders.filter((o) => o.status === 'NEW' || o.status === 'PARTIALLY_FILLED').map((o) => o.orderId)),
+      openAlgoIds: new Set(s.algoOrders.filter((a) => a.status === 'NEW').map((a) => a.algoId)),
+    };
+    this.stats = { file: path ?? null, writes: 0, failedWrites: 0, lastError: null };
     // Start every run from a fresh snapshot, so the journal only ever holds this run's changes.
     if (path) this.dirty = true;
   }
@@ -88,7 +114,11 @@ export class StateStore {
     this.dirty = true;
   }
 
-  /** Resolves once every mutation made before the call is on disk. */
+  status(): StoreStatus {
+    return { ...this.stats };
+  }
+
+  /** Resolves once every mutation made before the call is on disk; rejects when that write failed. */
   flush(): Promise<void> {
     if (!this.path) return Promise.resolve();
     // Nothing new since the running write took its snapshot: waiting for that write is enough.
@@ -98,57 +128,117 @@ export class StateStore {
       return this.writing;
     }
     // A write is running with an older snapshot: queue exactly one follow-up write for everyone waiting.
-    this.pending ??= this.writing.then(() => {
-      this.pending = null;
-      return this.flush();
-    });
+    // It runs whether the running write succeeded or not.
+    this.pending ??= this.writing
+      .catch(() => undefined)
+      .then(() => {
+        this.pending = null;
+        return this.flush();
+      });
     return this.pending;
   }
 
   private async writeNow(): Promise<void> {
     this.dirty = false;
-    const delta = this.collectDelta();
-    if (this.journalLines === 0 || this.journalLines >= COMPACT_AFTER_LINES || this.journalBytes >= COMPACT_AFTER_BYTES) {
-      const data = JSON.stringify({ ...this.state(), seq: delta.seq });
-      const tmp = `${this.path}.tmp`;
-      await writeFile(tmp, data);
-      await rename(tmp, this.path!);
-      // The snapshot holds everything up to `seq`; older journal lines are skipped on load.
-      await writeFile(`${this.path}.log`, '');
-      this.journalLines = 1;
-      this.journalBytes = 0;
-      return;
+    const { delta, marks } = this.collectDelta();
+    const compact = this.needSnapshot || this.journalLines >= COMPACT_AFTER_LINES || this.journalBytes >= COMPACT_AFTER_BYTES;
+    try {
+      if (compact) await this.writeSnapshot(JSON.stringify({ ...this.state(), seq: delta.seq }));
+      else await this.append(`${JSON.stringify(delta)}\n`);
+    } catch (e) {
+      // Nothing counts as written: the same changes go into the next write, which is a full snapshot.
+      this.dirty = true;
+      this.needSnapshot = true;
+      this.stats.failedWrites++;
+      this.stats.lastError = (e as Error).message;
+      throw e;
     }
-    const line = `${JSON.stringify(delta)}\n`;
-    await appendFile(`${this.path}.log`, line);
+    this.marks = marks;
+    this.stats.writes++;
+    this.stats.lastError = null;
+  }
+
+  /** The snapshot holds everything up to its `seq`; older journal lines are skipped on load. */
+  private async writeSnapshot(data: string): Promise<void> {
+    const file = this.path!;
+    const tmp = `${file}.tmp`;
+    await writeSynced(tmp, data, 'w');
+    await rename(tmp, file);
+    await syncDirectory(dirname(file));
+    await writeSynced(`${file}.log`, '', 'w');
+    this.journalLines = 1;
+    this.journalBytes = 0;
+    this.needSnapshot = false;
+  }
+
+  /** Opened per write (a few microseconds next to the fsync): a file that went away is noticed at once. */
+  private async append(line: string): Promise<void> {
+    await writeSynced(`${this.path}.log`, line, 'a');
     this.journalLines++;
     this.journalBytes += line.length;
   }
 
-  /** Records created or changed since the last write, found from the id counters (orders and fills only grow). */
-  private collectDelta(): Delta {
+  /** Records created or changed since the last write (found from the id counters and the open sets). */
+  private collectDelta(): { delta: Delta; marks: Marks } {
     const s = this.state();
+    const m = this.marks;
     const { orders, fills, algoOrders, funding, ...core } = s;
-    const newOrders = tailAfter(orders, (o) => o.orderId > this.lastOrderId);
-    const newFills = tailAfter(fills, (f) => f.id > this.lastTradeId);
-    const fundingStart = this.lastFunding ? funding.lastIndexOf(this.lastFunding) + 1 : 0;
+    const newOrders = tailAfter(orders, (o) => o.orderId > m.lastOrderId);
+    const newFills = tailAfter(fills, (f) => f.id > m.lastTradeId);
+    const fundingStart = m.lastFunding ? funding.lastIndexOf(m.lastFunding) + 1 : 0;
     const newFunding = funding.slice(fundingStart);
-    // Algo orders change status in place: log the new ones and the ones open at the last write that changed.
-    const changedAlgos = tailAfter(algoOrders, (a) => a.algoId > this.lastAlgoId);
-    for (const a of changedAlgos) if (a.status === 'NEW') this.openAlgoIds.add(a.algoId);
-    for (const id of [...this.openAlgoIds]) {
-      const a = findById(algoOrders, id);
-      if (a && a.status === 'NEW') continue;
-      this.openAlgoIds.delete(id);
-      if (a && a.algoId <= this.lastAlgoId) changedAlgos.push(a);
-    }
-    this.lastOrderId = orders.at(-1)?.orderId ?? this.lastOrderId;
-    this.lastTradeId = fills.at(-1)?.id ?? this.lastTradeId;
-    this.lastFunding = funding.at(-1) ?? this.lastFunding;
-    this.lastAlgoId = algoOrders.at(-1)?.algoId ?? this.lastAlgoId;
+    const newAlgos = tailAfter(algoOrders, (a) => a.algoId > m.lastAlgoId);
+    const orderChanges = changedInPlace(orders, (o) => o.orderId, m.openOrderIds, m.lastOrderId, newOrders, (o) => o.status === 'NEW' || o.status === 'PARTIALLY_FILLED');
+    const algoChanges = changedInPlace(algoOrders, (a) => a.algoId, m.openAlgoIds, m.lastAlgoId, newAlgos, (a) => a.status === 'NEW');
+    const marks: Marks = {
+      seq: m.seq + 1,
+      lastOrderId: orders.at(-1)?.orderId ?? m.lastOrderId,
+      lastTradeId: fills.at(-1)?.id ?? m.lastTradeId,
+      lastFunding: funding.at(-1) ?? m.lastFunding,
+      lastAlgoId: algoOrders.at(-1)?.algoId ?? m.lastAlgoId,
+      openOrderIds: orderChanges.stillOpen,
+      openAlgoIds: algoChanges.stillOpen,
+    };
     // No copy needed: the delta is serialized before anything else can run.
-    return { seq: ++this.seq, core, orders: newOrders, fills: newFills, algoOrders: changedAlgos, funding: newFunding };
+    const delta = { seq: marks.seq, core, orders: [...orderChanges.changed, ...newOrders], fills: newFills, algoOrders: [...algoChanges.changed, ...newAlgos], funding: newFunding };
+    return { delta, marks };
   }
+}
+
+async function writeSynced(file: string, data: string, flags: string): Promise<void> {
+  const fh = await open(file, flags);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes a rename in `dir` durable. */
+async function syncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Records that were open at the last write and have changed since (they change in place), and the set of
+ * ids open after this write (old ones still open plus new open ones).
+ */
+function changedInPlace<T>(list: T[], idOf: (x: T) => number, openIds: Set<number>, lastId: number, added: T[], isOpen: (x: T) => boolean): { changed: T[]; stillOpen: Set<number> } {
+  const changed: T[] = [];
+  const stillOpen = new Set<number>();
+  for (const id of openIds) {
+    const x = findById(list, idOf, id);
+    if (x && isOpen(x)) stillOpen.add(id);
+    else if (x && id <= lastId) changed.push(x);
+  }
+  for (const x of added) if (isOpen(x)) stillOpen.add(idOf(x));
+  return { changed, stillOpen };
 }
 
 /** The trailing elements of an id-ordered array that satisfy `isNew`. */
@@ -158,13 +248,13 @@ function tailAfter<T>(list: T[], isNew: (x: T) => boolean): T[] {
   return list.slice(i);
 }
 
-/** Binary search in a list ordered by algoId. */
-function findById(list: AlgoRecord[], id: number): AlgoRecord | undefined {
+/** Binary search in a list ordered by id. */
+function findById<T>(list: T[], idOf: (x: T) => number, id: number): T | undefined {
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const x = list[mid]!.algoId;
+    const x = idOf(list[mid]!);
     if (x === id) return list[mid];
     if (x < id) lo = mid + 1;
     else hi = mid - 1;
@@ -172,19 +262,23 @@ function findById(list: AlgoRecord[], id: number): AlgoRecord | undefined {
   return undefined;
 }
 
+/** Replaces records with a known id, appends the others. */
+function upsert<T>(list: T[], idOf: (x: T) => number, records: T[]): void {
+  const index = new Map(list.map((x, i) => [idOf(x), i]));
+  for (const r of records) {
+    const i = index.get(idOf(r));
+    if (i === undefined) {
+      index.set(idOf(r), list.length);
+      list.push(r);
+    } else list[i] = r;
+  }
+}
+
 function applyDelta(s: SimState, d: Delta): void {
   Object.assign(s, d.core);
-  const lastOrder = s.orders.at(-1)?.orderId ?? 0;
-  s.orders.push(...d.orders.filter((o) => o.orderId > lastOrder));
+  upsert(s.orders, (o) => o.orderId, d.orders);
   const lastFill = s.fills.at(-1)?.id ?? 0;
   s.fills.push(...d.fills.filter((f) => f.id > lastFill));
   s.funding.push(...d.funding);
-  const index = new Map(s.algoOrders.map((a, i) => [a.algoId, i]));
-  for (const a of d.algoOrders) {
-    const i = index.get(a.algoId);
-    if (i === undefined) {
-      index.set(a.algoId, s.algoOrders.length);
-      s.algoOrders.push(a);
-    } else s.algoOrders[i] = a;
-  }
+  upsert(s.algoOrders, (a) => a.algoId, d.algoOrders);
 }

@@ -1,4 +1,5 @@
 import type { SymbolRules } from '../types.js';
+import { snapshotRules } from './filters-snapshot.js';
 
 /** Quote (and margin) asset of a symbol; the local exchange lists USDT- and USDC-margined symbols only. */
 export function quoteOf(symbol: string): string | null {
@@ -12,8 +13,13 @@ export function decimalsOfStep(step: number): number {
   return Math.max(0, Math.round(-Math.log10(step)));
 }
 
+/** Binance's filters from the shipped snapshot; for a symbol it does not list, rules derived from the data. */
+export function rulesFor(symbol: string, referencePrice: number, priceDecimals: number): SymbolRules {
+  return snapshotRules(symbol) ?? deriveRules(symbol, referencePrice, priceDecimals);
+}
+
 /**
- * Filters for a symbol the data does not describe. The tick comes from the decimals the price data uses; the
+ * Filters for a symbol neither the data nor the snapshot describes. The tick comes from the decimals the price data uses; the
  * step is chosen so one step is worth roughly one quote unit, like Binance's own listings (BTC 0.001,
  * ETH 0.001, SOL 0.01, DOGE 1), clamped to [0.001, 1000].
  */

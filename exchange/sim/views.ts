@@ -96,9 +96,10 @@ export function algoView(engine: Engine, a: AlgoRecord): Record<string, unknown>
   };
 }
 
-export function positionView(engine: Engine, symbol: string): Record<string, unknown> {
+/** With `hide`, the symbol is shown flat (the emptyPositionRead fault). */
+export function positionView(engine: Engine, symbol: string, hide = false): Record<string, unknown> {
   const f = formats(engine, symbol);
-  const p = engine.state.positions[symbol];
+  const p = hide ? undefined : engine.state.positions[symbol];
   const mark = engine.mark(symbol) ?? 0;
   const amt = p?.amt ?? 0;
   const leverage = engine.leverageOf(symbol);
@@ -109,7 +110,7 @@ export function positionView(engine: Engine, symbol: string): Record<string, unk
     entryPrice: p ? p.entryPrice.toFixed(8) : '0.0',
     breakEvenPrice: p ? p.entryPrice.toFixed(8) : '0.0',
     markPrice: f.price(mark),
-    unRealizedProfit: money(engine.unrealized(symbol)),
+    unRealizedProfit: money(p ? engine.unrealized(symbol) : 0),
     liquidationPrice: '0',
     leverage: String(leverage),
     maxNotionalValue: '100000000',
@@ -140,7 +141,7 @@ export function balanceView(engine: Engine, asset: string): Record<string, unkno
   };
 }
 
-export function accountView(engine: Engine): Record<string, unknown> {
+export function accountView(engine: Engine, hidePositions = false): Record<string, unknown> {
   const assets = Object.keys(engine.state.wallets).map((asset) => {
     const a = engine.accountOf(asset);
     return {
@@ -168,6 +169,6 @@ export function accountView(engine: Engine): Record<string, unknown> {
     updateTime: 0,
     multiAssetsMargin: false,
     assets,
-    positions: Object.keys(engine.state.positions).map((s) => positionView(engine, s)),
+    positions: hidePositions ? [] : Object.keys(engine.state.positions).map((s) => positionView(engine, s)),
   };
 }

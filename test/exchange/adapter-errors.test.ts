@@ -20,7 +20,7 @@ describe('error codes and their mapping', () => {
   });
   afterAll(() => cleanup());
 
-  const order = (over: Record<string, string> = {}) => ({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.001', newOrderRespType: 'RESULT', ...over });
+  const order = (over: Record<string, string> = {}) => ({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.002', newOrderRespType: 'RESULT', ...over });
 
   it('-2015 wrong API key and -1022 bad signature are rejected', async () => {
     const badKey = adapterFor(ex, { apiKey: 'someone-else' });
@@ -52,7 +52,7 @@ describe('error codes and their mapping', () => {
     const c = rawClient(ex);
     const { quantity: _q, ...noQty } = order();
     expect(await rawFailure(c.postPrivate('fapi/v1/order', noQty))).toMatchObject({ kind: 'rejected', code: -1102 });
-    expect(await rawFailure(c.postPrivate('fapi/v1/order', order({ quantity: '0.0001' })))).toMatchObject({ kind: 'rejected', code: -1111 });
+    expect(await rawFailure(c.postPrivate('fapi/v1/order', order({ quantity: '0.00015' })))).toMatchObject({ kind: 'rejected', code: -1111 });
     expect(await rawFailure(c.postPrivate('fapi/v1/order', order({ type: 'STOP_MARKET', stopPrice: '50000' })))).toMatchObject({ kind: 'rejected', code: -4120 });
   });
 
@@ -69,12 +69,21 @@ describe('error codes and their mapping', () => {
   });
 
   it('-2022 reduce-only without a position', async () => {
-    expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: 0.001, reduceOnly: true, clientOrderId: 'ro-1' }))).toMatchObject({ kind: 'rejected', code: -2022 });
+    expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: 0.002, reduceOnly: true, clientOrderId: 'ro-1' }))).toMatchObject({ kind: 'rejected', code: -2022 });
   });
 
-  it('-4116 duplicate client order id', async () => {
-    await adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.001, clientOrderId: 'dup-1' });
-    expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.001, clientOrderId: 'dup-1' }))).toMatchObject({ kind: 'rejected', code: -4116 });
+  it('-4116 duplicate client order id: only while an order with that id is open, as on Binance', async () => {
+    // A filled order is not open: Binance accepts its client id again.
+    const first = await adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.002, clientOrderId: 'dup-1' });
+    const second = await adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.002, clientOrderId: 'dup-1' });
+    expect([first.status, second.status]).toEqual(['FILLED', 'FILLED']);
+    expect(second.orderId).toBeGreaterThan(first.orderId);
+    // An order left open (partial fill) blocks its id until it is final.
+    await setFaults(ex, { partialFill: { count: 1, fraction: 0.5, status: 'PARTIALLY_FILLED' } });
+    expect(await adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.004, clientOrderId: 'dup-2' })).toMatchObject({ status: 'PARTIALLY_FILLED', executedQty: 0.002 });
+    expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.002, clientOrderId: 'dup-2' }))).toMatchObject({ kind: 'rejected', code: -4116 });
+    await adapter.cancelOrder('BTCUSDT', 'dup-2');
+    expect(await adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.002, clientOrderId: 'dup-2' })).toMatchObject({ status: 'FILLED' });
   });
 
   it('-2013 unknown order: query returns null, the raw code is rejected', async () => {
@@ -105,7 +114,7 @@ describe('error codes and their mapping', () => {
   it('503 "Service Unavailable" before execution is retryable', async () => {
     await setFaults(ex, { errorRate5xx: 1 });
     try {
-      expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.001, referencePrice: 60_000, clientOrderId: 'svc-1' }))).toMatchObject({ kind: 'retryable', httpStatus: 503 });
+      expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.002, referencePrice: 60_000, clientOrderId: 'svc-1' }))).toMatchObject({ kind: 'retryable', httpStatus: 503 });
       expect(ex.engine.state.orders.find((o) => o.clientOrderId === 'svc-1')).toBeUndefined();
     } finally {
       await setFaults(ex, { errorRate5xx: 0 });
@@ -116,14 +125,14 @@ describe('error codes and their mapping', () => {
     for (const code of [-1006, -1007]) {
       await setFaults(ex, { unknownStatus: { count: 1, code } });
       const id = `unknown${code}`;
-      expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.001, referencePrice: 60_000, clientOrderId: id }))).toMatchObject({ kind: 'unknown', code });
+      expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.002, referencePrice: 60_000, clientOrderId: id }))).toMatchObject({ kind: 'unknown', code });
       expect(await adapter.getOrder('BTCUSDT', id)).toMatchObject({ status: 'FILLED' });
     }
   });
 
   it('bare 503 "Unknown error" after execution is unknown', async () => {
     await setFaults(ex, { unknownStatus: { count: 1, code: 0 } });
-    expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.001, referencePrice: 60_000, clientOrderId: 'bare503' }))).toMatchObject({ kind: 'unknown', httpStatus: 503 });
+    expect(await failure(adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.002, referencePrice: 60_000, clientOrderId: 'bare503' }))).toMatchObject({ kind: 'unknown', httpStatus: 503 });
     expect(await adapter.getOrder('BTCUSDT', 'bare503')).toMatchObject({ status: 'FILLED' });
   });
 
@@ -139,7 +148,7 @@ describe('error codes and their mapping', () => {
   it('held response + client timeout: unknown; the order is there; release answers the held request', async () => {
     await setFaults(ex, { holdResponse: { count: 1 } });
     const impatient = adapterFor(ex, { timeoutMs: 300 });
-    const err = (await failure(impatient.placeMarketOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: 0.001, referencePrice: 60_000, clientOrderId: 'held-1' }))) as ExchangeError;
+    const err = (await failure(impatient.placeMarketOrder({ symbol: 'BTCUSDT', side: 'SELL', quantity: 0.002, referencePrice: 60_000, clientOrderId: 'held-1' }))) as ExchangeError;
     expect(err.kind).toBe('unknown');
     expect(await adapter.getOrder('BTCUSDT', 'held-1')).toMatchObject({ status: 'FILLED' });
     const res = await fetch(`${ex.baseUrl}/admin/release`, { method: 'POST' });

@@ -17,11 +17,13 @@ describe('BinanceFuturesAdapter against the local exchange (manual prices)', () 
   });
   afterAll(() => cleanup());
 
-  it('reads exchange info with filters, USDT and USDC margined', async () => {
+  it('reads exchange info with Binance filters, USDT and USDC margined', async () => {
     const info = await adapter.exchangeInfo();
     expect([...info.keys()].sort()).toEqual(['AVAXUSDC', 'BTCUSDT', 'ETHUSDT']);
     const btc = await adapter.rules('BTCUSDT');
-    expect(btc).toMatchObject({ quoteAsset: 'USDT', stepSize: 0.001, tickSize: 0.1, minNotional: 5 });
+    // From the shipped snapshot of Binance's exchangeInfo, not derived from the price.
+    expect(btc).toMatchObject({ quoteAsset: 'USDT', stepSize: 0.0001, tickSize: 0.1, minNotional: 100 });
+    expect(await adapter.rules('ETHUSDT')).toMatchObject({ stepSize: 0.001, tickSize: 0.01, minNotional: 20 });
     expect((await adapter.rules('AVAXUSDC')).quoteAsset).toBe('USDC');
     await expect(adapter.rules('NOPEUSDT')).rejects.toMatchObject({ kind: 'rejected' });
   });
@@ -45,7 +47,7 @@ describe('BinanceFuturesAdapter against the local exchange (manual prices)', () 
   });
 
   it('places a MARKET order rounded down to the step, with slippage and taker fee', async () => {
-    const o = await adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.01059, clientOrderId: 'adapter-buy-1' });
+    const o = await adapter.placeMarketOrder({ symbol: 'BTCUSDT', side: 'BUY', quantity: 0.010059, clientOrderId: 'adapter-buy-1' });
     expect(o).toMatchObject({ status: 'FILLED', origQty: 0.01, executedQty: 0.01, clientOrderId: 'adapter-buy-1', reduceOnly: false });
     expect(o.avgPrice).toBeCloseTo(60_100 * 1.0002, 1);
     const fills = await adapter.tradesForOrder('BTCUSDT', o.orderId);

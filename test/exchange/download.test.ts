@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { downloadKlines, parseTime } from '../../exchange/download.js';
-import { readKlineFile } from '../../exchange/sim/klines-files.js';
+import { readCandleSeries } from '../../exchange/klines-file.js';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import { FIXTURE_DIR, tempDir } from './helpers.js';
 
@@ -22,8 +22,8 @@ describe('qt data download', () => {
     // 30 hours of 5-minute candles; the end (--to) is exclusive.
     expect(counts.get('BTCUSDT')).toBe(360);
     for (const symbol of ['BTCUSDT', 'AVAXUSDC']) {
-      const got = readKlineFile(symbol, join(tmp.dir, 'out', `${symbol}.csv.gz`));
-      const want = readKlineFile(symbol, join(FIXTURE_DIR, `${symbol}.csv.gz`));
+      const got = readCandleSeries(join(tmp.dir, 'out', `${symbol}.csv.gz`));
+      const want = readCandleSeries(join(FIXTURE_DIR, `${symbol}.csv.gz`));
       const start = want.openTime.indexOf(from);
       for (const col of ['openTime', 'open', 'high', 'low', 'close', 'volume'] as const) {
         expect(Array.from(got[col])).toEqual(Array.from(want[col].slice(start, start + 360)));
@@ -37,7 +37,7 @@ describe('qt data download', () => {
     const counts = await downloadKlines({ symbols: ['ETHUSDT'], interval: '5m', from, to, outDir: join(tmp.dir, 'all'), baseUrl: ex!.baseUrl, pageSize: 100 });
     // Market time is 2025-08-02T20:00 plus a moment: 44 h of closed candles exist.
     expect(counts.get('ETHUSDT')).toBe(44 * 12);
-    const got = readKlineFile('ETHUSDT', join(tmp.dir, 'all', 'ETHUSDT.csv.gz'));
+    const got = readCandleSeries(join(tmp.dir, 'all', 'ETHUSDT.csv.gz'));
     expect(got.openTime[got.openTime.length - 1]).toBe(Date.UTC(2025, 7, 2, 19, 55));
   });
 

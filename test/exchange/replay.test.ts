@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { readKlineFile } from '../../exchange/sim/klines-files.js';
+import { readCandleSeries } from '../../exchange/klines-file.js';
 import { StateStore } from '../../exchange/sim/store.js';
 import { startLocalExchange, type LocalExchange, type LocalExchangeOptions } from '../../exchange/sim/server.js';
 import { FIXTURE_DIR, FIXTURE_START, ManualClock, adapterFor, rawClient, tempDir } from './helpers.js';
@@ -32,7 +32,7 @@ describe('replay feed', () => {
     clock.advance(25_000); // 250 s of market time at 10x: 50 s before the 12:00 candle closes
     const c = rawClient(ex);
     const rows = await c.getKlines({ symbol: 'BTCUSDT', interval: '5m', limit: 3 });
-    const series = readKlineFile('BTCUSDT', join(FIXTURE_DIR, 'BTCUSDT.csv.gz'));
+    const series = readCandleSeries(join(FIXTURE_DIR, 'BTCUSDT.csv.gz'));
     const i = series.openTime.indexOf(FIXTURE_START);
     const last = rows[rows.length - 1]!;
     expect(last[0]).toBe(FIXTURE_START);
@@ -68,7 +68,7 @@ describe('replay feed', () => {
   });
 
   it('an algo stop triggers on an intrabar low even when the clock jumps past the whole candle', async () => {
-    const series = readKlineFile('BTCUSDT', join(FIXTURE_DIR, 'BTCUSDT.csv.gz'));
+    const series = readCandleSeries(join(FIXTURE_DIR, 'BTCUSDT.csv.gz'));
     // A candle whose low dips well under both open and close, and whose next candle stays above the dip.
     let k = -1;
     for (let i = series.openTime.indexOf(FIXTURE_START); i < series.openTime.length - 2; i++) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { META_COLUMNS, buildDataset } from '../../ml/dataset.js';
-import { readKlinesFile } from '../../ml/klines-file.js';
+import { readCandles } from '../../exchange/klines-file.js';
 import { FEATURE_NAMES, featuresFromCandles } from '../../core/features.js';
 import { labelHorizonMs, tripleBarrierLabels } from '../../core/labels.js';
 import { DEFAULT_PARAMS } from '../../core/params.js';
@@ -36,7 +36,7 @@ describe('dataset builder', () => {
   });
 
   it('rows are exactly what the live path computes from the candles up to that time', () => {
-    const candles = readKlinesFile('test/fixtures/ml-slice/SOLUSDT.csv.gz').filter((c) => c.openTime < to);
+    const candles = readCandles('test/fixtures/ml-slice/SOLUSDT.csv.gz').filter((c) => c.openTime < to);
     const labels = tripleBarrierLabels(candles, DEFAULT_PARAMS, MIN5);
     let checked = 0;
     for (let r = 0; r < ds.rows; r += 97) {

@@ -5,13 +5,13 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError, loadModel } from '../../ml/model.js';
 import { createSignalService, featureWindow } from '../../ml/signal-service.js';
-import { readKlinesFile } from '../../ml/klines-file.js';
+import { readCandles } from '../../exchange/klines-file.js';
 import { FEATURE_NAMES, FeatureBuilder } from '../../core/features.js';
 
 const SHIPPED = 'models/xgb-v1';
 const quiet = pino({ level: 'silent' });
-const candles = readKlinesFile('test/fixtures/ml-slice/BTCUSDT.csv.gz').slice(0, 600);
-const eth = readKlinesFile('test/fixtures/ml-slice/ETHUSDT.csv.gz').slice(0, 600);
+const candles = readCandles('test/fixtures/ml-slice/BTCUSDT.csv.gz').slice(0, 600);
+const eth = readCandles('test/fixtures/ml-slice/ETHUSDT.csv.gz').slice(0, 600);
 const closeOfLast = candles[candles.length - 1]!.openTime + 300_000;
 const tmp = mkdtempSync(join(tmpdir(), 'qt-model-'));
 

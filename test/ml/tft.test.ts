@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FEATURE_NAMES, WARMUP_CANDLES } from '../../core/features.js';
 import { featureRows } from '../../ml/dataset.js';
-import { inferIntervalMs, listSymbolFiles, readKlinesFile } from '../../ml/klines-file.js';
+import { inferIntervalMs, listKlineFiles, readCandles } from '../../exchange/klines-file.js';
 import { loadModel } from '../../ml/model.js';
 
 /**
@@ -40,8 +40,8 @@ const F = FEATURE_NAMES.length;
 /** Feature rows of every candle of each symbol in a klines directory (null during warm-up). */
 function rowsByTime(dir: string, lastCandles = Infinity): Map<string, { times: number[]; rows: (Float32Array | null)[] }> {
   const out = new Map<string, { times: number[]; rows: (Float32Array | null)[] }>();
-  for (const { symbol, path } of listSymbolFiles(dir)) {
-    const candles = readKlinesFile(path).slice(-lastCandles);
+  for (const [symbol, path] of listKlineFiles(dir)) {
+    const candles = readCandles(path).slice(-lastCandles);
     out.set(symbol, { times: candles.map((c) => c.openTime), rows: featureRows(candles, inferIntervalMs(candles)) });
   }
   return out;
