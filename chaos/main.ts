@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { listKlineFiles, readKlineFile } from '../exchange/sim/klines-files.js';
+import { listKlineFiles, readCandleSeries } from '../exchange/klines-file.js';
 import { buildPlan, describePlan, type ChaosPlan } from './plan.js';
 import { formatSummary, summarize } from './report.js';
 import { runChaos } from './run.js';
@@ -57,7 +57,7 @@ function replayWindow(dataDir: string, symbols: string[], spanMs: number): { fro
   let from = -Infinity;
   let to = Infinity;
   for (const symbol of symbols) {
-    const series = readKlineFile(symbol, files.get(symbol)!);
+    const series = readCandleSeries(files.get(symbol)!, symbol);
     from = Math.max(from, series.openTime[0]! + DAY_MS);
     to = Math.min(to, series.openTime[series.openTime.length - 1]! - spanMs);
   }

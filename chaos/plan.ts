@@ -6,8 +6,8 @@ import { seededRandom } from '../core/random.js';
  * on. Pure, so the same seed always gives the same schedule (printed with --plan-only).
  */
 
-export type FaultKind = '5xx' | '429' | 'lost-response' | 'late-execution' | 'clock-skew';
-export const FAULT_KINDS: readonly FaultKind[] = ['5xx', '429', 'lost-response', 'late-execution', 'clock-skew'];
+export type FaultKind = '5xx' | '429' | 'lost-response' | 'late-execution' | 'clock-skew' | 'empty-position-read' | 'partial-fill' | 'http-error';
+export const FAULT_KINDS: readonly FaultKind[] = ['5xx', '429', 'lost-response', 'late-execution', 'clock-skew', 'empty-position-read', 'partial-fill', 'http-error'];
 
 /** Events that stop or restart something; they run one after the other, each waiting for the fleet to recover. */
 export type ProcessEvent =
@@ -149,6 +149,19 @@ function faultSwitches(kind: FaultKind, random: () => number): Pick<FaultBurst, 
       // Behind by more than the 1 s the exchange allows, or ahead by more than the 5 s receive window.
       const skew = random() < 0.5 ? -int(1_500, 4_000) : int(6_000, 12_000);
       return { on: { clockSkewMs: skew }, off: { clockSkewMs: 0 } };
+    }
+    case 'empty-position-read':
+      // A position read that answers "no positions" once: flat is a fact only with evidence.
+      return { on: { emptyPositionRead: { count: int(1, 3) } }, off: { emptyPositionRead: { count: 0 } } };
+    case 'partial-fill': {
+      const status = (['EXPIRED', 'PARTIALLY_FILLED', 'NEW'] as const)[int(0, 2)]!;
+      const fraction = status === 'NEW' ? 0 : int(20, 80) / 100;
+      return { on: { partialFill: { count: int(1, 2), fraction, status } }, off: { partialFill: { count: 0, fraction: 0, status: 'NEW' } } };
+    }
+    case 'http-error': {
+      // A refusal after the fill (403 on the trades of an order), or a server error on a read or an order.
+      const [path, status] = ([['/fapi/v1/userTrades', 403], ['/fapi/v3/positionRisk', 502], ['/fapi/v1/order', 500]] as const)[int(0, 2)]!;
+      return { on: { httpError: { count: int(1, 3), path, status } }, off: { httpError: { count: 0, path, status } } };
     }
   }
 }

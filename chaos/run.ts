@@ -60,7 +60,7 @@ export function fleetSettings(plan: ChaosPlan, entryProbability: number): Record
     QT_SIGNAL_SOURCE: `random:${plan.seed}:${entryProbability}`,
     QT_CHECK_INTERVAL: '2',
     QT_COOLDOWN_SECONDS: '5',
-    QT_POSITION_CHECK_SECONDS: '1',
+    QT_POSITION_CHECK_SECONDS: '2',
     QT_MAX_HOLD_SECONDS: '60',
     QT_TAKE_PROFIT_PCT: '0.5',
     QT_STOP_LOSS_PCT: '0.4',
