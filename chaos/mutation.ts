@@ -55,6 +55,10 @@ async function main(o: Options): Promise<number> {
     }
     const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as ChaosSummary;
     const duplicates = summary.invariants.find((i) => i.name === DUPLICATE_INVARIANT)?.count ?? 0;
+    if (duplicates === 0 && summary.events.workerKillsWithOrderInFlight === 0) {
+      console.error('\nmutation check inconclusive: no worker kill caught an order in flight (did the loops stop trading? see the failed workflows above)');
+      return 2;
+    }
     if (code !== 0 && duplicates > 0) {
       console.log(`\nmutation caught: the chaos run failed with ${duplicates} duplicate order(s) per decision, as it must when resends are blind`);
       return 0;

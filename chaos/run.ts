@@ -167,20 +167,14 @@ async function playEvent(event: ProcessEvent, record: EventRecord, c: EventConte
       return recover(record, await stack.startWorker(), c, `worker SIGKILLed${event.inFlight ? (record.orderInFlight ? ' with an order in flight' : ' (no order came in time)') : ''}`);
     }
     case 'temporal-restart':
-      await stack.stopTemporal();
-      await sleep(event.downMs);
-      await stack.startTemporal();
-      return recover(record, Date.now(), c, 'Temporal dev server restarted (same SQLite file)');
     case 'postgres-restart':
-      await stack.stopPostgres();
+    case 'exchange-restart': {
+      const server = SERVERS[event.kind];
+      await server.stop(stack);
       await sleep(event.downMs);
-      await stack.startPostgres();
-      return recover(record, Date.now(), c, 'Postgres restarted');
-    case 'exchange-restart':
-      await stack.stopExchange();
-      await sleep(event.downMs);
-      await stack.startExchange();
-      return recover(record, Date.now(), c, 'local exchange restarted (state file kept)');
+      await server.start(stack);
+      return recover(record, Date.now(), c, server.what);
+    }
     case 'kill-flatten':
       record.command = await c.qt(['kill', '--flatten', '--reason', 'chaos run']);
       return;
@@ -189,6 +183,13 @@ async function playEvent(event: ProcessEvent, record: EventRecord, c: EventConte
       return;
   }
 }
+
+/** How each server of the stack is restarted: stopped, left down a while, started on the same data. */
+const SERVERS: Record<'temporal-restart' | 'postgres-restart' | 'exchange-restart', { stop(s: ProcessStack): Promise<void>; start(s: ProcessStack): Promise<void>; what: string }> = {
+  'temporal-restart': { stop: (s) => s.stopTemporal(), start: (s) => s.startTemporal(), what: 'Temporal dev server restarted (same SQLite file)' },
+  'postgres-restart': { stop: (s) => s.stopPostgres(), start: (s) => s.startPostgres(), what: 'Postgres restarted' },
+  'exchange-restart': { stop: (s) => s.stopExchange(), start: (s) => s.startExchange(), what: 'local exchange restarted (state file kept)' },
+};
 
 /** Waits until the held-answer switch has caught an order (its count drops to 0). */
 async function orderHeld(stack: ProcessStack): Promise<boolean> {
