@@ -105,24 +105,24 @@ export async function runChaos(o: RunOptions): Promise<ChaosResult> {
     const t0 = Date.now();
     const elapsed = () => ((Date.now() - t0) / 1000).toFixed(1).padStart(6);
     const say = (text: string) => log(`[${elapsed()} s] ${text}`);
-    const timers = plan.faults.map((burst) => scheduleBurst(stack, burst, t0, faults, say));
+    const bursts = plan.faults.map((burst) => scheduleBurst(stack, burst, t0, faults, say));
 
     for (const event of plan.processEvents) {
       await waitUntil(t0 + event.at, stack, say);
       const record: EventRecord = { kind: event.kind, plannedAt: event.at, startedAt: Date.now() - t0 };
       try {
-        await playEvent(event, record, { stack, client, pool, plan, qt, say, recoveryTargetS: o.recoveryTargetS });
+        await playEvent(event, record, { stack, client, pool, plan, qt, say });
       } catch (err) {
         record.error = err instanceof Error ? err.message : String(err);
         say(`${event.kind} failed: ${record.error}`);
-        await stack.reviveWorker().catch(() => {});
+        await stack.ensureRunning().catch((e: Error) => say(`could not bring the stack back: ${e.message}`));
       }
       result.events.push(record);
     }
     await waitUntil(t0 + plan.minutes * 60_000, stack, say);
 
     say('chaos over: faults off, held answers released, no new entries (qt config set QT_ENABLE_AI_TRADING=false); settling');
-    for (const t of timers) clearTimeout(t.on), clearTimeout(t.off);
+    for (const burst of bursts) burst.cancel();
     await stack.admin('DELETE', '/admin/faults');
     await stack.admin('POST', '/admin/release');
     await stack.reviveWorker();
@@ -146,7 +146,6 @@ interface EventContext {
   plan: ChaosPlan;
   qt: (args: string[]) => Promise<CommandResult>;
   say: (text: string) => void;
-  recoveryTargetS: number;
 }
 
 async function playEvent(event: ProcessEvent, record: EventRecord, c: EventContext): Promise<void> {
@@ -239,18 +238,35 @@ async function waitUntil(at: number, stack: ProcessStack, say: (text: string) =>
   }
 }
 
-function scheduleBurst(stack: ProcessStack, burst: FaultBurst, t0: number, faults: ChaosResult['faults'], say: (text: string) => void) {
-  const on = setTimeout(() => {
+/**
+ * Switches a burst on at its time and off at its end. While the exchange is down (a restart) the switch is
+ * tried again every half second until the burst's window has passed.
+ */
+function scheduleBurst(stack: ProcessStack, burst: FaultBurst, t0: number, faults: ChaosResult['faults'], say: (text: string) => void): { cancel(): void } {
+  const endsAt = t0 + burst.at + burst.durationMs;
+  let cancelled = false;
+  let retry: NodeJS.Timeout | undefined;
+  const switchOn = (): void => {
+    if (cancelled) return;
     stack.admin('POST', '/admin/faults', burst.on).then(
       () => {
         faults[burst.kind].applied++;
-        say(`fault ${burst.kind} on for ${(burst.durationMs / 1000).toFixed(1)} s: ${JSON.stringify(burst.on)}`);
+        say(`fault ${burst.kind} on for ${((endsAt - Date.now()) / 1000).toFixed(1)} s: ${JSON.stringify(burst.on)}`);
       },
-      (err: Error) => say(`fault ${burst.kind} not applied: ${err.message}`),
+      (err: Error) => {
+        if (Date.now() + 500 < endsAt) retry = setTimeout(switchOn, 500);
+        else say(`fault ${burst.kind} not applied (${err.message}): the exchange was down for the whole burst`);
+      },
     );
-  }, Math.max(0, t0 + burst.at - Date.now()));
-  const off = setTimeout(() => void stack.admin('POST', '/admin/faults', burst.off).catch(() => {}), Math.max(0, t0 + burst.at + burst.durationMs - Date.now()));
-  return { on, off };
+  };
+  const on = setTimeout(switchOn, Math.max(0, t0 + burst.at - Date.now()));
+  const off = setTimeout(() => void stack.admin('POST', '/admin/faults', burst.off).catch(() => {}), Math.max(0, endsAt - Date.now()));
+  return {
+    cancel() {
+      cancelled = true;
+      for (const t of [on, off, retry]) clearTimeout(t);
+    },
+  };
 }
 
 const SETTLE_TIMEOUT_MS = 90_000;
@@ -295,13 +311,13 @@ function runInvariants(r: ChaosResult, stack: ProcessStack, targetS: number): In
   return [
     {
       name: 'loops that did not tick again within 30 s of a restart',
-      violations: restarts.flatMap((e) => (e.silent ?? []).map((s) => ({ key: `${e.kind}@${e.startedAt}:${s}`, evidence: `${s} after ${e.kind} at ${(e.startedAt / 1000).toFixed(1)} s` }))),
+      violations: restarts.flatMap((e) => (e.silent ?? []).map((s) => ({ key: `${e.kind}@${e.startedAt}:${s}`, evidence: `${s} after the ${e.kind} that started at ${(e.startedAt / 1000).toFixed(1)} s` }))),
     },
     {
       name: `restarts after which the loops took over ${targetS} s to tick again`,
       violations: restarts
         .filter((e) => e.recoveryS !== null && e.recoveryS! > targetS)
-        .map((e) => ({ key: `${e.kind}@${e.startedAt}`, evidence: `${e.kind} at ${(e.startedAt / 1000).toFixed(1)} s: ${e.recoveryS!.toFixed(1)} s` })),
+        .map((e) => ({ key: `${e.kind}@${e.startedAt}`, evidence: `${e.kind} that started at ${(e.startedAt / 1000).toFixed(1)} s: ${e.recoveryS!.toFixed(1)} s` })),
     },
     {
       name: 'worker exits the harness did not cause',

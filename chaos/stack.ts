@@ -181,6 +181,14 @@ export class ProcessStack {
     return true;
   }
 
+  /** Starts whatever is down (after an event that failed halfway). */
+  async ensureRunning(): Promise<void> {
+    if (!this.temporal) await this.startTemporal();
+    if (!this.postgres) await this.startPostgres();
+    if (!this.exchange?.running) await this.startExchange();
+    if (!this.worker?.running) await this.startWorker();
+  }
+
   /** Runs the real `qt` command (bin/qt.js) against this stack. */
   qt(args: string[], timeoutMs = 90_000): Promise<CommandResult> {
     const env = { ...inheritedEnv(), ...this.options.settings, TEMPORAL_ADDRESS: this.temporalAddress, DATABASE_URL: this.databaseUrl };
