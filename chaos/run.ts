@@ -202,7 +202,8 @@ async function orderHeld(stack: ProcessStack): Promise<boolean> {
 }
 
 async function recover(record: EventRecord, backAt: number, c: EventContext, what: string): Promise<void> {
-  const r = await waitUntilEveryLoopTicked(c.pool, await runningLoops(c.client, c.plan.symbols), backAt, RECOVERY_TIMEOUT_MS);
+  const running = await runningLoops(c.client, c.plan.symbols);
+  const r = await waitUntilEveryLoopTicked(c.pool, running, backAt, RECOVERY_TIMEOUT_MS);
   // A loop whose workflow failed meanwhile is counted with the failed workflows, not here.
   record.silent = r.silent.length ? await runningLoops(c.client, r.silent) : [];
   const ticks = [...r.firstTicks.values()];
@@ -211,7 +212,7 @@ async function recover(record: EventRecord, backAt: number, c: EventContext, wha
     ? `${record.silent.length} loop(s) silent after ${RECOVERY_TIMEOUT_MS / 1000} s: ${record.silent.join(' ')}`
     : record.recoveryS === null
       ? 'no loop left running'
-      : `every loop ticked again after ${record.recoveryS.toFixed(1)} s`;
+      : `every loop ticked again after ${record.recoveryS.toFixed(1)} s${running.length < c.plan.symbols.length ? ` (${running.length} of ${c.plan.symbols.length} loops still running)` : ''}`;
   c.say(`${what}; ${verdict}`);
 }
 
