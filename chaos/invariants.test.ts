@@ -6,9 +6,9 @@ function cleanSnapshot(): Snapshot {
   return {
     exchange: {
       orders: [
-        { orderId: 1, symbol: 'BTCUSDT', clientOrderId: 'qt-aa11-1-E', side: 'BUY', status: 'FILLED', executedQty: 0.002 },
-        { orderId: 2, symbol: 'BTCUSDT', clientOrderId: 'algo-1', side: 'SELL', status: 'FILLED', executedQty: 0.002 },
-        { orderId: 3, symbol: 'ETHUSDT', clientOrderId: 'qt-bb22-1-E', side: 'BUY', status: 'FILLED', executedQty: 0.05 },
+        { orderId: 1, symbol: 'BTCUSDT', clientOrderId: 'qt-aa11-1-E', side: 'BUY', status: 'FILLED', origQty: 0.002, executedQty: 0.002 },
+        { orderId: 2, symbol: 'BTCUSDT', clientOrderId: 'algo-1', side: 'SELL', status: 'FILLED', origQty: 0.002, executedQty: 0.002 },
+        { orderId: 3, symbol: 'ETHUSDT', clientOrderId: 'qt-bb22-1-E', side: 'BUY', status: 'FILLED', origQty: 0.05, executedQty: 0.05 },
       ],
       algoOrders: [
         { clientAlgoId: 'qt-aa11-1-S', symbol: 'BTCUSDT', side: 'SELL', orderType: 'STOP_MARKET', status: 'FINISHED', actualOrderId: 2 },
@@ -37,6 +37,7 @@ function cleanSnapshot(): Snapshot {
         { symbol: 'BTCUSDT', tradeId: 2, clientOrderId: 'qt-aa11-1-S' },
         { symbol: 'ETHUSDT', tradeId: 3, clientOrderId: 'qt-bb22-1-E' },
       ],
+      lostRecords: [],
     },
   };
 }
@@ -55,20 +56,41 @@ describe('chaos invariants', () => {
     expect(parseClientId('algo-7')).toBeNull();
   });
 
-  it('catch a second entry order for one decision (a blind resend)', () => {
+  const order = (orderId: number, clientOrderId: string, origQty: number, executedQty: number, symbol = 'ETHUSDT') => ({
+    orderId,
+    symbol,
+    clientOrderId,
+    side: clientOrderId.includes('-E') ? 'BUY' : 'SELL',
+    status: executedQty === origQty ? 'FILLED' : 'EXPIRED',
+    origQty,
+    executedQty,
+  });
+  const duplicates = (s: Snapshot) => checkInvariants(s).find((r) => r.name === 'duplicate orders per decision')!.violations.map((v) => v.evidence);
+
+  it('catch an entry sent again under the same client id (a blind resend)', () => {
     const s = cleanSnapshot();
-    s.exchange.orders.push({ orderId: 9, symbol: 'ETHUSDT', clientOrderId: 'qt-bb22-1-E', side: 'BUY', status: 'FILLED', executedQty: 0.05 });
-    const [dup] = failing(s).filter((r) => r.name === 'duplicate orders per decision');
-    expect(dup!.violations[0]!.evidence).toBe('qt-bb22-1: 2 entry orders (exchange order ids 3, 9)');
+    s.exchange.orders.push(order(9, 'qt-bb22-1-E', 0.05, 0.05));
+    expect(duplicates(s)).toEqual([
+      'qt-bb22-1-E executed 2 times (exchange order ids 3, 9)',
+      'qt-bb22-1: entries filled 0.1 for a decision of 0.05 (exchange order ids 3, 9)',
+    ]);
   });
 
-  it('catch two filled exits of one position, but not an unfilled earlier attempt', () => {
+  it('allow several entry sends of one decision while only one executes, not two that fill', () => {
     const s = cleanSnapshot();
-    s.exchange.orders.push({ orderId: 10, symbol: 'ETHUSDT', clientOrderId: 'qt-bb22-1-X1', side: 'SELL', status: 'EXPIRED', executedQty: 0 });
-    s.exchange.orders.push({ orderId: 11, symbol: 'ETHUSDT', clientOrderId: 'qt-bb22-1-X2', side: 'SELL', status: 'FILLED', executedQty: 0.05 });
-    expect(counts(s)['duplicate orders per decision']).toBe(0);
-    s.exchange.orders.push({ orderId: 12, symbol: 'ETHUSDT', clientOrderId: 'qt-bb22-1-X3', side: 'SELL', status: 'FILLED', executedQty: 0.05 });
-    expect(counts(s)['duplicate orders per decision']).toBe(1);
+    s.exchange.orders = s.exchange.orders.filter((o) => o.orderId !== 3);
+    s.exchange.orders.push(order(3, 'qt-bb22-1-E1', 0.05, 0), order(4, 'qt-bb22-1-E2', 0.05, 0.05));
+    expect(duplicates(s)).toEqual([]);
+    s.exchange.orders.push(order(5, 'qt-bb22-1-E3', 0.05, 0.02));
+    expect(duplicates(s)).toEqual(['qt-bb22-1: entries filled 0.07 for a decision of 0.05 (exchange order ids 4, 5)']);
+  });
+
+  it('allow exits resent after one expired, not exits beyond the position (stop fills count)', () => {
+    const s = cleanSnapshot();
+    s.exchange.orders.push(order(10, 'qt-bb22-1-X1', 0.05, 0.01), order(11, 'qt-bb22-1-X2', 0.04, 0.04));
+    expect(duplicates(s)).toEqual([]);
+    s.exchange.orders.push(order(12, 'qt-aa11-1-X1', 0.002, 0.002, 'BTCUSDT'));
+    expect(duplicates(s)).toEqual(['qt-aa11-1: exits filled 0.004 for entries of 0.002']);
   });
 
   it('catch fills missing from, doubled in or invented by the journal', () => {
@@ -113,6 +135,8 @@ describe('chaos invariants', () => {
     expect(c['journal net P&L = exchange realized P&L - fees (to the cent)']).toBe(1);
     s.journal.positions[0]!.netPnl = -2.2049;
     expect(counts(s)['journal net P&L = exchange realized P&L - fees (to the cent)']).toBe(0);
+    s.journal.lostRecords.push({ kind: 'DECISIONS_DROPPED', symbol: 'ETHUSDT', detail: '{"count": 3}' });
+    expect(counts(s)['decisions the journal dropped or refused']).toBe(1);
   });
 
   it('keep only violations present in every snapshot', () => {

@@ -9,6 +9,7 @@ export interface ExchangeOrder {
   clientOrderId: string;
   side: string;
   status: string;
+  origQty: number;
   executedQty: number;
 }
 
@@ -73,7 +74,12 @@ export interface Snapshot {
   };
   workflows: WorkflowRow[];
   owners: PositionOwner[];
-  journal: { positions: JournalPosition[]; fills: JournalFill[] };
+  journal: {
+    positions: JournalPosition[];
+    fills: JournalFill[];
+    /** Risk events that say a record was dropped or refused (DECISIONS_DROPPED, SIGNAL_KEY_COLLISION). */
+    lostRecords: { kind: string; symbol: string | null; detail: string }[];
+  };
 }
 
 export interface Violation {
@@ -87,7 +93,7 @@ export interface InvariantResult {
   violations: Violation[];
 }
 
-/** Order and algo ids are `qt-<instance>-<n>-<role><attempt>`: E entry, S protective stop, X<k> exit. */
+/** Order and algo ids are `qt-<instance>-<n>-<role><attempt>`: E entry, S protective stop, X exit, R reduction. */
 const CLIENT_ID = /^(qt-[0-9a-zA-Z]+-\d+)-([A-Z]+)(\d*)$/;
 
 export function parseClientId(id: string): { stem: string; role: string; attempt: number } | null {
@@ -112,34 +118,60 @@ export function checkInvariants(s: Snapshot): InvariantResult[] {
     { name: 'journal positions OPEN with no exchange position', violations: openWithoutExposure(s) },
     { name: 'failed or terminated workflows', violations: failedWorkflows(s) },
     { name: 'journal net P&L = exchange realized P&L - fees (to the cent)', violations: pnlMismatch(s) },
+    { name: 'decisions the journal dropped or refused', violations: lostRecords(s) },
   ];
 }
 
+/**
+ * One entry decision (a client-id stem) must reach the exchange as one position, however often its orders
+ * were retried: no client id executed twice, entry fills never beyond the decided quantity (several sends
+ * are fine while earlier ones did not execute), and exit fills never beyond what the entries bought.
+ */
 function duplicateOrders(s: Snapshot): Violation[] {
-  const entries = new Map<string, Set<number>>();
-  const filledExits = new Map<string, Set<number>>();
-  for (const o of s.exchange.orders) {
-    const id = parseClientId(o.clientOrderId);
-    if (!id) continue;
-    if (id.role === 'E') add(entries, id.stem, o.orderId);
-    if (id.role === 'X' && o.executedQty > 0) add(filledExits, id.stem, o.orderId);
-  }
-  const stops = new Map<string, Set<number>>();
-  s.exchange.algoOrders.forEach((a, i) => {
-    const id = parseClientId(a.clientAlgoId);
-    if (id?.role === 'S') add(stops, id.stem, i);
-  });
   const out: Violation[] = [];
-  const report = (m: Map<string, Set<number>>, what: string, ids: boolean) => {
-    for (const [stem, set] of m) {
-      if (set.size > 1) out.push({ key: `${what}:${stem}`, evidence: `${stem}: ${set.size} ${what}${ids ? ` (exchange order ids ${[...set].join(', ')})` : ''}` });
-    }
+  const byClientId = new Map<string, ExchangeOrder[]>();
+  const stems = new Map<string, { entryQty: number; decidedQty: number; exitQty: number; entryIds: number[] }>();
+  const stem = (name: string) => {
+    let x = stems.get(name);
+    if (!x) stems.set(name, (x = { entryQty: 0, decidedQty: 0, exitQty: 0, entryIds: [] }));
+    return x;
   };
-  report(entries, 'entry orders', true);
-  report(filledExits, 'filled exit orders', true);
-  report(stops, 'protective stops', false);
+  for (const o of s.exchange.orders) {
+    byClientId.set(`${o.symbol}|${o.clientOrderId}`, [...(byClientId.get(`${o.symbol}|${o.clientOrderId}`) ?? []), o]);
+    const id = parseClientId(o.clientOrderId);
+    if (id?.role === 'E') {
+      const x = stem(id.stem);
+      x.entryQty += o.executedQty;
+      x.decidedQty = Math.max(x.decidedQty, o.origQty);
+      if (o.executedQty > 0) x.entryIds.push(o.orderId);
+    } else if (id && id.role !== 'S') {
+      stem(id.stem).exitQty += o.executedQty;
+    }
+  }
+  // A stop's fill belongs to its position too: the triggered order carries an exchange-made id.
+  for (const a of s.exchange.algoOrders) {
+    const id = parseClientId(a.clientAlgoId);
+    const order = a.actualOrderId === null ? undefined : s.exchange.orders.find((o) => o.orderId === a.actualOrderId && o.symbol === a.symbol);
+    if (id && order) stem(id.stem).exitQty += order.executedQty;
+  }
+  for (const [key, orders] of byClientId) {
+    const executed = orders.filter((o) => o.executedQty > 0);
+    if (executed.length > 1 && parseClientId(orders[0]!.clientOrderId)) {
+      out.push({ key: `reused:${key}`, evidence: `${orders[0]!.clientOrderId} executed ${executed.length} times (exchange order ids ${executed.map((o) => o.orderId).join(', ')})` });
+    }
+  }
+  for (const [name, x] of stems) {
+    if (x.entryQty > x.decidedQty * (1 + QTY_EPSILON) + QTY_EPSILON) {
+      out.push({ key: `entry:${name}`, evidence: `${name}: entries filled ${round(x.entryQty)} for a decision of ${round(x.decidedQty)} (exchange order ids ${x.entryIds.join(', ')})` });
+    }
+    if (x.decidedQty > 0 && x.exitQty > x.entryQty * (1 + QTY_EPSILON) + QTY_EPSILON) {
+      out.push({ key: `exit:${name}`, evidence: `${name}: exits filled ${round(x.exitQty)} for entries of ${round(x.entryQty)}` });
+    }
+  }
   return out;
 }
+
+const round = (x: number) => Number(x.toPrecision(10));
 
 const fillKey = (symbol: string, tradeId: number) => `${symbol}#${tradeId}`;
 
@@ -233,10 +265,8 @@ function pnlMismatch(s: Snapshot): Violation[] {
   return [{ key: 'pnl', evidence: `journal ${journal.toFixed(4)} vs exchange ${exchange.toFixed(4)} (difference ${(journal - exchange).toFixed(4)})` }];
 }
 
-function add<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
-  let set = m.get(k);
-  if (!set) m.set(k, (set = new Set()));
-  set.add(v);
+function lostRecords(s: Snapshot): Violation[] {
+  return s.journal.lostRecords.map((r, i) => ({ key: `lost:${r.kind}:${r.symbol}:${i}`, evidence: `${r.kind} ${r.symbol ?? ''}: ${r.detail.slice(0, 200)}` }));
 }
 
 /**

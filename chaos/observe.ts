@@ -26,6 +26,7 @@ export async function exchangeRecords(stack: ProcessStack): Promise<Snapshot['ex
     clientOrderId: str(o.clientOrderId),
     side: str(o.side),
     status: str(o.status),
+    origQty: num(o.origQty),
     executedQty: num(o.executedQty),
   }));
   const algoOrders: ExchangeAlgoOrder[] = s.algoOrders.map((a) => ({
@@ -90,7 +91,10 @@ export async function journalRecords(pool: pg.Pool): Promise<Snapshot['journal']
     `SELECT position_id AS "positionId", symbol, status, quantity::float8 AS quantity, entry_fee::float8 AS "entryFee", net_pnl::float8 AS "netPnl" FROM positions`,
   );
   const fills = await pool.query<JournalFill>(`SELECT symbol, trade_id::float8 AS "tradeId", client_order_id AS "clientOrderId" FROM fills`);
-  return { positions: positions.rows, fills: fills.rows };
+  const lost = await pool.query<Snapshot['journal']['lostRecords'][number]>(
+    `SELECT kind, symbol, detail::text AS detail FROM risk_events WHERE kind IN ('DECISIONS_DROPPED', 'SIGNAL_KEY_COLLISION') ORDER BY id`,
+  );
+  return { positions: positions.rows, fills: fills.rows, lostRecords: lost.rows };
 }
 
 export async function takeSnapshot(stack: ProcessStack, client: Client, pool: pg.Pool): Promise<Snapshot & { heldResponses: number }> {
