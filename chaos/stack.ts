@@ -97,6 +97,8 @@ export class ProcessStack {
       port: this.ports.temporal,
       uiPort: false,
       retentionDays: 7,
+      // A busy machine (the whole stack shares it) can take long to start anything.
+      startTimeoutMs: 90_000,
       log: this.log('temporal'),
     });
   }
@@ -107,7 +109,7 @@ export class ProcessStack {
   }
 
   async startPostgres(): Promise<void> {
-    this.postgres = await startEmbeddedPostgres({ dataDir: path.join(this.options.dir, 'postgres'), port: this.ports.postgres, log: this.log('postgres') });
+    this.postgres = await startEmbeddedPostgres({ dataDir: path.join(this.options.dir, 'postgres'), port: this.ports.postgres, startTimeoutMs: 90_000, log: this.log('postgres') });
   }
 
   async stopPostgres(): Promise<void> {
@@ -120,7 +122,7 @@ export class ProcessStack {
     const o = this.options;
     const args = ['--import', 'tsx', 'client/main.ts', 'exchange', '--replay', o.dataDir, '--speed', String(o.replaySpeed), '--start', String(o.replayStart)];
     args.push('--port', String(this.ports.exchange), '--state', path.join(o.dir, 'exchange-state.json'), '--symbols', o.symbols.join(','));
-    const { child, ready } = spawnUntilReady('local exchange', args, { log: this.log('exchange'), readyLine: /local exchange listening on/, timeoutMs: 30_000 });
+    const { child, ready } = spawnUntilReady('local exchange', args, { log: this.log('exchange'), readyLine: /local exchange listening on/, timeoutMs: 90_000 });
     this.exchange = child;
     await ready;
   }
@@ -143,7 +145,7 @@ export class ProcessStack {
       QT_LOG_FORMAT: 'json',
     };
     // The worker is the process that trades: it gets the venue keys of the environment, if any.
-    const { child, ready } = spawnUntilReady('worker', ['--import', 'tsx', 'worker/main.ts'], { env, log: this.log('worker'), readyLine: /"msg":"worker started"/, timeoutMs: 60_000, passVenueKeys: true });
+    const { child, ready } = spawnUntilReady('worker', ['--import', 'tsx', 'worker/main.ts'], { env, log: this.log('worker'), readyLine: /"msg":"worker started"/, timeoutMs: 180_000, passVenueKeys: true });
     this.worker = child;
     this.expectWorker = true;
     void child.waitForExit().then((code) => {
