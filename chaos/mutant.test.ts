@@ -1,20 +1,33 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { removeClientIdLookups, TARGET_FILE } from './mutant.js';
+import { mutate, removeClientIdLookups, TARGETS } from './mutant.js';
+
+const LOOKUP = 'await ex.getOrder(req.symbol, req.clientOrderId)';
+const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : null);
 
 describe('the idempotency mutant of the mutation check', () => {
-  it('still applies to the current order code: the lookups before the send go, nothing else changes', () => {
-    const source = readFileSync(TARGET_FILE, 'utf8');
-    const mutant = removeClientIdLookups(source);
-    expect(mutant.removed).toBeGreaterThanOrEqual(1);
-    const fn = mutant.source.slice(mutant.source.indexOf('export async function placeMarketOrderOnce'));
-    expect(fn.slice(0, fn.indexOf('ex.placeMarketOrder('))).not.toMatch(/getOrder\(req\.symbol, req\.clientOrderId\)/);
-    const lookups = (text: string) => text.match(/await ex\.getOrder\(req\.symbol, req\.clientOrderId\)/g)?.length ?? 0;
-    expect(lookups(source) - lookups(mutant.source)).toBe(mutant.removed);
-    expect(mutant.source.length).toBe(source.length - mutant.removed * ('await ex.getOrder(req.symbol, req.clientOrderId)'.length - 'null'.length));
+  it('still applies to the current order code: lookups before a send go, nothing else changes', () => {
+    const written = new Map<string, string>();
+    const applied = mutate((file) => written.get(file) ?? read(file), (file, text) => written.set(file, text));
+    expect(applied.length).toBeGreaterThanOrEqual(1);
+    for (const [file, text] of written) {
+      const original = read(file)!;
+      const removed = original.split(LOOKUP).length - text.split(LOOKUP).length;
+      expect(removed).toBeGreaterThanOrEqual(1);
+      expect(text.length).toBe(original.length - removed * (LOOKUP.length - 'null'.length));
+      for (const t of TARGETS.filter((x) => x.file === file)) {
+        const start = text.indexOf(t.from);
+        if (start >= 0) expect(text.slice(start, text.indexOf(t.until, start))).not.toContain(LOOKUP);
+      }
+    }
   });
 
-  it('refuses to run on code it does not recognise', () => {
-    expect(() => removeClientIdLookups('export function other() {}\n')).toThrow(/update chaos\/mutation.ts/);
+  it('keeps a lookup after the send (a -4116 answer) and refuses code it does not recognise', () => {
+    const source = `export async function placeMarketOrderOnce() {\n  a = ${LOOKUP};\n  ex.placeMarketOrder(req);\n  b = ${LOOKUP};\n}\n`;
+    const mutant = removeClientIdLookups(source, TARGETS[0]);
+    expect(mutant.removed).toBe(1);
+    expect(mutant.source).toContain(`a = null;`);
+    expect(mutant.source).toContain(`b = ${LOOKUP};`);
+    expect(() => mutate(() => 'export function other() {}\n', () => {})).toThrow(/update TARGETS/);
   });
 });

@@ -1,9 +1,9 @@
 /**
  * `npm run chaos:mutation -- [--minutes N] [--seed S] [--symbols N] [--keep]`: shows that the chaos run
  * can fail. It copies the tracked source to a temporary directory, removes there the client-id lookups
- * that make a resend safe (in `placeMarketOrderOnce`, activities/idempotent-orders.ts: the order is looked
- * up by its client id before it is sent and again before a retry resends it), runs the chaos run on that
- * copy and passes only when that run fails with a duplicate order. The project itself has no switch that
+ * that make a resend safe (chaos/mutant.ts: the order activities look an order up by its own client id
+ * before it leaves, so a retry finds it instead of sending it again), runs the chaos run on that copy and
+ * passes only when that run fails with a duplicate order. The project itself has no switch that
  * turns idempotency off: the mutation exists only in the throw-away copy.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { removeClientIdLookups, TARGET_FILE } from './mutant.js';
+import { mutate } from './mutant.js';
 import type { ChaosSummary } from './report.js';
 import { REPO_ROOT } from './stack.js';
 
@@ -42,10 +42,11 @@ async function main(o: Options): Promise<number> {
   const runDir = path.join(copy, '.chaos-run');
   try {
     copySource(copy);
-    const file = path.join(copy, TARGET_FILE);
-    const mutated = removeClientIdLookups(readFileSync(file, 'utf8'));
-    writeFileSync(file, mutated.source);
-    console.log(`mutant in ${copy}: ${mutated.removed} client-id lookup(s) removed from placeMarketOrderOnce; running the chaos run on it`);
+    const applied = mutate(
+      (file) => (existsSync(path.join(copy, file)) ? readFileSync(path.join(copy, file), 'utf8') : null),
+      (file, text) => writeFileSync(path.join(copy, file), text),
+    );
+    console.log(`mutant in ${copy}: client-id lookups before the send removed in ${applied.join('; ')}; running the chaos run on it`);
     const args = ['--import', 'tsx', 'chaos/main.ts', '--minutes', o.minutes, '--seed', o.seed, '--symbols', o.symbols, '--data', path.resolve(o.data), '--dir', runDir];
     const code = await new Promise<number | null>((resolve) => spawn(process.execPath, args, { cwd: copy, stdio: 'inherit' }).on('exit', resolve));
     const summaryFile = path.join(runDir, 'summary.json');
