@@ -111,7 +111,8 @@ try {
   process.exitCode = await main(program.opts<CliOptions>());
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-  console.error(`chaos run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  console.error(`chaos run failed: ${err instanceof Error ? err.message : String(err)}`);
+  if (process.env.QT_DEBUG) console.error(err);
   process.exitCode = 2;
 }
 // Timers of the Temporal client or a stuck child must not keep a finished run alive.
