@@ -13,6 +13,12 @@ export const DEFAULT_SYMBOLS = [
 
 export type Venue = 'paper' | 'testnet' | 'live';
 
+/**
+ * Where signals come from: the ONNX models, or (paper venue only) seeded coin flips that force entries
+ * often, for chaos runs and demos (`QT_SIGNAL_SOURCE=random:<seed>:<entry-probability>`).
+ */
+export type SignalSourceSetting = { kind: 'model' } | { kind: 'random'; seed: number; entryProbability: number };
+
 export interface AppConfig {
   symbols: string[];
   paperTrading: boolean;
@@ -38,8 +44,12 @@ export interface AppConfig {
   temporalNamespace: string;
   taskQueue: string;
   databaseUrl: string | null;
-  /** Base URL of an already running exchange (paper); null = start the local exchange. */
+  /**
+   * Base URL of an already running exchange (paper); null = start the local exchange. On testnet / live
+   * only an https URL explicitly allowed with QT_ALLOW_CUSTOM_EXCHANGE_URL=true (else Binance's own).
+   */
   exchangeUrl: string | null;
+  signalSource: SignalSourceSetting;
   dataDir: string;
 }
 
@@ -111,6 +121,43 @@ export function parseSymbols(value: string, name = 'QT_SYMBOLS'): string[] {
   return [...new Set(symbols)];
 }
 
+/** QT_SIGNAL_SOURCE: `model` (default) or `random:<seed>:<entry-probability>`, the latter on paper only. */
+export function signalSourceSetting(env: Env, venue: Venue): SignalSourceSetting {
+  const v = env.QT_SIGNAL_SOURCE?.trim();
+  if (!v || v === 'model') return { kind: 'model' };
+  const m = /^random:(\d{1,10}):([0-9.]+)$/.exec(v);
+  const entryProbability = Number(m?.[2]);
+  if (!m || !(entryProbability > 0 && entryProbability <= 1) || Number(m[1]) > 0xffffffff) {
+    throw new ConfigError('QT_SIGNAL_SOURCE', `expected model or random:<seed>:<entry-probability> (seed an integer, probability in (0, 1]), got "${v}"`);
+  }
+  if (venue !== 'paper') throw new ConfigError('QT_SIGNAL_SOURCE', `random signals trade on coin flips: refused on the ${venue} venue (paper only)`);
+  return { kind: 'random', seed: Number(m[1]), entryProbability };
+}
+
+/**
+ * QT_EXCHANGE_URL. On testnet and live the adapter signs requests with the account's keys, so they go
+ * to Binance's own URL unless another one is https and explicitly allowed: a mistyped or planted
+ * variable must not send keys and signed orders to an arbitrary host.
+ */
+export function exchangeUrlSetting(env: Env, venue: Venue): string | null {
+  const allowed = bool(env, 'QT_ALLOW_CUSTOM_EXCHANGE_URL', false);
+  const v = env.QT_EXCHANGE_URL?.trim();
+  if (!v) return null;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new ConfigError('QT_EXCHANGE_URL', `not a URL: "${v}"`);
+  }
+  if (venue === 'paper') return v;
+  const https = url.protocol === 'https:';
+  if (!https || !allowed) {
+    const needs = [https ? null : 'an https URL', allowed ? null : 'QT_ALLOW_CUSTOM_EXCHANGE_URL=true'].filter(Boolean).join(' and ');
+    throw new ConfigError('QT_EXCHANGE_URL', `the ${venue} venue sends keys and signed orders to Binance's own URL; ${url.protocol}//${url.host} needs ${needs}`);
+  }
+  return v;
+}
+
 function params(env: Env): TradingParams {
   const p = { ...DEFAULT_PARAMS };
   for (const key of Object.keys(PARAM_ENV) as (keyof TradingParams)[]) {
@@ -169,7 +216,8 @@ export function loadConfig(env: Env): AppConfig {
     temporalNamespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
     taskQueue: env.QT_TASK_QUEUE?.trim() || 'quantum-trader',
     databaseUrl: env.DATABASE_URL?.trim() || null,
-    exchangeUrl: env.QT_EXCHANGE_URL?.trim() || null,
+    exchangeUrl: exchangeUrlSetting(env, venue),
+    signalSource: signalSourceSetting(env, venue),
     dataDir,
   };
 }

@@ -39,6 +39,9 @@ export function createExchange(cfg: ExchangeConfig): BinanceFuturesAdapter {
   if (cfg.venue === 'paper') {
     if (!baseUrl) throw new Error('paper venue needs the local exchange base URL');
   } else {
+    // Signed requests carry the account's key: never over plain http (configuration also insists on
+    // QT_ALLOW_CUSTOM_EXCHANGE_URL for any URL but Binance's own).
+    if (baseUrl && !baseUrl.startsWith('https://')) throw new Error(`${cfg.venue} venue refuses a non-https exchange URL`);
     baseUrl ??= VENUE_BASE_URLS[cfg.venue];
     if (!credentials) throw new Error(`${cfg.venue} venue needs BINANCE_API_KEY and BINANCE_API_SECRET`);
   }

@@ -59,6 +59,15 @@ export async function terminatePid(pid: number, signal: NodeJS.Signals = 'SIGTER
 }
 
 /**
+ * The environment without venue credentials (BINANCE_API_KEY, BINANCE_API_SECRET, their _FILE forms):
+ * servers started as children (Temporal, Postgres, the local exchange) never need them, and a child
+ * that dumps or logs its environment must have nothing to leak.
+ */
+export function withoutVenueKeys(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('BINANCE_')));
+}
+
+/**
  * A long-running child whose output goes line by line to `log`, keeping the last lines for error
  * messages. The child is killed when this process exits, however it exits, so a crashed parent
  * leaves no server behind (except on SIGKILL, which no process can intercept).
@@ -69,11 +78,15 @@ export class ManagedChild {
   private readonly exited: Promise<number | null>;
   private readonly killOnExit: () => void;
 
-  /** `exitSignal` goes to the child if this process exits while the child still runs. */
-  constructor(command: string, args: string[], options: SpawnOptions & { log?: LogFn; exitSignal?: NodeJS.Signals }) {
-    const { log, exitSignal = 'SIGTERM', ...spawnOptions } = options;
+  /**
+   * `exitSignal` goes to the child if this process exits while the child still runs. The child gets
+   * `env` (default: this process's) without venue keys, unless `passVenueKeys` (a worker that trades).
+   */
+  constructor(command: string, args: string[], options: SpawnOptions & { log?: LogFn; exitSignal?: NodeJS.Signals; passVenueKeys?: boolean }) {
+    const { log, exitSignal = 'SIGTERM', passVenueKeys = false, ...spawnOptions } = options;
+    const env = spawnOptions.env ?? process.env;
     this.killOnExit = () => this.child.kill(exitSignal);
-    this.child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(command, args, { ...spawnOptions, env: passVenueKeys ? env : withoutVenueKeys(env), stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line.trim()) continue;

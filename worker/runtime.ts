@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AppConfig } from '../core/config.js';
 import { WARMUP_CANDLES } from '../core/features.js';
 import type { SignalSource } from '../activities/signal-source.js';
+import { RandomSignalSource } from '../activities/random-signal-source.js';
 import { wireActivities } from '../activities/wiring.js';
 import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
@@ -75,7 +76,9 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   await journal.migrate();
   // loadConfig only yields the live venue when QT_CONFIRM_LIVE_TRADING was given.
   const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live' });
-  const service = opts.signals
+  // QT_SIGNAL_SOURCE=random:<seed>:<p> (paper only, enforced by loadConfig) replaces the models.
+  const scripted = opts.signals ?? (config.signalSource.kind === 'random' ? new RandomSignalSource(config.signalSource.seed, config.signalSource.entryProbability) : null);
+  const service = scripted
     ? null
     : await createSignalService({
       primaryDir: config.modelDir,
@@ -87,7 +90,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
       // cache (the last closed candle must directly precede the forming one).
       ...(config.venue === 'paper' && config.marketData === 'replay' ? { staleAfterMs: Number.POSITIVE_INFINITY } : {}),
     });
-  const signals = opts.signals ?? service!;
+  const signals = scripted ?? service!;
   // Closed candles kept per symbol: what the loaded model needs (warm-up + its sequence window).
   const history = (service?.status().candlesNeeded ?? WARMUP_CANDLES) + CANDLE_MARGIN;
   const { activities, metrics } = wireActivities({

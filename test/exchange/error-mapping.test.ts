@@ -63,5 +63,8 @@ describe('createExchange', () => {
     expect(() => createExchange({ venue: 'live', credentials: keys })).toThrow(/not explicitly confirmed/);
     expect(createExchange({ venue: 'live', credentials: keys, allowLive: true }).venue).toBe('live');
     expect(createExchange({ venue: 'paper', baseUrl: 'http://127.0.0.1:1', credentials: keys }).venue).toBe('paper');
+    // Keys and signed requests never travel over plain http to a testnet or live venue.
+    expect(() => createExchange({ venue: 'testnet', baseUrl: 'http://127.0.0.1:1', credentials: keys })).toThrow(/non-https/);
+    expect(createExchange({ venue: 'testnet', baseUrl: 'https://proxy.internal', credentials: keys }).venue).toBe('testnet');
   });
 });
