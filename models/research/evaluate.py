@@ -31,14 +31,19 @@ def log(msg: str) -> None:
 
 
 @dataclass
-class Data:
-    X: np.ndarray  # [symbols, candles, features] float32
-    names: list[str]
-    time: np.ndarray  # [candles]
+class Outcomes:
     long: np.ndarray  # [symbols, candles] net return of a long decided at t
     short: np.ndarray
     long_exit: np.ndarray  # candle index where it exits
     short_exit: np.ndarray
+
+
+@dataclass
+class Data:
+    X: np.ndarray  # [symbols, candles, features] float32
+    names: list[str]
+    time: np.ndarray  # [candles]
+    by_path: dict[str, Outcomes]  # intrabar path -> outcomes
 
 
 @dataclass
@@ -63,7 +68,9 @@ def rows_between(d: Data, start: int, end: int) -> Rows:
     if end > DEV_END:
         raise AssertionError("the reserved fold is not evaluated during research")
     tmask = (d.time >= start) & (d.time < end)
-    ok = np.isfinite(d.long) & np.isfinite(d.short) & np.isfinite(d.X[:, :, 0]) & tmask[None, :]
+    ok = np.isfinite(d.X[:, :, 0]) & tmask[None, :]
+    for o in d.by_path.values():
+        ok &= np.isfinite(o.long) & np.isfinite(o.short)
     s, t = np.nonzero(ok)
     order = np.lexsort((s, t))  # by time, then symbol
     return Rows(s[order], t[order])
@@ -99,7 +106,7 @@ def decide(rule: Rule, score: np.ndarray, rows: Rows) -> tuple[np.ndarray, np.nd
     return side, value
 
 
-def trade_figures(d: Data, rows: Rows, side: np.ndarray) -> dict:
+def trade_figures(d: Outcomes, rows: Rows, side: np.ndarray) -> dict:
     take = side != 0
     s, t, sd = rows.s[take], rows.t[take], side[take]
     net = np.where(sd > 0, d.long[s, t], d.short[s, t])
@@ -146,11 +153,11 @@ class ModelSpec:
     linear model; `xgb-clf`: the current 3-class classifier (HOLD/BUY/SELL label of core/labels.ts);
     `logistic`: multinomial logistic regression on the same label."""
     kind: str
-    trees: int = 150
+    trees: int = 100
     depth: int = 4
-    eta: float = 0.05
+    eta: float = 0.08
     min_child_weight: float = 200
-    max_rows: int = 200_000
+    max_rows: int = 120_000
     features: list[str] | None = None  # None = all columns of Data
     extra: dict = field(default_factory=dict)
 
@@ -203,15 +210,17 @@ def fit_predict(spec: ModelSpec, Xtr, ltr, str_, Xte, seed: int) -> np.ndarray:
     raise ValueError(spec.kind)
 
 
-def evaluate(d: Data, exits: Exits, spec: ModelSpec, rules: list[Rule], seed: int = 42, shuffle_control: bool = True) -> dict:
-    """Per development fold: each rule on the model's scores, the baselines on the same rows, and
-    (for the first rule) the shuffled-target control."""
+def evaluate(d: Data, exits: Exits, spec: ModelSpec, rules: list[Rule], train_path: str = "path", seed: int = 42,
+             shuffle_control: bool = True) -> dict:
+    """Per development fold: the model trained on the outcomes of `train_path`, each rule on its
+    scores, the baselines on the same rows and (for the first rule) the shuffled-target control, all
+    figures under every intrabar path of `d`."""
     rng = np.random.default_rng(seed)
     cols = list(range(len(d.names))) if spec.features is None else [d.names.index(n) for n in spec.features]
     horizon = label_horizon_ms(exits.max_hold_s)
-    folds = dev_folds(horizon)
-    result = {"spec": spec.key, "exits": exits.key, "folds": []}
-    for k, f in enumerate(folds):
+    result = {"spec": spec.key, "exits": exits.key, "trainedOn": train_path, "folds": []}
+    target = d.by_path[train_path]
+    for k, f in enumerate(dev_folds(horizon)):
         tr = rows_between(d, 0, f.train_end)
         te = rows_between(d, f.test_start, f.test_end)
         if len(tr.s) > spec.max_rows:
@@ -219,28 +228,36 @@ def evaluate(d: Data, exits: Exits, spec: ModelSpec, rules: list[Rule], seed: in
             tr = Rows(tr.s[pick], tr.t[pick])
         Xtr = d.X[tr.s, tr.t][:, cols]
         Xte = d.X[te.s, te.t][:, cols]
-        ltr, s_tr = d.long[tr.s, tr.t], d.short[tr.s, tr.t]
+        ltr, s_tr = target.long[tr.s, tr.t], target.short[tr.s, tr.t]
         started = time.time()
         score = fit_predict(spec, Xtr, ltr, s_tr, Xte, seed + k)
-        fold = {"fold": f.name, "range": _fold_range(f), "trainRows": int(len(tr.s)), "testRows": int(len(te.s)),
-                "fitSeconds": round(time.time() - started, 1), "rules": {}, "baselines": {}}
-        for rule in rules:
-            side, _ = decide(rule, score, te)
-            fold["rules"][rule.name] = trade_figures(d, te, side)
-            # random entries at this rule's frequency, on the same rows
-            fold["rules"][rule.name]["random"] = trade_figures(d, te, random_side(len(te.s), int((side != 0).sum()), rng))
-        fold["baselines"]["always-hold"] = {"trades": 0, "net": 0.0, "hit": 0.0, "sum": 0.0}
-        fold["baselines"]["momentum"] = trade_figures(d, te, momentum_side(d, te))
-        fold["baselines"]["random-all"] = {"net": float(np.mean((d.long[te.s, te.t] + d.short[te.s, te.t]) / 2)),
-                                          "note": "expected net of a random side on a random row"}
+        control = None
         if shuffle_control:
             perm = rng.permutation(len(ltr))
-            sc = fit_predict(spec, Xtr, ltr[perm], s_tr[perm], Xte, seed + k)
-            side, _ = decide(rules[0], sc, te)
-            fold["baselines"][f"shuffled-control({rules[0].name})"] = trade_figures(d, te, side)
-        log(f"{spec.key} {exits.key} {f.name}: " + ", ".join(f"{r}: {v['trades']} @ {v['net'] * 100:+.3f}%" for r, v in fold["rules"].items()))
+            control = fit_predict(spec, Xtr, ltr[perm], s_tr[perm], Xte, seed + k)
+        fold = {"fold": f.name, "range": _fold_range(f), "trainRows": int(len(tr.s)), "testRows": int(len(te.s)),
+                "fitSeconds": round(time.time() - started, 1), "paths": {}}
+        mom = momentum_side(d, te)
+        sides = {rule.name: decide(rule, score, te)[0] for rule in rules}
+        for path, o in d.by_path.items():
+            figs = {"rules": {}, "baselines": {}}
+            for rule in rules:
+                side = sides[rule.name]
+                figs["rules"][rule.name] = trade_figures(o, te, side)
+                # random entries at this rule's frequency, on the same rows
+                figs["rules"][rule.name]["random"] = trade_figures(o, te, random_side(len(te.s), int((side != 0).sum()), rng))
+            figs["baselines"]["always-hold"] = {"trades": 0, "net": 0.0, "hit": 0.0, "sum": 0.0}
+            figs["baselines"]["momentum"] = trade_figures(o, te, mom)
+            figs["baselines"]["random-all"] = {"net": float(np.mean((o.long[te.s, te.t] + o.short[te.s, te.t]) / 2)),
+                                               "note": "expected net of a random side on a random row"}
+            if control is not None:
+                figs["baselines"][f"shuffled-control({rules[0].name})"] = trade_figures(o, te, decide(rules[0], control, te)[0])
+            fold["paths"][path] = figs
+        log(f"{spec.key} {exits.key} {f.name} ({fold['fitSeconds']}s): " + "; ".join(
+            f"{path}: " + ", ".join(f"{r} {v['trades']} @ {v['net'] * 100:+.3f}%" for r, v in fold["paths"][path]["rules"].items())
+            for path in d.by_path))
         result["folds"].append(fold)
-    result["pooled"] = pool(result["folds"])
+    result["pooled"] = {path: pool([f["paths"][path] for f in result["folds"]]) for path in d.by_path}
     return result
 
 

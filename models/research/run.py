@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, load_market  # noqa: E402
-from evaluate import Data, ModelSpec, Rule, evaluate, log, save  # noqa: E402
+from evaluate import Data, ModelSpec, Outcomes, Rule, evaluate, log, save  # noqa: E402
 from features import CONTEXT_NAMES, base_features, context_features  # noqa: E402
 from outcomes import AGENT_EXITS, Exits, outcomes  # noqa: E402
 
@@ -33,13 +33,15 @@ TOPK_RULES = [Rule("top1", top_k=1), Rule("top3", top_k=3), Rule("top5", top_k=5
 PROB_RULES = [Rule("p>=0.55", kind="prob", threshold=0.55)]
 
 
-def load(exits: Exits, intrabar: str, dataset: Path) -> Data:
+def load(exits: Exits, dataset: Path) -> Data:
     m = load_market()
     base, names = base_features(m, dataset)
-    ctx = context_features(m)
-    o = outcomes(m, exits, intrabar)
-    X = np.concatenate([base, ctx], axis=2)
-    return Data(X, names + CONTEXT_NAMES, m.time, o["long"], o["short"], o["long_exit"], o["short_exit"])
+    X = np.concatenate([base, context_features(m)], axis=2)
+    by_path = {}
+    for path in INTRABAR:
+        o = outcomes(m, exits, path)
+        by_path[path] = Outcomes(o["long"], o["short"], o["long_exit"], o["short_exit"])
+    return Data(X, names + CONTEXT_NAMES, m.time, by_path)
 
 
 def experiments(base_names: list[str]) -> dict[str, list[tuple[Exits, ModelSpec, list[Rule], bool]]]:
@@ -49,47 +51,55 @@ def experiments(base_names: list[str]) -> dict[str, list[tuple[Exits, ModelSpec,
     ev44 = ModelSpec("xgb-ev", features=full)
     return {
         # The shipped recipe (train.py's 3-class XGBoost, 24 features) and the logistic baseline.
-        "status-quo": [(AGENT_EXITS, status_quo, PROB_RULES, True), (AGENT_EXITS, ModelSpec("logistic", max_rows=100_000, features=base_names), PROB_RULES, False)],
+        "status-quo": [(AGENT_EXITS, status_quo, PROB_RULES, True, "path"),
+                       (AGENT_EXITS, ModelSpec("logistic", max_rows=60_000, features=base_names), PROB_RULES, False, "path")],
         # Expected net return per side (regression) instead of argmax of three classes, same features.
-        "ev-target": [(AGENT_EXITS, ev24, EV_RULES, True), (AGENT_EXITS, ModelSpec("ridge-ev", features=base_names), EV_RULES, False)],
-        # Volatility-scaled exits and labels (multiples of ATR14), and longer holds.
-        "exits": [(ex, ev24, EV_RULES, False) for ex in (ATR_TIGHT, ATR_WIDE, WIDE_12H, ATR_WIDE_12H)],
+        "ev-target": [(AGENT_EXITS, ev24, EV_RULES, True, "path"), (AGENT_EXITS, ModelSpec("ridge-ev", features=base_names), EV_RULES, False, "path")],
         # Market context on top of the 24 features, with and without top-k selection.
-        "context": [(AGENT_EXITS, ev44, EV_RULES + TOPK_RULES, True), (AGENT_EXITS, ModelSpec("ridge-ev", features=full), EV_RULES + TOPK_RULES, False)],
+        "context": [(AGENT_EXITS, ev44, EV_RULES + TOPK_RULES, True, "path"),
+                    (AGENT_EXITS, ModelSpec("ridge-ev", features=full), EV_RULES + TOPK_RULES, False, "path")],
+        # Volatility-scaled exits and labels (multiples of ATR14), and longer holds; same model as `context`.
+        "exits": [(ex, ev44, EV_RULES + TOPK_RULES[:2], False, "path") for ex in (ATR_TIGHT, ATR_WIDE, WIDE_12H, ATR_WIDE_12H)],
         # A larger model (more rounds, deeper) on the same inputs.
-        "size": [(AGENT_EXITS, ModelSpec("xgb-ev", trees=400, depth=6, eta=0.05, features=full), EV_RULES + TOPK_RULES, True)],
+        "size": [(AGENT_EXITS, ModelSpec("xgb-ev", trees=300, depth=6, eta=0.05, features=full), EV_RULES + TOPK_RULES, False, "path")],
+        # The same model trained on the pessimistic path's outcomes.
+        "pessimistic-labels": [(AGENT_EXITS, ev44, EV_RULES + TOPK_RULES, False, "pessimistic")],
     }
 
 
-def table(results: list[dict], intrabar: str) -> str:
-    lines = [f"### intrabar: {intrabar}", "",
-             "| model | exits | rule | " + " | ".join(f"{f['fold']} net/trade (trades)" for f in results[0]["folds"]) + " | pooled | random same freq. (pooled) | no-overlap net (trades, pooled) |",
-             "|---|---|---|" + "---|" * (len(results[0]["folds"]) + 3)]
+def table(results: list[dict], path: str) -> str:
+    folds = [f["fold"] for f in results[0]["folds"]]
+    lines = [f"### figures under the `{path}` intrabar path", "",
+             "| model (trained on) | exits | rule | " + " | ".join(f"{f} net/trade (trades)" for f in folds) +
+             " | pooled | random, same freq. | no-overlap pooled (trades) |",
+             "|---|---|---|" + "---|" * (len(folds) + 3)]
+
+    def cell(x):
+        return f"{x['net'] * 100:+.3f}% ({x['trades']})"
+
     for r in results:
-        for rule in r["folds"][0]["rules"]:
-            cells = [f"{f['rules'][rule]['net'] * 100:+.3f}% ({f['rules'][rule]['trades']})" for f in r["folds"]]
-            p = r["pooled"][rule]
-            no_n = sum(f["rules"][rule]["no_overlap_trades"] for f in r["folds"])
-            no_s = sum(f["rules"][rule]["no_overlap_net"] * f["rules"][rule]["no_overlap_trades"] for f in r["folds"])
-            lines.append(f"| {r['spec']} | {r['exits']} | {rule} | " + " | ".join(cells) +
+        for rule in r["folds"][0]["paths"][path]["rules"]:
+            per = [f["paths"][path]["rules"][rule] for f in r["folds"]]
+            p = r["pooled"][path][rule]
+            no_n = sum(x["no_overlap_trades"] for x in per)
+            no_s = sum(x["no_overlap_net"] * x["no_overlap_trades"] for x in per)
+            lines.append(f"| {r['spec']} ({r['trainedOn']}) | {r['exits']} | {rule} | " + " | ".join(cell(x) for x in per) +
                          f" | **{p['net'] * 100:+.3f}%** ({p['trades']}) | {p['random']['net'] * 100:+.3f}% | {(no_s / no_n if no_n else 0) * 100:+.3f}% ({no_n}) |")
     seen = set()
     for r in results:
         if r["exits"] in seen:
             continue
         seen.add(r["exits"])
-        mom = [f["baselines"]["momentum"] for f in r["folds"]]
-        lines.append(f"| momentum rule | {r['exits']} | z>1.5 | " + " | ".join(f"{b['net'] * 100:+.3f}% ({b['trades']})" for b in mom) +
-                     f" | {r['pooled']['momentum']['net'] * 100:+.3f}% ({r['pooled']['momentum']['trades']}) | | |")
-        ra = [f["baselines"]["random-all"]["net"] for f in r["folds"]]
-        lines.append(f"| random side, every row | {r['exits']} | - | " + " | ".join(f"{x * 100:+.3f}%" for x in ra) + " | | | |")
+        lines.append(f"| momentum rule | {r['exits']} | z>1.5 | " + " | ".join(cell(f["paths"][path]["baselines"]["momentum"]) for f in r["folds"]) +
+                     f" | {cell(r['pooled'][path]['momentum'])} | | |")
+        lines.append(f"| random side, every row | {r['exits']} | - | " +
+                     " | ".join(f"{f['paths'][path]['baselines']['random-all']['net'] * 100:+.3f}%" for f in r["folds"]) + " | | | |")
     for r in results:
-        for name in r["folds"][0]["baselines"]:
+        for name in r["folds"][0]["paths"][path]["baselines"]:
             if name.startswith("shuffled"):
-                cells = [f"{f['baselines'][name]['net'] * 100:+.3f}% ({f['baselines'][name]['trades']})" for f in r["folds"]]
-                p = r["pooled"][name]
-                lines.append(f"| {name} of {r['spec']} | {r['exits']} | - | " + " | ".join(cells) + f" | {p['net'] * 100:+.3f}% ({p['trades']}) | | |")
-    lines.append("| always-HOLD | - | - | " + " | ".join("0 (0)" for _ in results[0]["folds"]) + " | 0 (0) | | |")
+                lines.append(f"| {name} of {r['spec']} | {r['exits']} | - | " + " | ".join(cell(f["paths"][path]["baselines"][name]) for f in r["folds"]) +
+                             f" | {cell(r['pooled'][path][name])} | | |")
+    lines.append("| always-HOLD | - | - | " + " | ".join("0 (0)" for _ in folds) + " | 0 (0) | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +107,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("experiment")
     ap.add_argument("--dataset", type=Path, default=Path(".qt/datasets/shared.json"))
-    ap.add_argument("--intrabar", choices=INTRABAR, action="append", help="default: both")
     args = ap.parse_args()
     m = load_market()
     _, names = base_features(m, args.dataset)
@@ -105,14 +114,13 @@ def main() -> None:
     if args.experiment not in plan:
         raise SystemExit(f"unknown experiment {args.experiment}; known: {', '.join(plan)}")
     md = [f"## {args.experiment}", ""]
-    out = {}
-    for intrabar in args.intrabar or INTRABAR:
-        results = []
-        for exits, spec, rules, control in plan[args.experiment]:
-            log(f"{args.experiment}: {spec.key} {exits.key} {intrabar}")
-            results.append(evaluate(load(exits, intrabar, args.dataset), exits, spec, rules, shuffle_control=control))
-        out[intrabar] = results
-        md.append(table(results, intrabar))
+    results = []
+    for exits, spec, rules, control, train_path in plan[args.experiment]:
+        log(f"{args.experiment}: {spec.key} {exits.key}, trained on {train_path}")
+        results.append(evaluate(load(exits, args.dataset), exits, spec, rules, train_path=train_path, shuffle_control=control))
+    for path in INTRABAR:
+        md.append(table(results, path))
+    out = results
     save(out, RESULTS / f"{args.experiment}.json")
     (RESULTS / f"{args.experiment}.md").write_text("\n".join(md))
     print("\n".join(md))
