@@ -88,6 +88,20 @@ def decide(rule: Rule, score: np.ndarray, rows: Rows) -> tuple[np.ndarray, np.nd
         conf = score.max(axis=1)
         side = np.where((pred == 1) & (conf >= rule.threshold), 1, np.where((pred == 2) & (conf >= rule.threshold), -1, 0))
         value = conf
+    elif rule.kind == "balanced":
+        # Per candle: the k symbols with the best predicted long and the k with the best predicted
+        # short (a symbol in both keeps the larger); a market-neutral book.
+        side = np.zeros(len(score), dtype=np.int64)
+        value = np.maximum(score[:, 0], score[:, 1])
+        for col, sgn in ((0, 1), (1, -1)):
+            order = np.lexsort((-score[:, col], rows.t))
+            t_sorted = rows.t[order]
+            first = np.r_[0, np.flatnonzero(np.diff(t_sorted)) + 1]
+            rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+            pick = order[(rank < (rule.top_k or 1)) & (score[order, col] > rule.margin)]
+            take = pick[(side[pick] == 0) | (score[pick, col] > score[pick, 1 - col])]
+            side[take] = sgn
+        return side, value
     elif rule.kind == "signal":
         side = score[:, 0].astype(np.int64)
         value = np.abs(score[:, 1])
@@ -164,7 +178,10 @@ class ModelSpec:
     @property
     def key(self) -> str:
         f = "all" if self.features is None else f"{len(self.features)}f"
-        return f"{self.kind}-n{self.trees}-d{self.depth}-e{self.eta:g}-mcw{self.min_child_weight:g}-{f}"
+        if not self.kind.startswith("xgb"):
+            return f"{self.kind}-{f}"
+        rel = "-relative" if self.extra.get("demean") else ""
+        return f"{self.kind}{rel}-n{self.trees}-d{self.depth}-e{self.eta:g}-mcw{self.min_child_weight:g}-{f}"
 
 
 def classes(long: np.ndarray, short: np.ndarray) -> np.ndarray:
@@ -229,6 +246,15 @@ def evaluate(d: Data, exits: Exits, spec: ModelSpec, rules: list[Rule], train_pa
         Xtr = d.X[tr.s, tr.t][:, cols]
         Xte = d.X[te.s, te.t][:, cols]
         ltr, s_tr = target.long[tr.s, tr.t], target.short[tr.s, tr.t]
+        if spec.extra.get("demean"):
+            # Relative targets: each row's net minus the mean over the symbols of the same candle, so
+            # the model ranks symbols instead of learning the training period's market drift.
+            full = rows_between(d, 0, f.train_end)
+            n_t = len(d.time)
+            for arr, src in ((ltr, target.long), (s_tr, target.short)):
+                sums = np.bincount(full.t, weights=src[full.s, full.t], minlength=n_t)
+                counts = np.bincount(full.t, minlength=n_t)
+                arr -= (sums / np.maximum(counts, 1))[tr.t]
         started = time.time()
         score = fit_predict(spec, Xtr, ltr, s_tr, Xte, seed + k)
         control = None

@@ -27,9 +27,12 @@ ATR_TIGHT = Exits("atr", 3.0, 2.0, 1.2, 1.6)
 ATR_WIDE = Exits("atr", 6.0, 4.0, 2.4, 3.2)
 WIDE_12H = Exits("percent", 3.0, 2.0, 1.2, 1.6, 12 * 3600)
 ATR_WIDE_12H = Exits("atr", 12.0, 8.0, 4.8, 6.4, 12 * 3600)
+# Direction over a fixed 12 h: exits so far away that only the time limit closes the trade.
+TIME_12H = Exits("percent", 50.0, 50.0, 50.0, 50.0, 12 * 3600)
 
 EV_RULES = [Rule("ev>0"), Rule("ev>0.05%", margin=0.0005), Rule("ev>0.10%", margin=0.001)]
 TOPK_RULES = [Rule("top1", top_k=1), Rule("top3", top_k=3), Rule("top5", top_k=5), Rule("top3,ev>0.05%", margin=0.0005, top_k=3)]
+BALANCED_RULES = [Rule("balanced1", kind="balanced", top_k=1), Rule("balanced3", kind="balanced", top_k=3)]
 PROB_RULES = [Rule("p>=0.55", kind="prob", threshold=0.55)]
 
 
@@ -59,9 +62,13 @@ def experiments(base_names: list[str]) -> dict[str, list[tuple[Exits, ModelSpec,
         "context": [(AGENT_EXITS, ev44, EV_RULES + TOPK_RULES, True, "path"),
                     (AGENT_EXITS, ModelSpec("ridge-ev", features=full), EV_RULES + TOPK_RULES, False, "path")],
         # Volatility-scaled exits and labels (multiples of ATR14), and longer holds; same model as `context`.
-        "exits": [(ex, ev44, EV_RULES + TOPK_RULES[:2], False, "path") for ex in (ATR_TIGHT, ATR_WIDE, WIDE_12H, ATR_WIDE_12H)],
+        "exits": [(ex, ev44, EV_RULES + TOPK_RULES[:2], False, "path") for ex in (ATR_TIGHT, ATR_WIDE, WIDE_12H, ATR_WIDE_12H, TIME_12H)],
         # A larger model (more rounds, deeper) on the same inputs.
         "size": [(AGENT_EXITS, ModelSpec("xgb-ev", trees=300, depth=6, eta=0.05, features=full), EV_RULES + TOPK_RULES, False, "path")],
+        # Relative targets (net minus the candle's mean over symbols) and a balanced book: the k best
+        # longs and the k best shorts of every candle.
+        "cross-section": [(AGENT_EXITS, ModelSpec("xgb-ev", features=full, extra={"demean": True}), BALANCED_RULES, True, "path"),
+                          (ATR_WIDE, ModelSpec("xgb-ev", features=full, extra={"demean": True}), BALANCED_RULES, False, "path")],
         # The same model trained on the pessimistic path's outcomes.
         "pessimistic-labels": [(AGENT_EXITS, ev44, EV_RULES + TOPK_RULES, False, "pessimistic")],
     }
