@@ -40,7 +40,8 @@ def key_rows(results: dict, keys: list[str]) -> None:
                 folds = [f["paths"][P]["rules"][name] if name in f["paths"][P]["rules"] else f["paths"][P]["baselines"][name] for f in r["folds"]]
                 pooled = r["pooled"][P][name]
                 rnd = pct(pooled["random"]["net"]) if "random" in pooled else ""
-                print(f"| {exp}: {r['spec']}, {r['exits']} | {name} | " + " | ".join(pct(f["net"]) for f in folds) +
+                label = f"{exp}: momentum rule" if name == "momentum" else f"{exp}: {r['spec']}"
+                print(f"| {label}, {r['exits']} | {name} | " + " | ".join(pct(f["net"]) for f in folds) +
                       f" | {pct(r['pooled']['path'][name]['net'])} | **{pct(pooled['net'])}** ({pooled['trades']}) | {rnd} | {pct(r['pooled'][P]['momentum']['net'])} |")
 
 
