@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, INTERVAL_MS, SLIPPAGE_BPS, STEP_MS, TAKER_FEE_RATE, TICKS, Market, load_market  # noqa: E402
+from common import CACHE, DEV_END, INTERVAL_MS, SLIPPAGE_BPS, STEP_MS, TAKER_FEE_RATE, TICKS, Market, load_market  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,7 @@ def check_against_dataset(m: Market, dataset: Path) -> dict:
     `qt dataset build` (core/labels.ts) wrote, row for row."""
     side = json.loads(dataset.read_text())
     meta = np.load(dataset.parent / side["metaFile"])
+    meta = meta[meta[:, 0] < DEV_END]  # development rows only: nothing is computed on the reserved fold
     res = outcomes(m, AGENT_EXITS, "path")
     sym_index = np.array([m.symbols.index(s) for s in side["symbols"]])
     s = sym_index[meta[:, 1].astype(np.int64)]
@@ -282,11 +283,18 @@ def main() -> None:
     ap.add_argument("--check-dataset", type=Path, help="compare the path outcomes with a `qt dataset build` sidecar")
     args = ap.parse_args()
     m = load_market()
-    for intrabar in ("path", "pessimistic"):
-        r = outcomes(m, AGENT_EXITS, intrabar)
-        both = np.isfinite(r["long"])
-        print(f"{intrabar}: mean long {np.nanmean(r['long']):+.5f} short {np.nanmean(r['short']):+.5f} "
-              f"reasons long {np.bincount(r['long_reason'][both], minlength=4).tolist()} (SL, trail, TP, time)")
+    dev = (m.time < DEV_END)[None, :]  # statistics over the development period only
+    res = {intrabar: outcomes(m, AGENT_EXITS, intrabar) for intrabar in ("path", "pessimistic")}
+    names = ["stop loss", "trailing stop", "take profit", "time limit"]
+    for side in ("long", "short"):
+        a, b = res["path"], res["pessimistic"]
+        ok = dev & (a[f"{side}_reason"] >= 0) & (b[f"{side}_reason"] >= 0)
+        ra, rb = a[f"{side}_reason"][ok], b[f"{side}_reason"][ok]
+        diff = (b[side] - a[side])[ok]
+        moves = {f"{names[i]} -> {names[j]}": int(((ra == i) & (rb == j)).sum()) for i in range(4) for j in range(4) if i != j}
+        print(json.dumps({"side": side, "trades": int(ok.sum()), "meanNetPath": float(a[side][ok].mean()), "meanNetPessimistic": float(b[side][ok].mean()),
+                          "reasonChanged": int((ra != rb).sum()), "netChanged": int((np.abs(diff) > 1e-12).sum()), "meanDifference": float(diff.mean()),
+                          "moves": {k: v for k, v in moves.items() if v}}))
     if args.check_dataset:
         print(json.dumps(check_against_dataset(m, args.check_dataset)))
 
