@@ -82,7 +82,11 @@ class Market:
 
 
 def load_market(data_dir: Path = DATA_DIR) -> Market:
+    # Caches are per data directory (the outcomes and context caches follow the same data).
     cache = CACHE / "market.npz"
+    stamp = CACHE / "market.source"
+    if cache.exists() and (not stamp.exists() or stamp.read_text() != str(data_dir.resolve())):
+        raise SystemExit(f"{CACHE} holds caches of another data directory; remove it to start over")
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
         return Market(list(z["symbols"]), z["time"], z["open"], z["high"], z["low"], z["close"], z["volume"])
@@ -110,5 +114,6 @@ def load_market(data_dir: Path = DATA_DIR) -> Market:
         stack[i, at] = a[:, 1:6]
     m = Market([f.name.removesuffix(".csv.gz") for f in files], times, *(np.ascontiguousarray(stack[:, :, i]) for i in range(5)))
     CACHE.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(str(data_dir.resolve()))
     np.savez(cache, symbols=np.array(m.symbols), time=m.time, open=m.open, high=m.high, low=m.low, close=m.close, volume=m.volume)
     return m

@@ -43,7 +43,7 @@ CONTEXT_NAMES = [
 
 def base_features(m: Market, dataset: Path) -> tuple[np.ndarray, list[str]]:
     """[symbols, candles, 24] float32 from a `qt dataset build` sidecar; NaN where it has no row."""
-    cache = CACHE / "base-features.npy"
+    cache = CACHE / f"base-features-{dataset.stem}.npy"
     side = json.loads(dataset.read_text())
     names = list(side["featureNames"])
     if cache.exists():
