@@ -117,8 +117,16 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
   });
   registerMarketDataMetrics(metrics.registry, marketData);
-  const connection = await NativeConnection.connect({ address: at.temporalAddress });
-  const worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
+  let connection: NativeConnection;
+  let worker: Worker;
+  try {
+    connection = await NativeConnection.connect({ address: at.temporalAddress });
+    worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
+  } catch (e) {
+    // Open stream connections would keep the process alive after a failed start.
+    marketData.close();
+    throw e;
+  }
   let server: Server | null = null;
   if (config.healthPort > 0) {
     server = await startHealthServer(
