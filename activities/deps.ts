@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RiskLimits } from '../core/risk.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import type { JournalPort } from './journal-port.js';
-import type { CandleCache } from './market-data.js';
+import type { CandleSource } from './market-data.js';
 import type { Metrics } from './metrics.js';
 import type { SignalLog } from './signal-log.js';
 import type { SignalSource } from './signal-source.js';
@@ -12,7 +12,7 @@ import type { SignalSource } from './signal-source.js';
 export interface ActivityDeps {
   exchange: FuturesExchange;
   journal: JournalPort;
-  candles: CandleCache;
+  candles: CandleSource;
   signals: SignalSource;
   risk: () => RiskLimits;
   log: Logger;

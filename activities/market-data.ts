@@ -7,16 +7,27 @@ const INTERVAL_MS = 5 * 60 * 1000;
 export interface ClosedCandles {
   /** Closed candles, oldest first, at most `history` of them. */
   candles: Candle[];
-  /** Why these candles must not be traded on (gap before the forming candle, too few), or null. */
+  /** Why these candles must not be traded on (gap before the forming candle, too few, a stale stream), or null. */
   problem: string | null;
+  /**
+   * The feature rows of the last candles, back to back (the model's window, ending at the last candle), when
+   * the source keeps them up to date; otherwise the signal service computes them from `candles`.
+   */
+  features?: Float32Array;
+}
+
+/** Where the signal activity gets a symbol's closed candles: the worker's stream store, or REST polling. */
+export interface CandleSource {
+  closedCandles(symbol: string): Promise<ClosedCandles>;
 }
 
 /**
- * Per-symbol cache of closed 5-minute candles. The first call loads the full history; later calls
- * fetch only the newest few klines (weight 1 on Binance) and append what closed since. Only the
- * forming candle is dropped: features see closed candles only.
+ * Per-symbol cache of closed 5-minute candles over REST, for callers without market streams (tests, the
+ * fleet benchmark). The first call loads the full history; later calls fetch only the newest few klines
+ * (weight 1 on Binance) and append what closed since. Only the forming candle is dropped: features see
+ * closed candles only. The worker uses the stream store instead (market/market-data-service.ts).
  */
-export class CandleCache {
+export class CandleCache implements CandleSource {
   private readonly bySymbol = new Map<string, Candle[]>();
 
   constructor(

@@ -2,7 +2,8 @@ import type { Candle, ScoredSignal, Signal } from '../core/types.js';
 
 /** Anything that turns a symbol's closed candles into a signal: the ONNX model service, or a script. */
 export interface SignalSource {
-  score(symbol: string, candles: Candle[]): Promise<ScoredSignal>;
+  /** `features`: the last feature rows when the candle source keeps them (else computed from `candles`). */
+  score(symbol: string, candles: Candle[], features?: Float32Array): Promise<ScoredSignal>;
   /** False for sources that ignore market data (scripts): the loop then skips fetching candles. */
   readonly needsCandles?: boolean;
 }

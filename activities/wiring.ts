@@ -4,7 +4,7 @@ import type { FuturesExchange } from '../exchange/types.js';
 import type { TradingActivities } from './contracts.js';
 import { createActivities } from './index.js';
 import type { JournalPort } from './journal-port.js';
-import { CandleCache } from './market-data.js';
+import { CandleCache, type CandleSource } from './market-data.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { SignalLog } from './signal-log.js';
 import type { SignalSource } from './signal-source.js';
@@ -15,6 +15,8 @@ export interface ActivityWiring {
   signals: SignalSource;
   /** Closed candles kept per symbol (what the signal source needs). */
   candleHistory: number;
+  /** Where candles come from (the worker's stream store); default: REST polling with `candleHistory`. */
+  candles?: CandleSource;
   risk: () => RiskLimits;
   log: Logger;
   /** Window of the `AI signals: ...` summary line (the check interval). */
@@ -29,7 +31,7 @@ export function wireActivities(w: ActivityWiring): { activities: TradingActiviti
   const activities = createActivities({
     exchange: w.exchange,
     journal: w.journal,
-    candles: new CandleCache(w.exchange, w.candleHistory),
+    candles: w.candles ?? new CandleCache(w.exchange, w.candleHistory),
     signals: w.signals,
     risk: w.risk,
     log: w.log,

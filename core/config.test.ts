@@ -15,6 +15,24 @@ describe('configuration', () => {
     expect(c.symbols).toHaveLength(45);
   });
 
+  it('mixes USDT and USDC symbols by default, one per coin, the USDC ones as the seed traded them', () => {
+    const usdc = DEFAULT_SYMBOLS.filter((s) => s.endsWith('USDC'));
+    expect(usdc.sort()).toEqual(['ARBUSDC', 'AVAXUSDC', 'NEARUSDC', 'SOLUSDC', 'UNIUSDC']);
+    expect(DEFAULT_SYMBOLS.filter((s) => s.endsWith('USDT'))).toHaveLength(40);
+    const coins = DEFAULT_SYMBOLS.map((s) => s.replace(/USD[TC]$/, ''));
+    expect(new Set(coins).size).toBe(45);
+  });
+
+  it('reads the live market data endpoints and the stream stale limit', () => {
+    const d = loadConfig({});
+    expect([d.upstreamUrl, d.upstreamWsUrl, d.streamStaleSeconds, d.exchangeWsUrl]).toEqual(['https://fapi.binance.com', 'wss://fstream.binance.com', 10, null]);
+    const c = loadConfig({ QT_UPSTREAM_URL: 'http://127.0.0.1:9100/', QT_UPSTREAM_WS_URL: 'ws://127.0.0.1:9100', QT_STREAM_STALE_SECONDS: '5' });
+    expect([c.upstreamUrl, c.upstreamWsUrl, c.streamStaleSeconds]).toEqual(['http://127.0.0.1:9100', 'ws://127.0.0.1:9100', 5]);
+    expect(() => loadConfig({ QT_UPSTREAM_WS_URL: 'https://fstream.binance.com' })).toThrow(/^QT_UPSTREAM_WS_URL: expected a ws:\/\/ or wss:\/\/ URL/);
+    expect(() => loadConfig({ QT_UPSTREAM_URL: 'fapi' })).toThrow(/^QT_UPSTREAM_URL: "fapi" is not a URL/);
+    expect(() => loadConfig({ QT_STREAM_STALE_SECONDS: '0' })).toThrow(/^QT_STREAM_STALE_SECONDS: must be between 2 and 3600/);
+  });
+
   it('names the variable in one line when a value is bad', () => {
     const bad: [Record<string, string>, RegExp][] = [
       [{ QT_CHECK_INTERVAL: 'fast' }, /^QT_CHECK_INTERVAL: /],

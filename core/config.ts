@@ -2,14 +2,22 @@ import { DEFAULT_PARAMS, PARAM_ENV, ParamError, checkParam, type TradingParams }
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from './risk.js';
 import { quoteAsset } from './types.js';
 
-/** The seed's 45 symbols (all USDT-margined; USDC symbols such as AVAXUSDC are accepted too). */
+/**
+ * The seed's 45 symbols as it traded them: USDT- and USDC-margined, each as Binance lists it. The seed's
+ * log shows AVAXUSDC, SOLUSDC, NEARUSDC, UNIUSDC and ARBUSDC; the others trade against USDT. In a replay
+ * a USDC symbol without a data file of its own replays its USDT twin's file, margined in USDC.
+ */
 export const DEFAULT_SYMBOLS = [
-  '1000PEPEUSDT', '1000SHIBUSDT', 'AAVEUSDT', 'ADAUSDT', 'APTUSDT', 'ARBUSDT', 'AUCTIONUSDT', 'AVAXUSDT', 'BCHUSDT',
+  '1000PEPEUSDT', '1000SHIBUSDT', 'AAVEUSDT', 'ADAUSDT', 'APTUSDT', 'ARBUSDC', 'AUCTIONUSDT', 'AVAXUSDC', 'BCHUSDT',
   'BNBUSDT', 'BTCUSDT', 'CHZUSDT', 'CRVUSDT', 'CYBERUSDT', 'DOGEUSDT', 'DOTUSDT', 'ENAUSDT', 'ETHUSDT', 'FARTCOINUSDT',
-  'FILUSDT', 'HUSDT', 'HYPEUSDT', 'ICPUSDT', 'LINKUSDT', 'NEARUSDT', 'ONTUSDT', 'OPUSDT', 'PAXGUSDT', 'PENGUUSDT',
-  'PIPPINUSDT', 'POLYXUSDT', 'SOLUSDT', 'SQDUSDT', 'TAOUSDT', 'TONUSDT', 'TRUMPUSDT', 'TSTUSDT', 'UNIUSDT', 'WALUSDT',
+  'FILUSDT', 'HUSDT', 'HYPEUSDT', 'ICPUSDT', 'LINKUSDT', 'NEARUSDC', 'ONTUSDT', 'OPUSDT', 'PAXGUSDT', 'PENGUUSDT',
+  'PIPPINUSDT', 'POLYXUSDT', 'SOLUSDC', 'SQDUSDT', 'TAOUSDT', 'TONUSDT', 'TRUMPUSDT', 'TSTUSDT', 'UNIUSDC', 'WALUSDT',
   'WCTUSDT', 'WLDUSDT', 'XLMUSDT', 'XVGUSDT', 'ZENUSDT', 'ZRXUSDT',
 ];
+
+/** Binance USD-M's public REST and stream bases: the upstream of paper trading on live prices. */
+export const BINANCE_USDM_REST_URL = 'https://fapi.binance.com';
+export const BINANCE_USDM_WS_URL = 'wss://fstream.binance.com';
 
 export type Venue = 'paper' | 'testnet' | 'live';
 
@@ -50,6 +58,13 @@ export interface AppConfig {
    */
   exchangeUrl: string | null;
   signalSource: SignalSourceSetting;
+  /** Base of the exchange's market streams when not derived (paper: from exchangeUrl; testnet / live: Binance's). */
+  exchangeWsUrl: string | null;
+  /** Where the paper exchange takes live prices from (QT_MARKET_DATA=live): public REST and stream bases. */
+  upstreamUrl: string;
+  upstreamWsUrl: string;
+  /** A symbol without a mark price on the stream for this long is stale: it holds and /health warns. */
+  streamStaleSeconds: number;
   dataDir: string;
 }
 
@@ -79,6 +94,20 @@ function num(env: Env, name: string, dflt: number, min: number, max: number, int
   if (integer && !Number.isInteger(n)) throw new ConfigError(name, `expected an integer, got "${v}"`);
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+/** A base URL with one of the allowed schemes, without a trailing slash. */
+function url(env: Env, name: string, dflt: string | null, schemes: string[]): string | null {
+  const v = env[name]?.trim();
+  if (!v) return dflt;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(name, `"${v}" is not a URL`);
+  }
+  if (!schemes.includes(u.protocol)) throw new ConfigError(name, `expected a ${schemes.map((s) => s.replace(':', '://')).join(' or ')} URL, got "${v}"`);
+  return v.replace(/\/+$/, '');
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], dflt: T): T {
@@ -218,6 +247,10 @@ export function loadConfig(env: Env): AppConfig {
     databaseUrl: env.DATABASE_URL?.trim() || null,
     exchangeUrl: exchangeUrlSetting(env, venue),
     signalSource: signalSourceSetting(env, venue),
+    exchangeWsUrl: url(env, 'QT_EXCHANGE_WS_URL', null, ['ws:', 'wss:']),
+    upstreamUrl: url(env, 'QT_UPSTREAM_URL', BINANCE_USDM_REST_URL, ['http:', 'https:'])!,
+    upstreamWsUrl: url(env, 'QT_UPSTREAM_WS_URL', BINANCE_USDM_WS_URL, ['ws:', 'wss:'])!,
+    streamStaleSeconds: num(env, 'QT_STREAM_STALE_SECONDS', 10, 2, 3600),
     dataDir,
   };
 }

@@ -33,8 +33,12 @@ export interface SignalServiceStatus {
 }
 
 export interface SignalService {
-  /** Score the closed candles of one symbol (oldest first). Never throws: problems become HOLD with a holdReason. */
-  score(symbol: string, candles: readonly Candle[]): Promise<ScoredSignal>;
+  /**
+   * Score the closed candles of one symbol (oldest first). `features`, when given, are the feature rows of
+   * the last `window` candles kept incrementally by the caller (the stream store); otherwise they are
+   * computed from the candles. Never throws: problems become HOLD with a holdReason.
+   */
+  score(symbol: string, candles: readonly Candle[], features?: Float32Array): Promise<ScoredSignal>;
   status(): SignalServiceStatus;
   close(): Promise<void>;
 }
@@ -99,7 +103,7 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
     });
   }
 
-  async function score(symbol: string, candles: readonly Candle[]): Promise<ScoredSignal> {
+  async function score(symbol: string, candles: readonly Candle[], features?: Float32Array): Promise<ScoredSignal> {
     const last = candles[candles.length - 1];
     const hold = (reason: string): ScoredSignal => {
       stats.holds++;
@@ -110,8 +114,10 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
     };
     try {
       if (!model) return hold('no model loaded');
-      const rows = featureWindow(candles, model.window);
+      const kept = features?.length === model.window * FEATURE_NAMES.length && candles.length >= 2 ? features : undefined;
+      const rows = kept ?? featureWindow(candles, model.window);
       if (typeof rows === 'string') return hold(rows);
+      if (!rows.every(Number.isFinite)) return hold('non-finite feature');
       const interval = candles[candles.length - 1]!.openTime - candles[candles.length - 2]!.openTime;
       const closeTime = last!.openTime + interval;
       const t = now();

@@ -4,8 +4,9 @@ import type { Registry } from 'prom-client';
 export type Check = () => Promise<unknown>;
 
 /**
- * GET /health: one line of status per dependency (worker, temporal, postgres, exchange); 200 when all
- * are up, 503 otherwise. GET /metrics: Prometheus text.
+ * GET /health: one line of status per dependency (worker, temporal, postgres, exchange, market data); 503
+ * when one is down. A check whose detail carries a `warning` (a stale market stream) is `warn`: the answer
+ * stays 200 with status `warning`. GET /metrics: Prometheus text.
  */
 export function startHealthServer(host: string, port: number, checks: Record<string, Check>, registry: Registry): Promise<Server> {
   const server = createServer(async (req, res) => {
@@ -15,15 +16,18 @@ export function startHealthServer(host: string, port: number, checks: Record<str
           const started = performance.now();
           try {
             const detail = await withTimeout(check(), 3_000);
-            return [name, { status: 'up', latencyMs: Math.round(performance.now() - started), ...(detail && typeof detail === 'object' ? detail : {}) }] as const;
+            const warned = !!detail && typeof detail === 'object' && 'warning' in detail;
+            return [name, { status: warned ? 'warn' : 'up', latencyMs: Math.round(performance.now() - started), ...(detail && typeof detail === 'object' ? detail : {}) }] as const;
           } catch (err) {
             return [name, { status: 'down', error: err instanceof Error ? err.message : String(err) }] as const;
           }
         }),
       );
       const body = Object.fromEntries(results);
-      const ok = results.every(([, r]) => r.status === 'up');
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'up' : 'degraded', ...body }));
+      const down = results.some(([, r]) => r.status === 'down');
+      const warned = results.some(([, r]) => r.status === 'warn');
+      const status = down ? 'degraded' : warned ? 'warning' : 'up';
+      res.writeHead(down ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ status, ...body }));
     } else if (req.url === '/metrics') {
       res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
     } else {

@@ -10,7 +10,7 @@ import { startWorker } from './runtime.js';
 try {
   const config = loadConfig(process.env);
   if (!config.temporalAddress || !config.databaseUrl) throw new ConfigError('TEMPORAL_ADDRESS', 'the worker needs TEMPORAL_ADDRESS and DATABASE_URL (use `npm start` for the embedded stack)');
-  const worker = await startWorker(config, { temporalAddress: config.temporalAddress, databaseUrl: config.databaseUrl, exchangeUrl: config.exchangeUrl, credentials: loadApiKeys(process.env) });
+  const worker = await startWorker(config, { temporalAddress: config.temporalAddress, databaseUrl: config.databaseUrl, exchangeUrl: config.exchangeUrl, exchangeWsUrl: config.exchangeWsUrl, credentials: loadApiKeys(process.env) });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void worker.shutdown());
   await worker.done;
 } catch (err) {

@@ -10,14 +10,18 @@ import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
+import { MarketDataService } from '../market/market-data-service.js';
 import { createTradingWorker } from './create-worker.js';
 import { startHealthServer } from './health.js';
+import { marketDataHealth, registerMarketDataMetrics } from './market-data-health.js';
 
 export interface WorkerEndpoints {
   temporalAddress: string;
   databaseUrl: string;
   /** Base URL of the exchange (the local exchange in paper mode). */
   exchangeUrl: string | null;
+  /** Base of its market streams; null: derived from exchangeUrl on paper, Binance's for testnet / live. */
+  exchangeWsUrl?: string | null;
   /** Venue keys; null on the paper venue (the local exchange's development keys). */
   credentials: ApiCredentials | null;
 }
@@ -26,6 +30,8 @@ export interface RunningWorker {
   worker: Worker;
   exchange: FuturesExchange;
   journal: Journal;
+  /** Kline and mark price streams of the fleet's symbols, shared by every loop of this worker. */
+  marketData: MarketDataService;
   /** Resolves when the worker stops (after shutdown(), or on a fatal error). */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -92,18 +98,38 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     });
   const signals = scripted ?? service!;
   // Closed candles kept per symbol: what the loaded model needs (warm-up + its sequence window).
-  const history = (service?.status().candlesNeeded ?? WARMUP_CANDLES) + CANDLE_MARGIN;
+  const candlesNeeded = service?.status().candlesNeeded ?? WARMUP_CANDLES;
+  const history = candlesNeeded + CANDLE_MARGIN;
+  const marketData = new MarketDataService({
+    rest: exchange,
+    stream: streamEndpoint(config, at),
+    history,
+    featureWindow: candlesNeeded - WARMUP_CANDLES + 1,
+    staleAfterMs: config.streamStaleSeconds * 1000,
+    log: log.child({ component: 'market-data' }),
+  });
+  await marketData.start(config.symbols);
   const { activities, metrics } = wireActivities({
     exchange,
     journal,
     signals,
     candleHistory: history,
+    candles: marketData,
     risk: () => config.risk,
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
   });
-  const connection = await NativeConnection.connect({ address: at.temporalAddress });
-  const worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
+  registerMarketDataMetrics(metrics.registry, marketData);
+  let connection: NativeConnection;
+  let worker: Worker;
+  try {
+    connection = await NativeConnection.connect({ address: at.temporalAddress });
+    worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
+  } catch (e) {
+    // Open stream connections would keep the process alive after a failed start.
+    marketData.close();
+    throw e;
+  }
   let server: Server | null = null;
   if (config.healthPort > 0) {
     server = await startHealthServer(
@@ -114,12 +140,14 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
         temporal: () => connection.workflowService.getSystemInfo({}),
         postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
         exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
+        marketData: async () => marketDataHealth(marketData),
       },
       metrics.registry,
     );
   }
   const done = worker.run().finally(async () => {
     server?.close();
+    marketData.close();
     await connection.close().catch(() => {});
     await journal.close().catch(() => {});
     if ('close' in signals && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
@@ -129,10 +157,21 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     worker,
     exchange,
     journal,
+    marketData,
     done,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
     },
   };
+}
+
+/** Where the worker's market streams come from: the paper exchange's own, or Binance's (testnet / live). */
+export function streamEndpoint(config: AppConfig, at: WorkerEndpoints): { wsUrl?: string; testnet?: boolean } {
+  if (at.exchangeWsUrl) return { wsUrl: at.exchangeWsUrl };
+  if (config.venue === 'paper') {
+    if (!at.exchangeUrl) throw new Error('paper venue needs the local exchange URL');
+    return { wsUrl: at.exchangeUrl.replace(/^http/, 'ws') };
+  }
+  return config.venue === 'testnet' ? { testnet: true } : {};
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseTime } from '../../core/config.js';
+import { BINANCE_USDM_REST_URL, BINANCE_USDM_WS_URL, parseTime } from '../../core/config.js';
 import { startLocalExchange } from '../../exchange/sim/server.js';
 
 interface ExchangeCliOptions {
@@ -11,6 +11,9 @@ interface ExchangeCliOptions {
   state?: string;
   stepSeconds: number;
   symbols?: string;
+  live?: boolean;
+  upstream: string;
+  upstreamWs: string;
 }
 
 /** Option parsers: a bad value stops the command with the option named and the usage hint. */
@@ -44,23 +47,31 @@ export function registerExchangeCommands(program: Command): void {
     .option('--host <address>', 'address to listen on; 0.0.0.0 for other containers (the admin API stays loopback-only)', '127.0.0.1')
     .option('--state <file>', 'state file (balances, positions, orders, replay clock); omit for in-memory')
     .option('--step-seconds <n>', 'intrabar price walk resolution in seconds', positive, 15)
-    .option('--symbols <list>', 'comma-separated symbols to replay (default: every file)')
+    .option('--symbols <list>', 'comma-separated symbols to replay (default: every file), or to follow with --live')
+    .option('--live', "today's prices, marks and klines from an upstream Binance's public API (needs --symbols)")
+    .option('--upstream <url>', 'upstream REST base for --live', BINANCE_USDM_REST_URL)
+    .option('--upstream-ws <url>', 'upstream stream base for --live', BINANCE_USDM_WS_URL)
     .action(async (o: ExchangeCliOptions) => {
       const speed = o.speed;
       const symbols = o.symbols?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+      if (o.live && (o.replay || !symbols?.length)) throw new Error('--live needs --symbols and no --replay');
       const ex = await startLocalExchange({
         port: o.port,
         host: o.host,
         ...(o.state ? { stateFile: o.state } : {}),
         intrabarStepMs: o.stepSeconds * 1000,
-        feed: o.replay
-          ? { kind: 'replay', dir: o.replay, speed, ...(o.start !== undefined ? { start: o.start } : {}), ...(symbols ? { symbols } : {}) }
-          : { kind: 'manual' },
+        feed: o.live
+          ? { kind: 'live', restUrl: o.upstream, wsUrl: o.upstreamWs, symbols: symbols! }
+          : o.replay
+            ? { kind: 'replay', dir: o.replay, speed, ...(o.start !== undefined ? { start: o.start } : {}), ...(symbols ? { symbols } : {}) }
+            : { kind: 'manual' },
       });
       console.log(`local exchange listening on ${ex.baseUrl}`);
       console.log(`  API key:    ${ex.apiKey}`);
       console.log(`  API secret: ${ex.apiSecret}   (development credentials: play money, loopback only)`);
-      console.log(`  feed:       ${o.replay ? `replay of ${o.replay} at ${speed}x from ${new Date(ex.feed.now()).toISOString()}` : 'manual (POST /admin/price)'}`);
+      const feed = o.live ? `live from ${o.upstream}` : o.replay ? `replay of ${o.replay} at ${speed}x from ${new Date(ex.feed.now()).toISOString()}` : 'manual (POST /admin/price)';
+      console.log(`  feed:       ${feed}`);
+      console.log(`  streams:    ${ex.wsUrl}/ws/<stream>, ${ex.wsUrl}/stream?streams=<a>/<b> (also under /market)`);
       console.log(`  admin:      ${ex.baseUrl}/admin/state, /admin/faults, /admin/price, /admin/release`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

@@ -45,25 +45,16 @@ async function up(config: AppConfig): Promise<void> {
     stops.push(() => db.stop());
 
     let exchangeUrl = config.exchangeUrl;
-    if (config.venue === 'paper' && !exchangeUrl && config.marketData === 'live') {
-      throw new ConfigError('QT_MARKET_DATA', 'the local paper exchange replays files (QT_MARKET_DATA=replay); a live public-data feed is not implemented yet');
-    }
     if (config.venue === 'paper' && !exchangeUrl) {
-      const local: LocalExchange = await startLocalExchange({
-        port: 0,
-        stateFile: path.join(STATE_DIR, 'exchange-state.json'),
-        // Every symbol in the data, not only the configured ones: a symbol dropped from QT_SYMBOLS may
-        // still hold a position that needs prices.
-        feed: { kind: 'replay', dir: config.replayDir ?? config.dataDir, speed: config.replaySpeed, start: config.replayStart ?? undefined },
-        intrabarStepMs: config.params.checkIntervalSeconds * 1000,
-      });
+      const local = await startPaperExchange(config, STATE_DIR);
       stops.push(() => local.close());
       exchangeUrl = local.baseUrl;
-      log.info({ baseUrl: local.baseUrl }, `paper exchange ready (replay of ${config.replayDir} at ${config.replaySpeed}x)`);
+      const source = config.marketData === 'live' ? `live prices from ${config.upstreamUrl}` : `replay of ${config.replayDir} at ${config.replaySpeed}x`;
+      log.info({ baseUrl: local.baseUrl }, `paper exchange ready (${source})`);
     }
 
     const temporalAddress = config.temporalAddress ?? temporal!.address;
-    worker = await startWorker(config, { temporalAddress, databaseUrl: db.url, exchangeUrl, credentials: loadApiKeys(process.env) }, { log });
+    worker = await startWorker(config, { temporalAddress, databaseUrl: db.url, exchangeUrl, exchangeWsUrl: config.exchangeWsUrl, credentials: loadApiKeys(process.env) }, { log });
     writeRuntimeInfo({ temporalAddress, databaseUrl: db.url, exchangeUrl, webUi: temporal?.uiUrl ?? null, pid: process.pid });
 
     const client = await connectClient(temporalAddress, config.temporalNamespace);
@@ -75,6 +66,34 @@ async function up(config: AppConfig): Promise<void> {
     await shutdown();
     throw err;
   }
+}
+
+/**
+ * The local paper exchange `npm start` runs: replaying the data files (QT_MARKET_DATA=replay), or taking
+ * today's prices, marks and klines from an upstream Binance's public API (QT_MARKET_DATA=live, upstream
+ * QT_UPSTREAM_URL / QT_UPSTREAM_WS_URL) for the configured symbols. The two keep separate accounts
+ * (state files): a replay's positions belong to historical prices.
+ */
+export async function startPaperExchange(config: AppConfig, stateDir: string, port = 0): Promise<LocalExchange> {
+  const common = { port, intrabarStepMs: config.params.checkIntervalSeconds * 1000 };
+  if (config.marketData === 'live') {
+    try {
+      return await startLocalExchange({
+        ...common,
+        stateFile: path.join(stateDir, 'exchange-live-state.json'),
+        feed: { kind: 'live', restUrl: config.upstreamUrl, wsUrl: config.upstreamWsUrl, symbols: config.symbols, staleAfterMs: config.streamStaleSeconds * 1000 },
+      });
+    } catch (e) {
+      throw new ConfigError('QT_UPSTREAM_URL', `paper trading on live prices could not start: ${(e as Error).message}`);
+    }
+  }
+  return startLocalExchange({
+    ...common,
+    stateFile: path.join(stateDir, 'exchange-state.json'),
+    // Every symbol in the data, not only the configured ones: a symbol dropped from QT_SYMBOLS may
+    // still hold a position that needs prices.
+    feed: { kind: 'replay', dir: config.replayDir ?? config.dataDir, speed: config.replaySpeed, start: config.replayStart ?? undefined },
+  });
 }
 
 export function registerStackCommands(program: Command, config: () => AppConfig): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultConfig } from './faults.js';
 import { ManualFeed } from './feed.js';
+import { LiveFeed } from './live-feed.js';
 import { sendJson } from './http.js';
 import type { Ctx } from './server.js';
 import { accountView, algoView, balanceView, fillView, orderView } from './views.js';
@@ -43,6 +44,8 @@ export async function handleAdmin(ctx: Ctx, req: IncomingMessage, res: ServerRes
       feed.setPrice(symbol, price);
       const onTick = feed.price(symbol)!;
       engine.onPriceSet(symbol, onTick);
+      // Stream subscribers see a hand-set price at once (kline and mark price), not at the next tick.
+      ctx.streams?.publishSymbol(symbol);
       try {
         await ctx.store.flush();
       } catch (e) {
@@ -81,6 +84,8 @@ export async function handleAdmin(ctx: Ctx, req: IncomingMessage, res: ServerRes
         lateExecutions: ctx.lateLog,
         requests: ctx.requests,
         storage: ctx.store.status(),
+        streams: ctx.streams?.status() ?? null,
+        ...(feed instanceof LiveFeed ? { live: feed.status() } : {}),
       });
     }
     default:

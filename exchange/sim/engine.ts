@@ -83,9 +83,12 @@ export class Engine {
   rules(symbol: string): SymbolRules | undefined {
     let r = this.rulesCache.get(symbol);
     if (!r) {
-      const d = this.feed.describe(symbol);
-      if (!d || !quoteOf(symbol)) return undefined;
-      r = rulesFor(symbol, d.referencePrice, d.priceDecimals);
+      r = this.feed.rules?.(symbol);
+      if (!r) {
+        const d = this.feed.describe(symbol);
+        if (!d || !quoteOf(symbol)) return undefined;
+        r = rulesFor(symbol, d.referencePrice, d.priceDecimals);
+      }
       this.rulesCache.set(symbol, r);
     }
     return r;
@@ -114,7 +117,8 @@ export class Engine {
     const to = this.feed.now();
     const from = this.state.marketTime;
     if (to <= from) return;
-    if (this.feed.kind === 'replay') this.fillOpenOrdersUpTo(to);
+    // Manual prices fill open remainders when set (onPriceSet); the other feeds have a path to walk.
+    if (this.feed.kind !== 'manual') this.fillOpenOrdersUpTo(to);
     for (const [symbol, algos] of this.openAlgos) {
       if (algos.size === 0) continue;
       this.feed.walk(symbol, from, to, (t, price) => this.checkTriggers(symbol, t, price));

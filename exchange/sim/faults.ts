@@ -38,6 +38,16 @@ export interface FaultConfig {
   httpError?: { count: number; path: string; status: HttpErrorStatus; code?: number; msg?: string };
   /** Request weight allowed per IP and minute; overrides the exchange's option (Binance: 2400). */
   weightLimitPerMinute?: number;
+  /**
+   * Market streams: each of the next `count` stream connections that has a message to send is terminated
+   * instead (no close frame, like a lost network), so the client must notice, reconnect and resubscribe.
+   */
+  streamDrop?: { count: number };
+  /**
+   * Market streams go silent for `ms` from now: no data, no answers to requests, no pongs and no pings on
+   * any stream connection, new ones included. Messages due meanwhile are lost, as from a stalled upstream.
+   */
+  streamStall?: { ms: number };
 }
 
 export type PartialFillStatus = 'EXPIRED' | 'PARTIALLY_FILLED' | 'NEW';
@@ -61,6 +71,7 @@ const DEFAULT_LATE_PATH = '/fapi/v1/order';
 export class Faults {
   private config: FaultConfig = {};
   private seed: number;
+  private stallUntil = 0;
 
   constructor(initial: FaultConfig = {}, seed = 1) {
     this.seed = seed;
@@ -71,14 +82,32 @@ export class Faults {
   set(patch: FaultConfig): void {
     validate(patch);
     this.config = { ...this.config, ...structuredClone(patch) };
+    // A stall is timed on the real clock: stream timers run on it, whatever clock the market uses.
+    if (patch.streamStall) this.stallUntil = Date.now() + patch.streamStall.ms;
   }
 
   clear(): void {
     this.config = {};
+    this.stallUntil = 0;
   }
 
+  /** The switches as set; `streamStall.ms` is what remains of the stall. */
   current(): FaultConfig {
-    return structuredClone(this.config);
+    const c = structuredClone(this.config);
+    if (c.streamStall) c.streamStall.ms = Math.max(0, this.stallUntil - Date.now());
+    return c;
+  }
+
+  streamStalled(): boolean {
+    return this.stallUntil > Date.now();
+  }
+
+  /** True when this stream connection is to be dropped instead of sent to (the streamDrop switch). */
+  takeStreamDrop(): boolean {
+    const d = this.config.streamDrop;
+    if (!d || d.count <= 0) return false;
+    d.count--;
+    return true;
   }
 
   get latencyMs(): number {
@@ -191,4 +220,6 @@ function validate(p: FaultConfig): void {
     if (typeof p.httpError.path !== 'string' || !p.httpError.path.startsWith('/')) throw new Error('httpError.path must be a path such as /fapi/v1/userTrades');
   }
   if (p.weightLimitPerMinute !== undefined && !(p.weightLimitPerMinute > 0)) throw new Error('weightLimitPerMinute must be > 0');
+  if (p.streamDrop) count('streamDrop', p.streamDrop.count);
+  if (p.streamStall && !(Number.isFinite(p.streamStall.ms) && p.streamStall.ms >= 0)) throw new Error('streamStall.ms must be a number >= 0');
 }

@@ -1,5 +1,8 @@
 import { intrabarPath } from '../../core/intrabar.js';
+import type { Candle } from '../../core/types.js';
 import { candleIndexAt, listKlineFiles, readCandleSeries, readKlineHead, type CandleSeries, type KlineFileHead } from '../klines-file.js';
+import type { SymbolRules } from '../types.js';
+import { filtersSnapshot } from './filters-snapshot.js';
 
 /** Binance's kline row: open time, OHLCV as strings, close time, quote volume, trades, taker volumes, ignore. */
 export type KlineRow = [number, string, string, string, string, string, number, string, number, string, string, string];
@@ -20,10 +23,12 @@ export interface SymbolDescription {
 
 /**
  * Where prices come from. The replay feed walks historical candles on a fast clock; the manual feed takes
- * prices from the admin API. A live feed (public Binance streams) would implement the same interface.
+ * prices from the admin API; the live feed (live-feed.ts) follows an upstream Binance's public data.
  */
 export interface MarketFeed {
-  readonly kind: 'replay' | 'manual';
+  readonly kind: 'replay' | 'manual' | 'live';
+  /** The symbol's trading rules when the feed knows them (the live feed takes Binance's own). */
+  rules?(symbol: string): SymbolRules | undefined;
   symbols(): string[];
   describe(symbol: string): SymbolDescription | undefined;
   /** Current market time (ms UTC). In replay this is historical time, not the wall clock. */
@@ -74,6 +79,8 @@ export class ReplayFeed implements MarketFeed {
   private readonly heads = new Map<string, KlineFileHead>();
   private readonly series = new Map<string, CandleSeries>();
   private readonly paths = new Map<string, PathCache>();
+  /** USDC symbol -> the USDT symbol whose file it replays. */
+  private readonly twinOf = new Map<string, string>();
   private readonly stepMs: number;
   private readonly speed: number;
   private readonly clock: () => number;
@@ -84,13 +91,25 @@ export class ReplayFeed implements MarketFeed {
 
   constructor(opts: ReplayFeedOptions) {
     const wanted = opts.symbols ? new Set(opts.symbols) : null;
-    for (const [symbol, path] of listKlineFiles(opts.dir)) {
-      if (wanted && !wanted.has(symbol)) continue;
+    const twins = usdcTwins();
+    const files = listKlineFiles(opts.dir);
+    for (const [symbol, path] of files) {
+      const twin = twins.get(symbol);
+      if (wanted && !wanted.has(symbol) && !(twin && wanted.has(twin))) continue;
       const head = readKlineHead(path, symbol);
       if (!head) continue;
       this.files.set(symbol, path);
       this.heads.set(symbol, head);
     }
+    // A USDC symbol Binance lists, without a file of its own, replays its USDT twin's file (margined in USDC).
+    for (const [usdt, usdc] of twins) {
+      const head = this.heads.get(usdt);
+      if (!head || files.has(usdc) || (wanted && !wanted.has(usdc))) continue;
+      this.twinOf.set(usdc, usdt);
+      this.heads.set(usdc, head);
+    }
+    // A USDT file read only for its twin is not listed itself.
+    if (wanted) for (const symbol of [...this.heads.keys()]) if (!wanted.has(symbol) && !this.twinOf.has(symbol)) this.heads.delete(symbol);
     if (this.heads.size === 0) throw new Error(`no kline files (SYMBOL.csv[.gz]) found in ${opts.dir}`);
     this.firstTime = Math.min(...[...this.heads.values()].map((h) => h.firstOpenTime));
     this.stepMs = opts.intrabarStepMs;
@@ -101,6 +120,8 @@ export class ReplayFeed implements MarketFeed {
   }
 
   private load(symbol: string): CandleSeries | undefined {
+    const twin = this.twinOf.get(symbol);
+    if (twin) return this.load(twin);
     let s = this.series.get(symbol);
     if (!s) {
       const path = this.files.get(symbol);
@@ -214,6 +235,15 @@ export class ReplayFeed implements MarketFeed {
   }
 }
 
+/** USDT symbol -> its USDC twin, for every USDC-margined symbol of the filters snapshot (what Binance lists). */
+function usdcTwins(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [symbol, f] of Object.entries(filtersSnapshot().symbols)) {
+    if (f.marginAsset === 'USDC' && symbol.endsWith('USDC')) out.set(`${symbol.slice(0, -4)}USDT`, symbol);
+  }
+  return out;
+}
+
 function klineRow(open: number, o: number, h: number, l: number, c: number, v: number, closeTime: number, d: number): KlineRow {
   const vol = Number(v.toFixed(8));
   const quote = (vol * c).toFixed(8);
@@ -251,12 +281,13 @@ function aggregate(s: CandleSeries, q: KlineQuery, lastIdx: number, base: (i: nu
 
 /**
  * Prices set by hand through the admin API (tests, demos). Klines are built from the prices set, one
- * candle per `intervalMs` of wall-clock time.
+ * candle per `intervalMs` of wall-clock time; an interval without a price gets a flat candle at the last
+ * price (volume 0), as an exchange has a candle for every interval.
  */
 export class ManualFeed implements MarketFeed {
   readonly kind = 'manual' as const;
   private readonly prices = new Map<string, number>();
-  private readonly candles = new Map<string, Array<{ t: number; o: number; h: number; l: number; c: number }>>();
+  private readonly candles = new Map<string, Candle[]>();
   private readonly listedAt = new Map<string, number>();
   /** Fixed at listing, like an exchange's tick: later prices do not change the filters. */
   private readonly decimals = new Map<string, number>();
@@ -277,19 +308,18 @@ export class ManualFeed implements MarketFeed {
     }
     const scale = 10 ** this.decimals.get(symbol)!;
     price = Math.round(price * scale) / scale;
+    const list = this.rolledForward(symbol);
     this.prices.set(symbol, price);
-    const bucket = Math.floor(t / this.intervalMs) * this.intervalMs;
-    const list = this.candles.get(symbol) ?? [];
+    const bucket = this.bucketOf(t);
     const last = list[list.length - 1];
-    if (last && last.t === bucket) {
-      last.h = Math.max(last.h, price);
-      last.l = Math.min(last.l, price);
-      last.c = price;
+    if (last && last.openTime === bucket) {
+      last.high = Math.max(last.high, price);
+      last.low = Math.min(last.low, price);
+      last.close = price;
     } else {
-      list.push({ t: bucket, o: price, h: price, l: price, c: price });
-      if (list.length > 1500) list.shift();
+      list.push({ openTime: bucket, open: price, high: price, low: price, close: price, volume: 0 });
+      if (list.length > MANUAL_KEPT_CANDLES) list.shift();
     }
-    this.candles.set(symbol, list);
   }
 
   snapshot(): Record<string, number> {
@@ -319,13 +349,62 @@ export class ManualFeed implements MarketFeed {
   }
 
   klines(symbol: string, q: KlineQuery): KlineRow[] {
-    const list = this.candles.get(symbol) ?? [];
-    const d = this.describe(symbol)?.priceDecimals ?? 8;
-    return list
-      .filter((k) => (q.startTime === undefined || k.t >= q.startTime) && (q.endTime === undefined || k.t <= q.endTime))
-      .slice(-q.limit)
-      .map((k) => klineRow(k.t, k.o, k.h, k.l, k.c, 0, k.t + this.intervalMs - 1, d));
+    if (!this.prices.has(symbol)) return [];
+    return klinesFromCandles(this.rolledForward(symbol), q, this.intervalMs, this.decimals.get(symbol)!);
   }
+
+  private bucketOf(t: number): number {
+    return Math.floor(t / this.intervalMs) * this.intervalMs;
+  }
+
+  /** The symbol's candles with a flat candle for every interval since the last price, up to the current one. */
+  private rolledForward(symbol: string): Candle[] {
+    let list = this.candles.get(symbol);
+    if (!list) {
+      list = [];
+      this.candles.set(symbol, list);
+    }
+    const last = list[list.length - 1];
+    if (!last) return list;
+    const current = this.bucketOf(this.clock());
+    const from = Math.max(last.openTime + this.intervalMs, current - (MANUAL_KEPT_CANDLES - 1) * this.intervalMs);
+    for (let t = from; t <= current; t += this.intervalMs) {
+      list.push({ openTime: t, open: last.close, high: last.close, low: last.close, close: last.close, volume: 0 });
+    }
+    if (list.length > MANUAL_KEPT_CANDLES) list.splice(0, list.length - MANUAL_KEPT_CANDLES);
+    return list;
+  }
+}
+
+const MANUAL_KEPT_CANDLES = 1500;
+
+/**
+ * Binance's klines answer from an in-memory list of base-interval candles (oldest first): with `startTime`
+ * the first `limit` from there, otherwise the last `limit` up to `endTime`. A longer interval that is a
+ * multiple of the base one is aggregated (aligned to the epoch like Binance's).
+ */
+export function klinesFromCandles(list: readonly Candle[], q: KlineQuery, baseMs: number, decimals: number): KlineRow[] {
+  if (q.intervalMs % baseMs !== 0) return [];
+  const pick = (items: readonly Candle[]): Candle[] => {
+    const inRange = items.filter((c) => (q.startTime === undefined || c.openTime >= q.startTime) && (q.endTime === undefined || c.openTime <= q.endTime));
+    return q.startTime !== undefined ? inRange.slice(0, q.limit) : inRange.slice(-q.limit);
+  };
+  const row = (c: Candle, t: number): KlineRow => klineRow(t, c.open, c.high, c.low, c.close, c.volume, t + q.intervalMs - 1, decimals);
+  if (q.intervalMs === baseMs) return pick(list).map((c) => row(c, c.openTime));
+  const buckets: Candle[] = [];
+  for (const c of list) {
+    const t = Math.floor(c.openTime / q.intervalMs) * q.intervalMs;
+    const b = buckets[buckets.length - 1];
+    if (b && b.openTime === t) {
+      b.high = Math.max(b.high, c.high);
+      b.low = Math.min(b.low, c.low);
+      b.close = c.close;
+      b.volume += c.volume;
+    } else {
+      buckets.push({ ...c, openTime: t });
+    }
+  }
+  return pick(buckets).map((b) => row(b, b.openTime));
 }
 
 /** About six significant digits of tick for a hand-set price (BTC 0.1, ETH 0.01), like Binance listings. */

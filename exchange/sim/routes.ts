@@ -90,7 +90,7 @@ function klines(engine: Engine, p: Params): unknown {
   return engine.feed.klines(symbol, q);
 }
 
-function premiumIndex(engine: Engine, symbol: string, fundingRate: number): Record<string, unknown> {
+export function premiumIndex(engine: Engine, symbol: string, fundingRate: number): Record<string, unknown> {
   const r = engine.requireRules(symbol);
   const mark = engine.mark(symbol) ?? 0;
   const now = engine.state.marketTime;

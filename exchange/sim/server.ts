@@ -8,15 +8,19 @@ import { Engine } from './engine.js';
 import { Faults, type FaultConfig } from './faults.js';
 import { ManualFeed, ReplayFeed, type MarketFeed } from './feed.js';
 import { sendJson } from './http.js';
+import { LiveFeed } from './live-feed.js';
 import { RateLimits } from './rate-limits.js';
 import { buildRoutes, type Params, type RequestContext, type Route } from './routes.js';
 import { signatureMatches, splitSignature } from './signature.js';
 import { emptyState, type SimState } from './state.js';
 import { StateStore } from './store.js';
+import { attachStreamServer, type StreamServer, type StreamServerOptions } from './stream-server.js';
 
 export type FeedOptions =
   | { kind: 'replay'; dir: string; speed?: number; start?: number; symbols?: string[] }
-  | { kind: 'manual'; prices?: Record<string, number> };
+  | { kind: 'manual'; prices?: Record<string, number> }
+  /** Today's market from an upstream Binance (or a stand-in): its public REST and stream base URLs. */
+  | { kind: 'live'; restUrl: string; wsUrl: string; symbols: string[]; staleAfterMs?: number };
 
 export interface LocalExchangeOptions {
   /** 0 (default) picks a free port. */
@@ -46,16 +50,21 @@ export interface LocalExchangeOptions {
   rateLimits?: boolean;
   /** Requests ignoring a 429 back-off before the IP is banned with 418 (see rate-limits.ts). */
   banAfterIgnored429?: number;
+  /** Market streams (kline cadence, ping / pong, limits); see stream-server.ts. */
+  streams?: StreamServerOptions;
 }
 
 export interface LocalExchange {
   baseUrl: string;
+  /** Base of the market streams (`ws://127.0.0.1:<port>`): `/ws/<stream>`, `/stream?streams=`, `/market/...`. */
+  wsUrl: string;
   port: number;
   apiKey: string;
   apiSecret: string;
   feed: MarketFeed;
   engine: Engine;
   faults: Faults;
+  streams: StreamServer;
   /** Sends every held response (holdResponse fault); returns how many. */
   release(): number;
   /** Saves the state and stops the server. */
@@ -83,6 +92,8 @@ export interface Ctx {
   apiKey: string;
   apiSecret: string;
   clock: () => number;
+  /** Set once the HTTP server exists. */
+  streams: StreamServer | null;
 }
 
 export async function startLocalExchange(opts: LocalExchangeOptions): Promise<LocalExchange> {
@@ -93,7 +104,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
   const loaded = StateStore.load(opts.stateFile);
   const saved = loaded?.state ?? null;
 
-  const feed = makeFeed(opts.feed, opts.intrabarStepMs ?? 15_000, clock, saved);
+  const feed = await makeFeed(opts.feed, opts.intrabarStepMs ?? 15_000, clock, saved);
   const state: SimState = saved ?? emptyState(feed.now(), opts.initialBalances ?? { USDT: 10_000, USDC: 10_000 });
   let store: StateStore | null = null;
   const engine = new Engine(feed, state, {
@@ -109,16 +120,25 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
   const enforce = opts.rateLimits ?? true;
   const weightLimit = (): number => (enforce ? (faults.weightLimitPerMinute ?? opts.weightLimitPerMinute ?? DEFAULT_WEIGHT_LIMIT_PER_MINUTE) : Infinity);
   const limits = new RateLimits({ clock, weightLimit, enforce, ...(opts.banAfterIgnored429 !== undefined ? { banAfterIgnored: opts.banAfterIgnored429 } : {}) });
-  const ctx: Ctx = { engine, feed, faults, routes: buildRoutes(fundingRate, weightLimit), store, limits, held: [], late: new Set(), lateLog: [], requests: 0, apiKey, apiSecret, clock };
+  const ctx: Ctx = { engine, feed, faults, routes: buildRoutes(fundingRate, weightLimit), store, limits, held: [], late: new Set(), lateLog: [], requests: 0, apiKey, apiSecret, clock, streams: null };
 
   const server = createServer((req, res) => {
     handle(ctx, req, res).catch((e: unknown) => sendJson(res, 500, { code: -1000, msg: String(e) }));
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
+  const streams = attachStreamServer(server, { engine, faults, fundingRate }, opts.streams);
+  ctx.streams = streams;
+  if (feed instanceof LiveFeed) feed.onUpdate = (symbol) => streams.publishSymbol(symbol);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+    });
+  } catch (e) {
+    streams.close();
+    if (feed instanceof LiveFeed) feed.close();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
 
   // Advance the market even when nobody asks, and save the replay clock now and then.
@@ -142,16 +162,20 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
 
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
     port,
     apiKey,
     apiSecret,
     feed,
     engine,
     faults,
+    streams,
     release: () => releaseHeld(ctx.held),
     close: async () => {
       clearInterval(ticker);
       clearInterval(saver);
+      streams.close();
+      if (feed instanceof LiveFeed) feed.close();
       for (const t of ctx.late) clearTimeout(t);
       ctx.late.clear();
       engine.advance();
@@ -167,8 +191,9 @@ export async function startLocalExchange(opts: LocalExchangeOptions): Promise<Lo
   };
 }
 
-function makeFeed(f: FeedOptions, stepMs: number, clock: () => number, saved: SimState | null): MarketFeed {
+async function makeFeed(f: FeedOptions, stepMs: number, clock: () => number, saved: SimState | null): Promise<MarketFeed> {
   if (f.kind === 'manual') return new ManualFeed(clock, { ...(f.prices ?? {}), ...(saved?.manualPrices ?? {}) });
+  if (f.kind === 'live') return LiveFeed.start({ restUrl: f.restUrl, wsUrl: f.wsUrl, symbols: f.symbols, clock, ...(f.staleAfterMs !== undefined ? { staleAfterMs: f.staleAfterMs } : {}) });
   const feed = new ReplayFeed({ dir: f.dir, speed: f.speed ?? 1, intrabarStepMs: stepMs, clock, ...(f.start !== undefined ? { start: f.start } : {}), ...(f.symbols ? { symbols: f.symbols } : {}) });
   // A restart continues the replay where it stopped.
   if (saved) feed.resumeAt(saved.marketTime);

@@ -111,6 +111,19 @@ describe('signal service', () => {
     await none.close();
   });
 
+  it('scores the feature rows a caller keeps as it scores the candles, and never trades on a bad row', async () => {
+    const svc = await createSignalService({ primaryDir: SHIPPED, now: () => closeOfLast + 5_000, logger: quiet });
+    const kept = featureWindow(candles, 1) as Float32Array;
+    const [fromCandles, fromRows] = await Promise.all([svc.score('A', candles), svc.score('B', candles, kept)]);
+    expect(fromRows.probabilities).toEqual(fromCandles.probabilities);
+    // Rows of another length are not the model's window: the service computes its own.
+    expect((await svc.score('C', candles, new Float32Array(3))).probabilities).toEqual(fromCandles.probabilities);
+    const poisoned = kept.slice();
+    poisoned[5] = Number.NaN;
+    expect(await svc.score('D', candles, poisoned)).toMatchObject({ signal: 'HOLD', holdReason: 'non-finite feature' });
+    await svc.close();
+  });
+
   it('lays out the last N feature rows for a sequence model, and a rank mismatch becomes HOLD', async () => {
     const window = featureWindow(candles, 3) as Float32Array;
     const builder = new FeatureBuilder();
