@@ -135,7 +135,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   args.push(...searchAttributeFlags());
   for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
 
-  const server = new ManagedChild(binary, args, { log: options.log });
+  // Own process group: a Ctrl-C in the terminal reaches only our process, which stops the server
+  // after the worker has drained (otherwise workflow tasks fail on the way down).
+  const server = new ManagedChild(binary, args, { log: options.log, detached: true });
   const pid = server.child.pid ?? 0;
   const pidFile = options.dbFile ? `${options.dbFile}.pid` : null;
   if (pidFile && pid) writeFileSync(pidFile, String(pid));

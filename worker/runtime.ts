@@ -121,7 +121,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     await journal.close().catch(() => {});
     if ('close' in signals && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
   });
-  log.info({ taskQueue: config.taskQueue, venue: config.venue, health: config.healthPort }, 'worker started');
+  log.info({ taskQueue: config.taskQueue, venue: config.venue, health: server ? `http://${config.healthHost}:${config.healthPort}` : 'off' }, 'worker started');
   return {
     worker,
     exchange,
