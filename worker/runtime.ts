@@ -8,9 +8,10 @@ import { wireActivities } from '../activities/wiring.js';
 import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
-import { createSignalService } from '../ml/signal-service.js';
+import { createSignalService, type SignalService } from '../ml/signal-service.js';
 import { createTradingWorker } from './create-worker.js';
 import { startHealthServer } from './health.js';
+import { registerPnlMetrics } from './pnl-metrics.js';
 
 export interface WorkerEndpoints {
   temporalAddress: string;
@@ -68,6 +69,14 @@ export function installTemporalLogger(log: Logger): void {
   });
 }
 
+/** The loaded model's name and where it came from; down when no model could be loaded (every signal is HOLD). */
+async function modelHealth(service: SignalService | null): Promise<Record<string, unknown>> {
+  if (!service) return { name: 'scripted signals' };
+  const s = service.status();
+  if (s.source === 'none') throw new Error(`no model loaded: ${s.loadErrors.join('; ') || 'unknown reason'}`);
+  return { name: s.model, source: s.source, dir: s.dir, promotable: s.promotable };
+}
+
 /** Connect everything the worker needs, start it and the /health + /metrics server. */
 export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: { log?: Logger; signals?: SignalSource } = {}): Promise<RunningWorker> {
   const log = opts.log ?? createLogger();
@@ -99,6 +108,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
   });
+  registerPnlMetrics(metrics.registry, journal, exchange);
   const connection = await NativeConnection.connect({ address: at.temporalAddress });
   const worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
   let server: Server | null = null;
@@ -111,6 +121,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
         temporal: () => connection.workflowService.getSystemInfo({}),
         postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
         exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
+        model: async () => modelHealth(service),
       },
       metrics.registry,
     );
