@@ -58,13 +58,14 @@ async function querySymbolState(client: Client, symbol: string) {
   return client.workflow.getHandle(symbolWorkflowId(symbol)).query(symbolStateQuery);
 }
 
-export async function startHarness(opts: { risk?: Partial<RiskLimits> } = {}): Promise<Harness> {
+/** `temporalAddress`: another Temporal server than the run's shared one (e.g. one with its Web UI). */
+export async function startHarness(opts: { risk?: Partial<RiskLimits>; temporalAddress?: string } = {}): Promise<Harness> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'qt-trading-'));
   const localExchange = await startLocalExchange({ port: 0, stateFile: path.join(stateDir, 'exchange.json'), feed: { kind: 'manual' }, tickMs: 100 });
   const exchange = createExchange({ venue: 'paper', baseUrl: localExchange.baseUrl });
   const db = await createTestJournal();
   const signals = new ScriptedSignalSource();
-  const address = inject('temporalAddress');
+  const address = opts.temporalAddress ?? inject('temporalAddress');
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection });
