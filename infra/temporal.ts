@@ -244,26 +244,45 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   return added;
 }
 
+/** Registers the namespace unless it exists (a production server starts with none), then waits until it answers. */
+async function ensureNamespace(connection: Connection, namespace: string, retentionDays: number): Promise<boolean> {
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+    return false;
+  } catch (err) {
+    // NOT_FOUND (gRPC code 5): register it; anything else (server still starting) goes to the caller's retry.
+    if ((err as { code?: number }).code !== 5) throw err;
+  }
+  try {
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(`${retentionDays} days`) });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 6) throw err; // ALREADY_EXISTS: another process won the race
+  }
+  await waitForNamespace(connection, namespace);
+  return true;
+}
+
 /**
  * Readies a server we did not start (TEMPORAL_ADDRESS, the compose stack): waits until it answers,
- * registers the search attributes and extends the namespace retention. Safe to run repeatedly.
+ * registers the namespace when missing, the search attributes, and the namespace retention. Safe to
+ * run repeatedly.
  */
 export async function prepareExistingServer(options: {
   address: string;
   namespace?: string;
   retentionDays?: number;
   waitMs?: number;
-}): Promise<{ addedSearchAttributes: string[] }> {
+}): Promise<{ addedSearchAttributes: string[]; registeredNamespace: boolean }> {
   const namespace = options.namespace ?? 'default';
   const deadline = Date.now() + (options.waitMs ?? 120_000);
   for (;;) {
     try {
       const connection = await Connection.connect({ address: options.address, connectTimeout: 2_000 });
       try {
-        await connection.workflowService.describeNamespace({ namespace });
+        const registeredNamespace = await ensureNamespace(connection, namespace, options.retentionDays ?? 30);
         const addedSearchAttributes = await ensureSearchAttributes(connection, namespace);
         if (options.retentionDays) await setRetention(connection, namespace, options.retentionDays);
-        return { addedSearchAttributes };
+        return { addedSearchAttributes, registeredNamespace };
       } finally {
         await connection.close();
       }
