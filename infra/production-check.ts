@@ -42,9 +42,13 @@ const sharedData = path.resolve(ROOT, '..', 'shared', 'data', 'binance-futures-5
 const dataDir = process.env.QT_DATA_DIR ?? (existsSync(sharedData) ? sharedData : path.join(ROOT, 'test', 'fixtures', 'ml-slice'));
 const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
-/** A service of the stack as its own process (what compose runs in a container), output prefixed. */
+/**
+ * A service of the stack as its own process (what compose runs in a container). `node --import tsx`,
+ * not the tsx CLI: that wrapper would take a signal meant for the service, and a SIGKILL would leave
+ * the service itself running.
+ */
 function service(name: string, args: string[], env: NodeJS.ProcessEnv): ManagedChild {
-  return new ManagedChild(tsx, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true, log: (l) => process.env.QT_CHECK_VERBOSE && console.log(`  ${name}| ${l}`) });
+  return new ManagedChild(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, detached: true, log: (l) => process.env.QT_CHECK_VERBOSE && console.log(`  ${name}| ${l}`) });
 }
 
 async function waitForLine(child: ManagedChild, pattern: RegExp, what: string, timeoutMs = 120_000): Promise<void> {

@@ -139,8 +139,8 @@ describe('docker-compose.yml', () => {
       if (command[0] === 'npm' && command[1] === 'run') {
         const script = scripts[command[2]!];
         expect(script, `${name}: npm run ${command[2]}`).toBeDefined();
-        // `tsx path/to/entry.ts`: the entry file must be in the repo, or the container dies on start.
-        const entry = /^tsx (\S+)/.exec(script!)?.[1];
+        // `tsx path/to/entry.ts` or `node --import tsx path/to/entry.ts`: the entry file must be in the repo.
+        const entry = /^(?:tsx|node --import tsx) (\S+)/.exec(script!)?.[1];
         if (entry) expect(existsSync(path.join(root, entry)), `${name}: ${entry} (npm run ${command[2]})`).toBe(true);
       }
       if (command[0] === 'npx' && command[1] === 'tsx') expect(existsSync(path.join(root, command[2]!)), `${name}: ${command[2]}`).toBe(true);

@@ -77,6 +77,19 @@ function processGroupOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
+function processesInGroup(pgid: number): { pid: number; cmd: string }[] {
+  const found: { pid: number; cmd: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (processGroupOf(Number(entry)) === pgid) found.push({ pid: Number(entry), cmd: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ') });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
+}
+
 function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
@@ -149,6 +162,10 @@ describe('Ctrl-C on npm start', () => {
     // The dev server (SQLite file under the state dir) and the postmaster (data dir under it).
     expect(servers.some((p) => p.cmd.includes('start-dev')), servers.map((p) => p.cmd).join('\n')).toBe(true);
     expect(servers.some((p) => p.cmd.includes(path.join(stateDir, 'postgres'))), servers.map((p) => p.cmd).join('\n')).toBe(true);
+    // No tsx CLI wrapper in the group: it relays a SIGINT to its child and SIGKILLs the child when that
+    // does not acknowledge within 30 ms, which a busy stack (many symbols) fails, leaving the servers behind.
+    const group = processesInGroup(first.child.pid!);
+    expect(group.filter((p) => /tsx\/dist\/cli|\.bin\/tsx /.test(p.cmd)), group.map((p) => p.cmd).join('\n')).toEqual([]);
     // The servers are out of the terminal's process group, so its Ctrl-C reaches only our process.
     for (const p of servers) expect(processGroupOf(p.pid), p.cmd).not.toBe(first.child.pid);
     // Let the loops tick a few times, so there is history to resume from.
