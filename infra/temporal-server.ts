@@ -1,9 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { ManagedChild, freePort, type LogFn } from './process.js';
+import { Connection } from '@temporalio/client';
+import { ManagedChild, freePort, sleep, type LogFn } from './process.js';
 
 /**
  * The production Temporal server (`temporal-server`, from go.temporal.io/server) outside Docker: the
@@ -76,7 +78,7 @@ export async function temporalServerBinaries(version: string, log: LogFn): Promi
   const pkgs = ['cmd/server', 'cmd/tools/sql'].map((p) => `go.temporal.io/server/${p}@v${version}`);
   const code = await new Promise<number | null>((resolve) => {
     // GOTOOLCHAIN=local: never download a Go toolchain; a too old Go fails with a clear message instead.
-    const child = spawn('nice', ['-n', '15', 'go', 'install', ...pkgs], { env: { ...process.env, GOBIN: partial, GOTOOLCHAIN: 'local', CGO_ENABLED: '0' }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('nice', ['-n', '15', 'go', 'install', ...pkgs], { env: { ...process.env, GOBIN: partial, GOTOOLCHAIN: 'local' }, stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', resolve);
     child.on('error', () => resolve(null));
   });
@@ -126,6 +128,8 @@ export interface RunningTemporalServer {
   address: string;
   pid: number;
   configFile: string;
+  /** Resolves once the frontend answers; rejects with the server's output if it exits first. */
+  serving(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -134,9 +138,10 @@ export interface RunningTemporalServer {
  * ports), persistence and visibility on the given Postgres, and the compose stack's dynamic config.
  */
 async function renderConfig(o: TemporalServerOptions): Promise<{ file: string; frontendPort: number }> {
-  const [frontend, frontendHttp, frontendMember, history, historyMember, matching, matchingMember, worker, workerMember] = await Promise.all(
-    Array.from({ length: 9 }, () => freePort()),
-  );
+  const [frontend, frontendHttp, history, matching, worker] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+  // The cluster_membership table stores membership ports as smallint: they must stay below 32768,
+  // under the range the kernel hands out for port 0.
+  const [frontendMember, historyMember, matchingMember, workerMember] = await freePortsBelow(32_768, 4);
   const store = (database: string, maxConns: number) => `
       sql:
         pluginName: postgres12
@@ -196,10 +201,47 @@ dynamicConfigClient:
   return { file, frontendPort: frontend! };
 }
 
+/** `count` distinct free loopback ports in [20000, limit), probed at random. */
+async function freePortsBelow(limit: number, count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) {
+    const port = 20_000 + Math.floor(Math.random() * (limit - 20_000));
+    if (!ports.has(port) && (await canListen(port))) ports.add(port);
+  }
+  return [...ports];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 /** Starts `temporal-server start` in its own process group; resolves once it is spawned (not yet serving). */
 export async function startTemporalServer(o: TemporalServerOptions): Promise<RunningTemporalServer> {
   if (!existsSync(o.binary)) throw new Error(`${o.binary} does not exist`);
   const { file, frontendPort } = await renderConfig(o);
   const child = new ManagedChild(o.binary, ['--config-file', file, '--allow-no-auth', 'start'], { log: o.log, detached: true });
-  return { address: `127.0.0.1:${frontendPort}`, pid: child.child.pid ?? 0, configFile: file, stop: () => child.stop('SIGTERM', 20_000) };
+  const address = `127.0.0.1:${frontendPort}`;
+  const serving = async (timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!child.running) throw new Error(`temporal-server exited:\n${child.recentOutput()}`);
+      try {
+        const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+        try {
+          await connection.workflowService.getSystemInfo({});
+          return;
+        } finally {
+          await connection.close();
+        }
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`temporal-server at ${address} did not answer within ${timeoutMs / 1000} s: ${String(err)}\n${child.recentOutput()}`);
+        await sleep(300);
+      }
+    }
+  };
+  return { address, pid: child.child.pid ?? 0, configFile: file, serving, stop: () => child.stop('SIGTERM', 20_000) };
 }
