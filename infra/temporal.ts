@@ -275,11 +275,13 @@ export async function prepareExistingServer(options: {
 }): Promise<{ addedSearchAttributes: string[]; registeredNamespace: boolean }> {
   const namespace = options.namespace ?? 'default';
   const deadline = Date.now() + (options.waitMs ?? 120_000);
+  // Kept across attempts: a namespace registered by an attempt that failed later is still ours.
+  let registeredNamespace = false;
   for (;;) {
     try {
       const connection = await Connection.connect({ address: options.address, connectTimeout: 2_000 });
       try {
-        const registeredNamespace = await ensureNamespace(connection, namespace, options.retentionDays ?? 30);
+        registeredNamespace = (await ensureNamespace(connection, namespace, options.retentionDays ?? 30)) || registeredNamespace;
         const addedSearchAttributes = await ensureSearchAttributes(connection, namespace);
         if (options.retentionDays) await setRetention(connection, namespace, options.retentionDays);
         return { addedSearchAttributes, registeredNamespace };
