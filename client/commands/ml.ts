@@ -17,7 +17,7 @@ const symbolList = (v: string): string[] => v.split(',').map((s) => s.trim().toU
 /** The project venv's interpreter (QT_PYTHON overrides it). */
 export function pythonPath(): string {
   const p = process.env.QT_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
-  if (!existsSync(p)) throw new Error(`Python not found at ${p}: run `npm install` (it creates .venv with models/training/requirements.txt) or set QT_PYTHON`);
+  if (!existsSync(p)) throw new Error(`Python not found at ${p}: run "npm install" (it creates .venv with models/training/requirements.txt) or set QT_PYTHON`);
   return p;
 }
 
