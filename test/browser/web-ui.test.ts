@@ -36,9 +36,13 @@ describeInBrowser('Temporal Web UI', () => {
   /** The rows of the workflow table as text, one string per row. */
   async function tableRows(query?: string): Promise<string[]> {
     const { page } = browser;
+    // The list is drawn from the UI server's workflows API call: wait for that answer, not for an idle
+    // network (the page keeps polling).
+    const listed = page.waitForResponse((r) => r.url().includes('/api/v1/namespaces/default/workflows') && r.request().method() === 'GET');
     await page.goto(listUrl(query));
+    await listed;
     await page.locator('table').first().waitFor();
-    await page.waitForLoadState('networkidle');
+    await page.waitForTimeout(200); // the rows render right after the answer
     return page.locator('table tbody tr').allInnerTexts();
   }
 
@@ -136,7 +140,7 @@ describeInBrowser('Temporal Web UI', () => {
     expect(qt('resume', '--symbol', quiet)).toContain('resume sent to 1 symbol workflow(s)');
     await currentDetails(symbolWorkflowId(quiet), /SCANNING \| last signal/);
     await eventually(async () => (await tableRows(`QtState = "KILLED"`)).length === 0, 'no KILLED symbol left', 60_000);
-  }, 240_000);
+  }, 360_000);
 
   it("shows an open position's side, entry, stop and target", async () => {
     const position = await openedPosition(h, trader);
