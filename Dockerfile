@@ -5,9 +5,12 @@ WORKDIR /app
 ENV NODE_ENV=production \
     # onnxruntime-node's install script would download a GPU runtime; the CPU binary ships in the package.
     ONNXRUNTIME_NODE_INSTALL=skip \
+    # The image reaches a Temporal server of its own and trains nothing: no Python venv.
+    QT_SKIP_VENV=1 \
     QT_HEALTH_PORT=8000
 
 COPY package.json package-lock.json ./
+COPY infra/postinstall.ts ./infra/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY . .

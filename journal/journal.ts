@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { migrate } from './migrate.js';
+import { pnlReport, type PnlGrouping, type PnlReport } from './pnl-report.js';
 import type {
   FillRecord, FillRow, GlobalKill, OpenPositionSummary, OrderRecord, OrderRow, PnlSummary, PositionClose,
   PositionOpen, PositionRow, RiskEvent, SignalRecord, SignalRow, TimeInput,
@@ -280,6 +281,11 @@ export class Journal {
       [status, query.symbol ?? null, query.limit ?? 50],
     );
     return result.rows;
+  }
+
+  /** Realized P&L since a time (per UTC day or symbol) and the open positions at their last journaled price. */
+  pnlReport(query: { since?: Date | null; by?: PnlGrouping | null } = {}): Promise<PnlReport> {
+    return pnlReport(this.pool, query);
   }
 
   async pnlSummary(now: Date = new Date()): Promise<PnlSummary> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { composeTemporalVersion } from '../infra/temporal-server.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 
 /**
@@ -22,6 +23,8 @@ interface Service {
   environment?: Record<string, string> | string[];
   volumes?: (string | { source?: string })[];
   ports?: string[];
+  container_name?: string;
+  entrypoint?: string[] | string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -100,7 +103,7 @@ describe('docker-compose.yml', () => {
   it('has the services of the production-like stack and no broken references', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'worker', 'exchange']));
     expect(referenceProblems(compose)).toEqual([]);
-    expect(compose.services['temporal-ui']!.ports).toContain('8080:8080');
+    expect(compose.services['temporal-ui']!.ports).toContain('127.0.0.1:8080:8080');
   });
 
   it('the reference check catches a missing service', () => {
@@ -136,8 +139,8 @@ describe('docker-compose.yml', () => {
       if (command[0] === 'npm' && command[1] === 'run') {
         const script = scripts[command[2]!];
         expect(script, `${name}: npm run ${command[2]}`).toBeDefined();
-        // `tsx path/to/entry.ts`: the entry file must be in the repo, or the container dies on start.
-        const entry = /^tsx (\S+)/.exec(script!)?.[1];
+        // `tsx path/to/entry.ts` or `node --import tsx path/to/entry.ts`: the entry file must be in the repo.
+        const entry = /^(?:tsx|node --import tsx) (\S+)/.exec(script!)?.[1];
         if (entry) expect(existsSync(path.join(root, entry)), `${name}: ${entry} (npm run ${command[2]})`).toBe(true);
       }
       if (command[0] === 'npx' && command[1] === 'tsx') expect(existsSync(path.join(root, command[2]!)), `${name}: ${command[2]}`).toBe(true);
@@ -147,6 +150,31 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/npm ci/);
     expect(dockerfile).toMatch(/CMD \["npm", "run", "worker"\]/);
     expect(dockerfile).toMatch(/localhost:8000\/health/);
+  });
+
+  it('publishes every port on the loopback interface only (gRPC, Web UI, /health and /metrics)', () => {
+    const published = Object.entries(compose.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => [name, String(p)] as const));
+    expect(published.map(([name]) => name).sort()).toEqual(['temporal', 'temporal-ui', 'worker']);
+    for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  it('runs the production server image, its schema tool of the same version, more than one history shard', () => {
+    const version = composeTemporalVersion();
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(compose.services.temporal!.image).toBe(`temporalio/server:\${TEMPORAL_VERSION:-${version}}`);
+    expect(compose.services['temporal-schema']!.image).toBe(`temporalio/admin-tools:\${TEMPORAL_VERSION:-${version}}`);
+    expect(Number(env(compose.services.temporal!).NUM_HISTORY_SHARDS)).toBeGreaterThan(1);
+    expect(compose.services.temporal!.depends_on).toMatchObject({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    // The schema script is the one stack:production-check runs, mounted where the entrypoint reads it.
+    const mount = compose.services['temporal-schema']!.volumes!.map(String).find((v) => v.startsWith('./docker/temporal-schema.sh:'))!;
+    expect(compose.services['temporal-schema']!.entrypoint).toEqual(['/bin/sh', mount.split(':')[1]]);
+    expect(readFileSync(path.join(root, 'docker/temporal-schema.sh'), 'utf8')).toMatch(/temporal-sql-tool --plugin postgres12/);
+  });
+
+  it('lets the worker scale (`--scale worker=N`): no fixed name, a host port range', () => {
+    const worker = compose.services.worker!;
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.ports).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+-\d+:8000$/)]);
   });
 
   it('registers exactly the search attributes the workflows use (dynamic config file is valid YAML)', () => {

@@ -9,11 +9,12 @@ import { wireActivities } from '../activities/wiring.js';
 import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
-import { createSignalService } from '../ml/signal-service.js';
+import { createSignalService, type SignalService } from '../ml/signal-service.js';
 import { MarketDataService } from '../market/market-data-service.js';
 import { createTradingWorker } from './create-worker.js';
 import { startHealthServer } from './health.js';
 import { marketDataHealth, registerMarketDataMetrics } from './market-data-health.js';
+import { registerPnlMetrics } from './pnl-metrics.js';
 
 export interface WorkerEndpoints {
   temporalAddress: string;
@@ -75,6 +76,14 @@ export function installTemporalLogger(log: Logger): void {
   });
 }
 
+/** The loaded model's name and where it came from; down when no model could be loaded (every signal is HOLD). */
+async function modelHealth(service: SignalService | null): Promise<Record<string, unknown>> {
+  if (!service) return { name: 'scripted signals' };
+  const s = service.status();
+  if (s.source === 'none') throw new Error(`no model loaded: ${s.loadErrors.join('; ') || 'unknown reason'}`);
+  return { name: s.model, source: s.source, dir: s.dir, promotable: s.promotable };
+}
+
 /** Connect everything the worker needs, start it and the /health + /metrics server. */
 export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: { log?: Logger; signals?: SignalSource } = {}): Promise<RunningWorker> {
   const log = opts.log ?? createLogger();
@@ -119,6 +128,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
   });
+  registerPnlMetrics(metrics.registry, journal, exchange);
   registerMarketDataMetrics(metrics.registry, marketData);
   let connection: NativeConnection;
   let worker: Worker;
@@ -141,6 +151,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
         postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
         exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
         marketData: async () => marketDataHealth(marketData),
+        model: async () => modelHealth(service),
       },
       metrics.registry,
     );
@@ -152,7 +163,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     await journal.close().catch(() => {});
     if ('close' in signals && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
   });
-  log.info({ taskQueue: config.taskQueue, venue: config.venue, health: config.healthPort }, 'worker started');
+  log.info({ taskQueue: config.taskQueue, venue: config.venue, health: server ? `http://${config.healthHost}:${config.healthPort}` : 'off' }, 'worker started');
   return {
     worker,
     exchange,

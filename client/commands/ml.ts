@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { buildDataset, writeDataset } from '../../ml/dataset.js';
 import { runBacktest } from '../../backtest/run.js';
 import { formatReport, reportJson } from '../../backtest/report.js';
-import { writePlot } from '../../backtest/plot.js';
+import { writeChartSvg } from '../../backtest/chart.js';
+import { writeHtmlReport } from '../../backtest/html-report.js';
 import { parseTime } from '../../core/config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -16,7 +17,7 @@ const symbolList = (v: string): string[] => v.split(',').map((s) => s.trim().toU
 /** The project venv's interpreter (QT_PYTHON overrides it). */
 export function pythonPath(): string {
   const p = process.env.QT_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
-  if (!existsSync(p)) throw new Error(`Python not found at ${p}: create the venv (python3 -m venv .venv && .venv/bin/pip install -r models/training/requirements.txt) or set QT_PYTHON`);
+  if (!existsSync(p)) throw new Error(`Python not found at ${p}: run "npm install" (it creates .venv with models/training/requirements.txt) or set QT_PYTHON`);
   return p;
 }
 
@@ -96,8 +97,12 @@ export function registerMlCommands(program: Command): void {
     .option('--capital <n>', 'starting capital for returns and drawdown (default: the total-notional risk limit)')
     .option('--seed <n>', 'seed of the random baseline', '42')
     .option('--json', 'print the full report as JSON')
-    .option('--plot <file>', 'write equity curves (.png or .svg)')
-    .action(action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital?: string; seed: string; json?: boolean; plot?: string }) => {
+    .option('--report <file>', 'write a self-contained HTML report: equity and drawdown charts, per-symbol table, trades, parameters')
+    .option('--plot <file>', 'write the equity and drawdown chart as SVG')
+    .action(action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital?: string; seed: string; json?: boolean; plot?: string; report?: string }) => {
+      // Refuse a bad output name before minutes of backtesting, not after.
+      if (o.plot && !o.plot.toLowerCase().endsWith('.svg')) throw new Error(`--plot ${o.plot}: only .svg is written (PNG was dropped; use --report FILE.html for the interactive report)`);
+      if (o.report && !/\.html?$/i.test(o.report)) throw new Error(`--report ${o.report}: the report is HTML, name it FILE.html`);
       const fallback = join(ROOT, 'models', 'xgb-v1');
       const modelDir = o.model === false ? null : (o.model ?? (existsSync(fallback) ? fallback : null));
       const run = await runBacktest({
@@ -106,8 +111,9 @@ export function registerMlCommands(program: Command): void {
         to: o.to ? parseTime(o.to, '--to') : undefined,
         capital: o.capital === undefined ? undefined : Number(o.capital), seed: Number(o.seed),
       });
-      if (o.plot) writePlot(o.plot, run.curves, run.report.capital);
+      if (o.plot) writeChartSvg(o.plot, run.curves, run.report.capital, `Backtest ${run.report.from.slice(0, 10)} .. ${run.report.to.slice(0, 10)}, ${run.report.symbols.length} symbols`);
+      if (o.report) writeHtmlReport(o.report, run);
       console.log(o.json ? reportJson(run.report) : formatReport(run.report));
-      if (o.plot && !o.json) console.log(`Equity curves written to ${o.plot}`);
+      if (!o.json) for (const [what, file] of [['Chart', o.plot], ['Report', o.report]] as const) if (file) console.log(`${what} written to ${file}`);
     }));
 }

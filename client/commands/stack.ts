@@ -14,43 +14,54 @@ import { STATE_DIR, clearRuntimeInfo, writeRuntimeInfo } from '../runtime-file.j
  * (TEMPORAL_ADDRESS, DATABASE_URL, QT_EXCHANGE_URL): the Temporal dev server on a SQLite file, an
  * embedded Postgres and the local exchange, all keeping their state under .qt/; then the worker and
  * one workflow per symbol. Ctrl-C stops it all; the next start resumes every workflow where it was.
+ *
+ * A terminal's Ctrl-C sends SIGINT to the whole foreground process group (npm, tsx and this
+ * process, often twice over as npm and tsx relay it). The servers run in process groups of their
+ * own, so they keep serving while the worker drains its in-flight tasks; then they stop in order:
+ * exchange, Temporal, Postgres.
  */
 async function up(config: AppConfig): Promise<void> {
   const log = createLogger();
-  const stops: (() => Promise<void>)[] = [];
   let worker: RunningWorker | null = null;
+  let exchange: LocalExchange | null = null;
+  let temporal: TemporalDevServer | null = null;
+  let db: RunningPostgres | null = null;
   const shutdown = async () => {
-    log.info('shutting down');
-    await worker?.shutdown().catch(() => {});
-    for (const stop of stops.reverse()) await stop().catch((e) => log.warn(String(e)));
+    log.info('shutting down: draining the worker');
+    await worker?.shutdown().catch((e) => log.warn(`worker: ${String(e)}`));
+    log.info('worker drained; stopping the exchange, Temporal and Postgres');
+    for (const [name, stop] of [['exchange', () => exchange?.close()], ['temporal', () => temporal?.stop()], ['postgres', () => db?.stop()]] as const) {
+      await Promise.resolve(stop()).catch((e) => log.warn(`${name}: ${String(e)}`));
+    }
     clearRuntimeInfo();
+    log.info('stopped');
   };
-  let stopping = false;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      if (stopping) return;
-      stopping = true;
-      void shutdown().then(() => process.exit(0));
-    });
-  }
+  let stopping: Promise<void> | null = null;
+  const stopOnce = () => (stopping ??= shutdown());
+  // `on`, not `once`: a repeated SIGINT must not fall through to Node's default (exit at once,
+  // leaving Postgres behind).
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void stopOnce().then(() => process.exit(0)));
 
   try {
-    let temporal: TemporalDevServer | null = null;
     if (!config.temporalAddress) {
-      temporal = await startTemporalDevServer({ dbFile: path.join(STATE_DIR, 'temporal.sqlite'), namespace: config.temporalNamespace, retentionDays: 30, log: (l) => log.debug(l) });
-      stops.push(() => temporal!.stop());
+      temporal = await startTemporalDevServer({
+        dbFile: path.join(STATE_DIR, 'temporal.sqlite'),
+        port: config.temporalDevPort,
+        uiPort: config.temporalUiPort,
+        namespace: config.temporalNamespace,
+        retentionDays: 30,
+        log: (l) => log.debug(l),
+      });
       log.info({ address: temporal.address, webUi: temporal.uiUrl }, `Temporal dev server ready; Web UI ${temporal.uiUrl}`);
     }
-    const db: RunningPostgres = await resolveDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: path.resolve(STATE_DIR, 'postgres') });
-    stops.push(() => db.stop());
+    db = await resolveDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: path.resolve(STATE_DIR, 'postgres') });
 
     let exchangeUrl = config.exchangeUrl;
     if (config.venue === 'paper' && !exchangeUrl) {
-      const local = await startPaperExchange(config, STATE_DIR);
-      stops.push(() => local.close());
-      exchangeUrl = local.baseUrl;
+      exchange = await startPaperExchange(config, STATE_DIR);
+      exchangeUrl = exchange.baseUrl;
       const source = config.marketData === 'live' ? `live prices from ${config.upstreamUrl}` : `replay of ${config.replayDir} at ${config.replaySpeed}x`;
-      log.info({ baseUrl: local.baseUrl }, `paper exchange ready (${source})`);
+      log.info({ baseUrl: exchange.baseUrl }, `paper exchange ready (${source})`);
     }
 
     const temporalAddress = config.temporalAddress ?? temporal!.address;
@@ -60,10 +71,13 @@ async function up(config: AppConfig): Promise<void> {
     const client = await connectClient(temporalAddress, config.temporalNamespace);
     const fleet = await ensureFleet(client, config);
     await client.connection.close();
-    log.info(`fleet: ${fleet.started.length} symbol workflow(s) started, ${fleet.running.length} resumed; health on http://localhost:${config.healthPort}/health`);
+    const health = config.healthPort > 0 ? `; health on http://localhost:${config.healthPort}/health` : '';
+    log.info(`fleet: ${fleet.started.length} symbol workflow(s) started, ${fleet.running.length} resumed${health}`);
     await worker.done;
+    // The worker stopped by itself (a fatal error): the servers go too.
+    await stopOnce();
   } catch (err) {
-    await shutdown();
+    await stopOnce();
     throw err;
   }
 }

@@ -1,10 +1,11 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { ConfigError, parseSymbols, type AppConfig } from '../../core/config.js';
 import { Journal } from '../../journal/index.js';
 import { closePositionSignal, configUpdate, killSignal, positionStateQuery, positionWorkflowId, resumeSignal, type ConfigChange } from '../../workflows/contracts.js';
 import { connectClient, ensureFleet, mapLimit, querySymbol, runningSymbols, symbolHandle } from '../fleet.js';
 import { parseDuration, table } from '../format.js';
+import { formatPnlReport } from '../pnl.js';
 import { databaseUrl, temporalAddress } from '../runtime-file.js';
 import { PARAM_ENV, type TradingParams } from '../../core/params.js';
 
@@ -206,6 +207,18 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
       print(!!o.json, rows, () =>
         table(rows.map((r) => ({ at: r.at, symbol: r.symbol, signal: r.signal, confidence: +r.confidence.toFixed(3), decision: r.decision, reason: r.reason, model: r.model, candle: r.candleTime, price: r.price }))),
       );
+    });
+
+  program
+    .command('pnl')
+    .description('realized and unrealized P&L, fees, trades and win rate from the journal')
+    .option('--since <duration>', 'only positions closed in this window, e.g. 7d, 12h (default: everything)')
+    .addOption(new Option('--by <grouping>', 'one line per UTC day of closing or per symbol').choices(['day', 'symbol']))
+    .option('--json', 'machine-readable output')
+    .action(async (o: { since?: string; by?: 'day' | 'symbol'; json?: boolean }) => {
+      const since = o.since ? new Date(Date.now() - parseDuration(o.since)) : null;
+      const report = await withJournal((j) => j.pnlReport({ since, by: o.by ?? null }));
+      print(!!o.json, report, () => formatPnlReport(report));
     });
 
   program

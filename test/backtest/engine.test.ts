@@ -7,7 +7,7 @@ import { runEngine, type Market } from '../../backtest/engine.js';
 import { holdTrack, type SignalTrack } from '../../backtest/signals.js';
 import { portfolioStats } from '../../backtest/metrics.js';
 import { runBacktest } from '../../backtest/run.js';
-import { writePlot } from '../../backtest/plot.js';
+import { writeChartSvg } from '../../backtest/chart.js';
 import { DEFAULT_PARAMS } from '../../core/params.js';
 import { DEFAULT_RISK_LIMITS } from '../../core/risk.js';
 import type { Candle } from '../../core/types.js';
@@ -105,7 +105,7 @@ describe('backtest engine', () => {
     expect(new Set(r.trades.map((t) => t.symbol)).size).toBeLessThanOrEqual(1);
   });
 
-  it('runs on a fixture directory with the shipped model and baselines, and plots', async () => {
+  it('runs on a fixture directory with the shipped model and baselines, and charts it as SVG', async () => {
     const run = await runBacktest({ dataDir: 'test/fixtures/ml-slice', modelDir: 'models/xgb-v1', progress: false, from: Date.UTC(2025, 8, 3) });
     const names = run.report.strategies.map((s) => s.name);
     expect(names).toEqual(['model:xgb-v1', 'always-hold', 'random', 'momentum']);
@@ -118,10 +118,13 @@ describe('backtest engine', () => {
       expect(perSymbolTrades).toBe(s.total.trades);
     }
     const dir = mkdtempSync(join(tmpdir(), 'qt-plot-'));
-    writePlot(join(dir, 'eq.png'), run.curves, 1000);
-    expect(readFileSync(join(dir, 'eq.png')).subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
-    writePlot(join(dir, 'eq.svg'), run.curves, 1000);
-    expect(readFileSync(join(dir, 'eq.svg'), 'utf8')).toContain('<polyline');
+    writeChartSvg(join(dir, 'eq.svg'), run.curves, 1000);
+    const svg = readFileSync(join(dir, 'eq.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg /);
+    // An equity and a drawdown line per strategy, and the legend names them.
+    expect(svg.match(/<path d="M/g)?.length ?? 0).toBeGreaterThanOrEqual(2 * names.length);
+    for (const name of names) expect(svg).toContain(name);
+    expect(() => writeChartSvg(join(dir, 'eq.png'), run.curves, 1000)).toThrow(/only \.svg/);
   });
 });
 

@@ -94,9 +94,22 @@ describe('shared test server', () => {
       const namespace = await createTestNamespace(connection, { searchAttributes: false });
       const first = await prepareExistingServer({ address: temporalAddress(), namespace, retentionDays: 3 });
       expect(first.addedSearchAttributes).toHaveLength(SEARCH_ATTRIBUTES.length);
-      expect(await prepareExistingServer({ address: temporalAddress(), namespace, retentionDays: 3 })).toEqual({ addedSearchAttributes: [] });
+      expect(await prepareExistingServer({ address: temporalAddress(), namespace, retentionDays: 3 })).toEqual({ addedSearchAttributes: [], registeredNamespace: false });
       const ns = await connection.workflowService.describeNamespace({ namespace });
       expect(Number(ns.config?.workflowExecutionRetentionTtl?.seconds)).toBe(3 * 86_400);
+    } finally {
+      await close();
+    }
+  });
+
+  it('prepareExistingServer registers a missing namespace (a production server starts with none)', async () => {
+    const { connection, close } = await connectTestClient();
+    try {
+      const namespace = `qt-test-missing-${Date.now().toString(36)}`;
+      const result = await prepareExistingServer({ address: temporalAddress(), namespace, retentionDays: 2 });
+      expect(result).toMatchObject({ registeredNamespace: true, addedSearchAttributes: SEARCH_ATTRIBUTES.map((k) => k.name) });
+      const ns = await connection.workflowService.describeNamespace({ namespace });
+      expect(Number(ns.config?.workflowExecutionRetentionTtl?.seconds)).toBe(2 * 86_400);
     } finally {
       await close();
     }

@@ -69,6 +69,8 @@ export interface HarnessOptions {
   wrapExchange?: (exchange: FuturesExchange) => FuturesExchange;
   /** How long one account position read serves every position workflow. */
   accountReadMaxAgeMs?: number;
+  /** Another Temporal server than the run's shared one (e.g. one with its Web UI). */
+  temporalAddress?: string;
 }
 
 async function journalFor(databaseUrl: string | undefined) {
@@ -84,7 +86,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const exchange = createExchange({ venue: 'paper', baseUrl: localExchange.baseUrl, ...opts.adapter });
   const db = await journalFor(opts.databaseUrl);
   const signals = new ScriptedSignalSource();
-  const address = inject('temporalAddress');
+  const address = opts.temporalAddress ?? inject('temporalAddress');
   const taskQueue = `test-${randomBytes(4).toString('hex')}`;
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection });
