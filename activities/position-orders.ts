@@ -82,8 +82,8 @@ export function positionOrderActivities({ exchange: ex }: ActivityDeps): OrderAc
           if (existing) return { outcome: 'ORDER', order: orderFact(existing) };
           await ex.prepareSymbol(req.symbol, req.leverage);
           // Size from the mark only when the latest trade price agrees with it: one bad print never sizes an order.
-          const [mark, candles] = await Promise.all([ex.markPrice(req.symbol), ex.klines(req.symbol, '5m', 2)]);
-          const sane = saneEntryPrice(mark, candles[candles.length - 1]?.close);
+          const [mark, last] = await Promise.all([ex.markPrice(req.symbol), ex.lastPrice(req.symbol)]);
+          const sane = saneEntryPrice(mark, last);
           if (!sane.ok) return { outcome: 'NOT_SENT', reason: `no sane price to size from: ${sane.reason}` };
           const q = entryQuantity(req.notional, sane.price);
           if (q === null) return { outcome: 'REFUSED', reason: `notional ${req.notional} at ${sane.price} gives no quantity`, code: null };

@@ -51,7 +51,7 @@ export function judgeMark(guard: MarkGuard, mark: unknown, reference: number | n
 export type EntryPrice = { ok: true; price: number } | { ok: false; reason: string };
 
 /**
- * The price an entry is sized from: the mark, when the latest trade price (the forming candle's close)
+ * The price an entry is sized from: the mark, when the latest trade price (the ticker price)
  * agrees with it. Two independent reads that disagree mean one of them is a bad print: no entry now.
  */
 export function saneEntryPrice(mark: unknown, lastTrade: unknown): EntryPrice {

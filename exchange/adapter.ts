@@ -137,6 +137,11 @@ export class BinanceFuturesAdapter implements FuturesExchange {
     return num(m.markPrice);
   }
 
+  async lastPrice(symbol: string): Promise<number> {
+    const t = await this.call('lastPrice', 'GET /fapi/v1/ticker/price', { symbol }, () => this.#client.getSymbolPriceTicker({ symbol }));
+    return num((t as { price?: unknown }).price);
+  }
+
   async markPrices(): Promise<Map<string, number>> {
     const all = await this.call('markPrices', 'GET /fapi/v1/premiumIndex', {}, () => this.#client.getMarkPrice());
     return new Map(all.map((m) => [m.symbol, num(m.markPrice)]));

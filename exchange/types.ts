@@ -97,6 +97,8 @@ export interface FuturesExchange {
   /** Most recent klines, oldest first; the last one is the candle still forming. */
   klines(symbol: string, interval: string, limit: number): Promise<Candle[]>;
   markPrice(symbol: string): Promise<number>;
+  /** Price of the latest trade (ticker price): a second opinion on the mark before an entry is sized. */
+  lastPrice(symbol: string): Promise<number>;
   markPrices(): Promise<Map<string, number>>;
   balances(): Promise<Balance[]>;
   positions(symbol?: string): Promise<PositionInfo[]>;
