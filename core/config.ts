@@ -12,6 +12,7 @@ export const DEFAULT_SYMBOLS = [
 ];
 
 export type Venue = 'paper' | 'testnet' | 'live';
+export type OrphanPolicy = 'adopt' | 'flatten';
 
 export interface AppConfig {
   symbols: string[];
@@ -27,6 +28,10 @@ export interface AppConfig {
   replayStart: number | null;
   params: TradingParams;
   risk: RiskLimits;
+  /** Seconds between reconciliation passes (exchange vs workflows vs journal). */
+  reconcileSeconds: number;
+  /** What reconciliation does with exchange exposure nobody owns. */
+  orphanPolicy: OrphanPolicy;
   modelDir: string;
   backupModelDir: string;
   /** Refuse a model whose card says it loses to the baselines unless this is set. */
@@ -139,9 +144,12 @@ export function loadConfig(env: Env): AppConfig {
     maxSymbolNotional: num(env, 'QT_MAX_SYMBOL_NOTIONAL', DEFAULT_RISK_LIMITS.maxSymbolNotional, 0, 1e12),
     dailyLossLimit: num(env, 'QT_DAILY_LOSS_LIMIT', DEFAULT_RISK_LIMITS.dailyLossLimit, 0, 1e12),
     maxLeverage: num(env, 'QT_MAX_LEVERAGE', DEFAULT_RISK_LIMITS.maxLeverage, 1, 125, true),
+    maxOrderNotional: num(env, 'QT_MAX_ORDER_NOTIONAL', DEFAULT_RISK_LIMITS.maxOrderNotional, 1, 1e12),
   };
   const p = params(env);
   if (p.leverage > risk.maxLeverage) throw new ConfigError('QT_LEVERAGE', `${p.leverage} exceeds QT_MAX_LEVERAGE=${risk.maxLeverage}`);
+  if (p.positionNotional > risk.maxOrderNotional)
+    throw new ConfigError('QT_POSITION_NOTIONAL', `${p.positionNotional} exceeds QT_MAX_ORDER_NOTIONAL=${risk.maxOrderNotional}`);
   return {
     symbols: env.QT_SYMBOLS ? parseSymbols(env.QT_SYMBOLS) : [...DEFAULT_SYMBOLS],
     paperTrading,
@@ -155,6 +163,8 @@ export function loadConfig(env: Env): AppConfig {
     replayStart: env.QT_REPLAY_START ? parseTime(env.QT_REPLAY_START, 'QT_REPLAY_START') : null,
     params: p,
     risk,
+    reconcileSeconds: num(env, 'QT_RECONCILE_SECONDS', 60, 1, 86_400),
+    orphanPolicy: oneOf(env, 'QT_ORPHAN_POLICY', ['adopt', 'flatten'] as const, 'adopt'),
     modelDir: env.QT_MODEL_DIR?.trim() || 'models/xgb-v1',
     backupModelDir: env.QT_BACKUP_MODEL_DIR?.trim() || 'models/tft-v1',
     allowUnprovenModel: bool(env, 'QT_ALLOW_UNPROVEN_MODEL', false),
