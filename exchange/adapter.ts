@@ -115,6 +115,11 @@ export class BinanceFuturesAdapter implements FuturesExchange {
     return num(m.markPrice);
   }
 
+  async venueTime(symbol: string): Promise<number> {
+    const m = await this.call('markPrice', () => this.#client.getMarkPrice({ symbol }));
+    return num(m.time);
+  }
+
   async markPrices(): Promise<Map<string, number>> {
     const all = await this.call('markPrices', () => this.#client.getMarkPrice());
     return new Map(all.map((m) => [m.symbol, num(m.markPrice)]));
@@ -228,6 +233,11 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   async getAlgoOrder(_symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null> {
     const a = await this.nullIfMissing(() => this.call('getAlgoOrder', () => this.#client.getAlgoOrder({ clientAlgoId })));
     return a ? parseAlgo(a as unknown as Raw) : null;
+  }
+
+  async openAlgoOrders(symbol?: string): Promise<AlgoOrderState[]> {
+    const rows = (await this.call('openAlgoOrders', () => this.#client.getOpenAlgoOrders(definedOnly({ symbol })))) as unknown as Raw[];
+    return rows.map(parseAlgo);
   }
 
   async cancelAlgoOrder(_symbol: string, clientAlgoId: string): Promise<void> {
