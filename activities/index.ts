@@ -2,8 +2,11 @@ import type { TradingActivities } from './contracts.js';
 import type { ActivityDeps } from './deps.js';
 import { entryActivities } from './entry.js';
 import { exitActivities } from './exit.js';
+import { flattenActivities } from './flatten.js';
 import { journalActivities } from './journal.js';
+import { ownershipActivities } from './ownership.js';
 import { protectiveStopActivities } from './protective-stop.js';
+import { reconcileActivities } from './reconcile.js';
 import { riskActivities } from './risk.js';
 import { createSettlement } from './settlement.js';
 import { signalActivities } from './signal.js';
@@ -20,5 +23,8 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
     ...entryActivities(deps, settlement),
     ...protectiveStopActivities(deps, settlement),
     ...exitActivities(deps, settlement),
+    ...ownershipActivities(deps),
+    ...flattenActivities(deps, settlement),
+    ...reconcileActivities(deps, settlement),
   };
 }

@@ -3,5 +3,6 @@ import type { Journal } from '../journal/index.js';
 /** The part of the journal the activities use (tests may hand in anything with this shape). */
 export type JournalPort = Pick<
   Journal,
-  'recordSignal' | 'getPosition' | 'upsertOrder' | 'recordFills' | 'openPosition' | 'closePosition' | 'getGlobalKill' | 'realizedPnlSince' | 'openPositions'
+  | 'recordSignal' | 'recordSignals' | 'getPosition' | 'upsertOrder' | 'recordFills' | 'openPosition' | 'closePosition'
+  | 'getGlobalKill' | 'setGlobalKill' | 'realizedPnlSince' | 'openPositions' | 'positions' | 'ordersForPosition' | 'recordRiskEvent'
 >;

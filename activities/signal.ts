@@ -10,6 +10,7 @@ export function signalActivities(deps: ActivityDeps): Pick<TradingActivities, 'e
     async evaluateSignal({ symbol, dueAt }) {
       const started = performance.now();
       if (dueAt !== undefined) metrics.recordTickLateness(Math.max(0, Date.now() - dueAt) / 1000);
+      deps.status.tick(symbol);
       const { candles, problem } =
         deps.signals.needsCandles === false
           ? { candles: [], problem: null }

@@ -2,12 +2,14 @@ import type { Logger } from 'pino';
 import type { RiskLimits } from '../core/risk.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import type { TradingActivities } from './contracts.js';
+import type { TemporalPort } from './deps.js';
 import { createActivities } from './index.js';
 import type { JournalPort } from './journal-port.js';
 import { CandleCache } from './market-data.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { SignalLog } from './signal-log.js';
 import type { SignalSource } from './signal-source.js';
+import { WorkerStatus } from './worker-status.js';
 
 export interface ActivityWiring {
   exchange: FuturesExchange;
@@ -19,11 +21,13 @@ export interface ActivityWiring {
   log: Logger;
   /** Window of the `AI signals: ...` summary line (the check interval). */
   summaryWindowMs: number;
+  temporal: TemporalPort;
 }
 
-/** The activities with their in-process helpers (candle cache, signal summary, metrics) built once. */
-export function wireActivities(w: ActivityWiring): { activities: TradingActivities; metrics: Metrics } {
+/** The activities with their in-process helpers (candle cache, signal summary, metrics, status) built once. */
+export function wireActivities(w: ActivityWiring): { activities: TradingActivities; metrics: Metrics; status: WorkerStatus } {
   const metrics = createMetrics();
+  const status = new WorkerStatus();
   const activities = createActivities({
     exchange: w.exchange,
     journal: w.journal,
@@ -33,6 +37,8 @@ export function wireActivities(w: ActivityWiring): { activities: TradingActiviti
     log: w.log,
     signalLog: new SignalLog(w.log, w.summaryWindowMs),
     metrics,
+    temporal: w.temporal,
+    status,
   });
-  return { activities, metrics };
+  return { activities, metrics, status };
 }

@@ -1,5 +1,6 @@
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { AppConfig } from '../core/config.js';
+import { mapLimit } from '../core/map-limit.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
 import { SA_SYMBOL } from '../workflows/search-attributes.js';
@@ -60,17 +61,4 @@ export function symbolHandle(client: Client, symbol: string): WorkflowHandle<typ
 
 export async function querySymbol(client: Client, symbol: string) {
   return symbolHandle(client, symbol).query(symbolStateQuery);
-}
-
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }

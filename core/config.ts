@@ -1,6 +1,12 @@
 import { DEFAULT_PARAMS, PARAM_ENV, ParamError, checkParam, type TradingParams } from './params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from './risk.js';
 import { quoteAsset } from './types.js';
+import type { OrphanPolicy } from './reconcile.js';
+
+export type { OrphanPolicy } from './reconcile.js';
+
+/** Task queue of a default deployment (QT_TASK_QUEUE); its book-wide workflows get the short ids. */
+export const DEFAULT_TASK_QUEUE = 'quantum-trader';
 
 /** The seed's 45 symbols (all USDT-margined; USDC symbols such as AVAXUSDC are accepted too). */
 export const DEFAULT_SYMBOLS = [
@@ -12,7 +18,6 @@ export const DEFAULT_SYMBOLS = [
 ];
 
 export type Venue = 'paper' | 'testnet' | 'live';
-export type OrphanPolicy = 'adopt' | 'flatten';
 
 export interface AppConfig {
   symbols: string[];
@@ -172,7 +177,7 @@ export function loadConfig(env: Env): AppConfig {
     healthHost: env.QT_HEALTH_HOST?.trim() || '127.0.0.1',
     temporalAddress: env.TEMPORAL_ADDRESS?.trim() || null,
     temporalNamespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
-    taskQueue: env.QT_TASK_QUEUE?.trim() || 'quantum-trader',
+    taskQueue: env.QT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE,
     databaseUrl: env.DATABASE_URL?.trim() || null,
     exchangeUrl: env.QT_EXCHANGE_URL?.trim() || null,
     dataDir,

@@ -323,6 +323,12 @@ export class Journal {
     return result.rows;
   }
 
+  /** Orders of one position, oldest first. */
+  async ordersForPosition(positionId: string): Promise<OrderRow[]> {
+    const result = await this.pool.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE position_id = $1 ORDER BY created_at`, [positionId]);
+    return result.rows;
+  }
+
   /** Positions, newest opened first. */
   async positions(query: { status?: 'open' | 'closed' | 'all'; limit?: number; symbol?: string } = {}): Promise<PositionRow[]> {
     const status = query.status === 'open' ? 'OPEN' : query.status === 'closed' ? 'CLOSED' : null;

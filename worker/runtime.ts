@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import type { Server } from 'node:http';
@@ -9,8 +10,10 @@ import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
+import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
-import { startHealthServer } from './health.js';
+import { startHealthServer, type Check } from './health.js';
+import { loopsCheck, modelCheck, reconciliationCheck } from './health-checks.js';
 
 export interface WorkerEndpoints {
   temporalAddress: string;
@@ -90,7 +93,10 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   const signals = opts.signals ?? service!;
   // Closed candles kept per symbol: what the loaded model needs (warm-up + its sequence window).
   const history = (service?.status().candlesNeeded ?? WARMUP_CANDLES) + CANDLE_MARGIN;
-  const { activities, metrics } = wireActivities({
+  // Activities that talk to Temporal (the risk book, visibility for ownership and reconciliation) use a client.
+  const clientConnection = await Connection.connect({ address: at.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  const { activities, metrics, status } = wireActivities({
     exchange,
     journal,
     signals,
@@ -98,29 +104,32 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     risk: () => config.risk,
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
+    temporal: { client, taskQueue: config.taskQueue },
   });
   const connection = await NativeConnection.connect({ address: at.temporalAddress });
   const worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
   let server: Server | null = null;
   if (config.healthPort > 0) {
-    server = await startHealthServer(
-      config.healthHost,
-      config.healthPort,
-      {
-        worker: async () => ({ state: worker.getState() }),
-        temporal: () => connection.workflowService.getSystemInfo({}),
-        postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
-        exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
-      },
-      metrics.registry,
-    );
+    const checks: Record<string, Check> = {
+      worker: async () => ({ state: worker.getState() }),
+      temporal: () => connection.workflowService.getSystemInfo({}),
+      postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
+      exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
+      ...(service ? { model: modelCheck(() => service.status()) } : {}),
+      loops: loopsCheck(status, config.symbols, config.params.checkIntervalSeconds),
+      reconciliation: reconciliationCheck(status, config.reconcileSeconds),
+    };
+    server = await startHealthServer(config.healthHost, config.healthPort, checks, metrics.registry);
   }
   const done = worker.run().finally(async () => {
     server?.close();
     await connection.close().catch(() => {});
+    await clientConnection.close().catch(() => {});
     await journal.close().catch(() => {});
     if ('close' in signals && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
   });
+  // The risk book, and the reconciler with a startup pass (it runs once this worker polls).
+  await ensureBookkeepers(client, { taskQueue: config.taskQueue, reconcileSeconds: config.reconcileSeconds, orphanPolicy: config.orphanPolicy, params: config.params });
   log.info({ taskQueue: config.taskQueue, venue: config.venue, health: config.healthPort }, 'worker started');
   return {
     worker,

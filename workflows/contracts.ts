@@ -2,6 +2,8 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ExitReason, PositionSide, Signal } from '../core/types.js';
 import type { TradingParams } from '../core/params.js';
 import type { ExitTracker } from '../core/exits.js';
+import type { ReleaseRequest } from '../core/risk-book.js';
+import type { DecisionRecord } from '../activities/contracts.js';
 
 /** Feature switches that can change at runtime alongside the trading parameters. */
 export interface TradingFlags {
@@ -33,6 +35,22 @@ export interface SymbolState {
   lastDecision: string | null;
   lastExit: { positionId: string; reason: ExitReason | 'ENTRY_FAILED'; netPnl: number; at: number } | null;
   runsSoFar: number;
+  /**
+   * False until this loop has looked for a live position on its symbol (a running position workflow,
+   * exchange exposure): a loop started again must own that position, never open a second. Entries wait
+   * for it. Absent in states from before this check existed (those loops never lost track).
+   */
+  ownershipChecked?: boolean;
+  /** Decisions not yet in the journal (Postgres unreachable), oldest first; bounded. */
+  pendingDecisions?: DecisionRecord[];
+  /** Decisions dropped because the bound above was reached while the journal was down, ever. */
+  droppedDecisions?: number;
+  /** Dropped decisions not yet reported to the journal as a risk event. */
+  unreportedDrops?: number;
+  /** Risk-book releases not yet delivered (capacity and P&L of closed or failed positions). */
+  pendingReleases?: ReleaseRequest[];
+  /** Counts flattens sent without a position workflow (their client order ids). */
+  flattenSeq?: number;
 }
 
 export interface SymbolWorkflowInput {
@@ -57,8 +75,18 @@ export interface PositionReport {
   netPnl: number;
   /** Workflow time of the exit: the cooldown starts here. */
   at: number;
+  /** The exchange's time of the exit or failure (market time in a replay): the daily loss counts in it. */
+  venueTime?: number;
   detail?: string;
 }
+
+/** Reconciliation to a symbol loop: the position it holds has no running workflow, or its symbol has exposure nobody owns. */
+export interface ReclaimRequest {
+  /** The loop's position whose workflow is gone; null when the loop holds none. */
+  stalePositionId: string | null;
+  reason: string;
+}
+export const reclaimSignal = defineSignal<[ReclaimRequest]>('reclaim');
 
 export interface ConfigChange {
   params?: Partial<Record<keyof TradingParams, number | string>>;
@@ -82,6 +110,8 @@ export interface PositionInput {
   params: TradingParams;
   /** Deterministic client order id stem (<= 30 chars); suffixes E, S, X1.. make the ids. */
   orderIdStem: string;
+  /** Take over an existing exchange position instead of entering: no entry order; protect, journal, manage exits. */
+  adopt?: { quantity: number; entryPrice: number; reason: string };
   /** Present when continuing from a previous run. */
   state?: PositionState;
 }
