@@ -9,7 +9,7 @@ import { mapLimit } from '../core/map-limit.js';
 import { toActivityError } from './idempotent-orders.js';
 import { protectiveStopActivities } from './protective-stop.js';
 import type { Settlement } from './settlement.js';
-import { isRunning, loopPosition, runningLoopSymbols, runningPositions } from './temporal-views.js';
+import { bounded, isRunning, loopPosition, runningLoopSymbols, runningPositions } from './temporal-views.js';
 
 type ReconcileActivities = Pick<TradingActivities, 'observeBook' | 'cancelStaleStop' | 'settleOrphanRow' | 'closedPositionPnl' | 'recordReconciliation'>;
 
@@ -50,7 +50,7 @@ export function reconcileActivities(deps: ActivityDeps, settlement: Settlement):
         (rows) => rows.map((r) => ({ positionId: r.positionId, symbol: r.symbol, side: r.side })),
         () => null,
       );
-      const book = await client.workflow.getHandle(riskBookWorkflowId(taskQueue)).query(riskBookQuery).catch(() => null);
+      const book = await bounded(client, () => client.workflow.getHandle(riskBookWorkflowId(taskQueue)).query(riskBookQuery)).catch(() => null);
       return {
         at: Date.now(),
         exposures: positions.filter((p) => p.positionAmt !== 0).map((p) => ({ symbol: p.symbol, positionAmt: p.positionAmt, entryPrice: p.entryPrice, markPrice: p.markPrice })),

@@ -1,8 +1,11 @@
-import { WithStartWorkflowOperation } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { checkRisk, type RiskVerdict } from '../core/risk.js';
-import { adoptReservationSignal, reserveUpdate, riskBookWorkflowId } from '../workflows/book-contracts.js';
+import { RISK_REJECTED_FAILURE, adoptReservationSignal, previewReserveQuery, reserveUpdate, riskBookWorkflowId } from '../workflows/book-contracts.js';
+import type { ReserveRequest } from '../core/risk-book.js';
 import type { TradingActivities } from './contracts.js';
 import type { ActivityDeps } from './deps.js';
+import { bounded } from './temporal-views.js';
 
 function startOfUtcDay(now = Date.now()): Date {
   const d = new Date(now);
@@ -26,6 +29,23 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
       workflowIdConflictPolicy: 'USE_EXISTING',
       staticSummary: 'risk book: reservations, kill switch, daily P&L',
     });
+  async function reserve(request: ReserveRequest, attemptKey: string): Promise<RiskVerdict> {
+    try {
+      return await bounded(temporal.client, () =>
+        temporal.client.workflow.executeUpdateWithStart(reserveUpdate, { args: [request], updateId: `reserve-${attemptKey}`, startWorkflowOperation: startBook() }),
+      );
+    } catch (err) {
+      // The book refused it in its validator (nothing was written): the refusal carries the verdict.
+      const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === RISK_REJECTED_FAILURE && cause.details?.[0]) return cause.details[0] as RiskVerdict;
+      throw err;
+    }
+  }
+
+  async function preview(request: ReserveRequest): Promise<RiskVerdict> {
+    return bounded(temporal.client, () => temporal.client.workflow.getHandle(bookId).query(previewReserveQuery, request));
+  }
+
   return {
     /**
      * The journal-based check of loops from before the risk book: their histories replay it. It counts
@@ -38,13 +58,15 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
 
     async reserveEntry(req): Promise<RiskVerdict> {
       if (req.adopt) {
-        await temporal.client.workflow.signalWithStart('riskBookWorkflow', {
-          workflowId: bookId,
-          taskQueue: temporal.taskQueue,
-          args: [{}],
-          signal: adoptReservationSignal,
-          signalArgs: [{ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage }],
-        });
+        await bounded(temporal.client, () =>
+          temporal.client.workflow.signalWithStart('riskBookWorkflow', {
+            workflowId: bookId,
+            taskQueue: temporal.taskQueue,
+            args: [{}],
+            signal: adoptReservationSignal,
+            signalArgs: [{ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage }],
+          }),
+        );
         return { approved: true };
       }
       // Any failure here (exchange or Temporal unreachable) fails the activity: the loop refuses the entry.
@@ -54,11 +76,8 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
         log.warn({ symbol: req.symbol, positionAmt: exposure.positionAmt }, `Entry refused on ${req.symbol}: the exchange already holds ${exposure.positionAmt} that this loop does not own`);
         return { approved: false, rule: 'UNOWNED_EXPOSURE', detail: `${req.symbol} holds ${exposure.positionAmt} on the exchange without an owner in this loop` };
       }
-      const verdict = await temporal.client.workflow.executeUpdateWithStart(reserveUpdate, {
-        args: [{ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage, venueTime, limits: risk(), dryRun: req.dryRun }],
-        updateId: `reserve-${req.attemptKey}`,
-        startWorkflowOperation: startBook(),
-      });
+      const request: ReserveRequest = { positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage, venueTime, limits: risk() };
+      const verdict = req.dryRun ? await preview(request) : await reserve(request, req.attemptKey);
       if (!verdict.approved) log.info({ symbol: req.symbol, rule: verdict.rule }, `Risk rejected ${req.symbol}: ${verdict.detail}`);
       return verdict;
     },

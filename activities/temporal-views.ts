@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { symbolOfPositionId } from '../core/position-ids.js';
 import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
@@ -10,15 +11,29 @@ import type { PositionSide } from '../core/types.js';
  */
 const POSITION_PREFIX = 'qt-position-';
 
+/** Longest a call to Temporal from an activity may take (inside the tick's local activity timeout). */
+export const TEMPORAL_CALL_MS = 15_000;
+
+/**
+ * Run Temporal client calls with a deadline, and cancelled with the activity: an update to a book
+ * that no worker can process right now (workers shutting down) must not hold an activity forever.
+ */
+export function bounded<T>(client: Client, fn: () => Promise<T>, ms = TEMPORAL_CALL_MS): Promise<T> {
+  const signal = Context.current().cancellationSignal;
+  return client.withDeadline(Date.now() + ms, () => client.withAbortSignal(signal, fn));
+}
+
 export interface RunningPosition {
   positionId: string;
   symbol: string;
 }
 
-async function list(client: Client, query: string): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
-  return ids;
+function list(client: Client, query: string): Promise<string[]> {
+  return bounded(client, async () => {
+    const ids: string[] = [];
+    for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
+    return ids;
+  });
 }
 
 export async function runningPositions(client: Client, taskQueue: string): Promise<RunningPosition[]> {
@@ -36,7 +51,7 @@ export async function runningLoopSymbols(client: Client, taskQueue: string): Pro
 
 export async function isRunning(client: Client, workflowId: string): Promise<boolean> {
   try {
-    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    return (await bounded(client, () => client.workflow.getHandle(workflowId).describe())).status.name === 'RUNNING';
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
     throw err;
@@ -45,14 +60,14 @@ export async function isRunning(client: Client, workflowId: string): Promise<boo
 
 /** The position a running loop believes it has (null when it has none). */
 export async function loopPosition(client: Client, symbol: string): Promise<string | null> {
-  const s = await client.workflow.getHandle(symbolWorkflowId(symbol)).query(symbolStateQuery);
+  const s = await bounded(client, () => client.workflow.getHandle(symbolWorkflowId(symbol)).query(symbolStateQuery));
   return s.openPositionId;
 }
 
 /** The side of a running position workflow, or null when it cannot be asked right now. */
 export async function positionSide(client: Client, positionId: string): Promise<PositionSide | null> {
   try {
-    return (await client.workflow.getHandle(positionWorkflowId(positionId)).query(positionStateQuery)).side;
+    return (await bounded(client, () => client.workflow.getHandle(positionWorkflowId(positionId)).query(positionStateQuery))).side;
   } catch {
     return null;
   }

@@ -77,19 +77,25 @@ export function observeVenueTime(book: RiskBook, ms: number): void {
 }
 
 /**
- * Reserve capacity for one entry, or say why not. Idempotent per position id: asking again for a
- * reservation already held approves it again without counting it twice (an update retried after
- * its answer was lost).
+ * The verdict a reservation would get, without changing the book: a position id already holding a
+ * reservation is approved again (an update retried after its answer was lost), and a request from a
+ * later venue day is judged against that day's (empty) P&L.
  */
-export function applyReserve(book: RiskBook, req: ReserveRequest): RiskVerdict {
+export function previewReserve(book: RiskBook, req: ReserveRequest): RiskVerdict {
   if (book.reservations.some((r) => r.positionId === req.positionId)) return { approved: true };
-  observeVenueTime(book, req.venueTime);
-  const verdict = checkRisk(
+  const newDay = req.venueTime > book.venueNow && venueDayKey(req.venueTime) > book.day.key;
+  return checkRisk(
     { symbol: req.symbol, notional: req.notional, leverage: req.leverage },
-    { globalKill: book.kill.on, openPositions: book.reservations, realizedPnlToday: book.day.netPnl },
+    { globalKill: book.kill.on, openPositions: book.reservations, realizedPnlToday: newDay ? 0 : book.day.netPnl },
     req.limits,
   );
-  if (verdict.approved && !req.dryRun) {
+}
+
+/** Reserve capacity for one entry, or say why not. Idempotent per position id. */
+export function applyReserve(book: RiskBook, req: ReserveRequest): RiskVerdict {
+  const verdict = previewReserve(book, req);
+  observeVenueTime(book, req.venueTime);
+  if (verdict.approved && !req.dryRun && !book.reservations.some((r) => r.positionId === req.positionId)) {
     book.reservations.push({ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage, at: book.venueNow, adopted: false });
   }
   return verdict;

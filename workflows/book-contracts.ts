@@ -35,6 +35,10 @@ export interface KillSwitchChange {
 }
 export const setKillSignal = defineSignal<[KillSwitchChange]>('setKill');
 export const riskBookQuery = defineQuery<RiskBook>('riskBook');
+/** The verdict a reservation would get, without reserving (entries with execution disabled). */
+export const previewReserveQuery = defineQuery<RiskVerdict, [ReserveRequest]>('previewReserve');
+/** Failure type of a reservation the book refuses: refused before it is written to history. */
+export const RISK_REJECTED_FAILURE = 'RiskRejected';
 
 // ---- reconciler ----
 

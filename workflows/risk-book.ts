@@ -1,8 +1,17 @@
-import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
-import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, type RiskBook } from '../core/risk-book.js';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, type RiskBook } from '../core/risk-book.js';
 import type { RiskLimits } from '../core/risk.js';
 import type { TradingActivities } from '../activities/contracts.js';
-import { adoptReservationSignal, releaseSignal, reserveUpdate, riskBookQuery, setKillSignal, type RiskBookInput } from './book-contracts.js';
+import {
+  RISK_REJECTED_FAILURE,
+  adoptReservationSignal,
+  previewReserveQuery,
+  releaseSignal,
+  reserveUpdate,
+  riskBookQuery,
+  setKillSignal,
+  type RiskBookInput,
+} from './book-contracts.js';
 import { failureText } from './failure-text.js';
 
 /**
@@ -31,6 +40,7 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
   let limits: RiskLimits | null = null;
 
   setHandler(riskBookQuery, () => book);
+  setHandler(previewReserveQuery, (req) => previewReserve(book, req));
   setHandler(
     reserveUpdate,
     async (req) => {
@@ -40,6 +50,14 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
       const verdict = applyReserve(book, req);
       describe(book, limits);
       return verdict;
+    },
+    {
+      // Refusals are decided here, before the update is written to history: a fleet asking again on
+      // every tick while the book is full costs no history at all.
+      validator: (req) => {
+        const verdict = ready ? previewReserve(book, req) : { approved: true as const };
+        if (!verdict.approved) throw ApplicationFailure.create({ type: RISK_REJECTED_FAILURE, message: `${verdict.rule}: ${verdict.detail}`, details: [verdict], nonRetryable: true });
+      },
     },
   );
   setHandler(releaseSignal, (req) => {

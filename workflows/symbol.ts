@@ -52,8 +52,12 @@ const remoteActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '20
 const localActs = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: TICK_RETRY });
 /** Histories from before local tick activities replay with the regular ones they recorded. */
 const acts = (): TradingActivities => (patched('local-tick-activities') ? localActs : remoteActs);
-/** Looking for the live position on the symbol waits a moment between two looks: a regular activity. */
-const ownership = proxyActivities<TradingActivities>({ startToCloseTimeout: '30s', retry: TICK_RETRY });
+/**
+ * Reserving waits for the risk book's workflow task, and looking for the live position waits a moment
+ * between two looks: regular activities, so the loop's workflow task is not held open meanwhile (a
+ * fleet entering at once would otherwise hold every workflow task slot while the book waits for one).
+ */
+const bookActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '30s', retry: TICK_RETRY });
 /** A flatten without a position workflow sends an order: heartbeats, and retries that find it by its id. */
 const flattenActs = proxyActivities<TradingActivities>({
   startToCloseTimeout: '60s',
@@ -255,7 +259,7 @@ async function enterThroughRiskBook(state: SymbolState, side: PositionSide, noti
   const dryRun = !state.flags.executionEnabled;
   let verdict;
   try {
-    verdict = await acts().reserveEntry({ positionId, symbol: state.symbol, notional, leverage: state.params.leverage, attemptKey: `${workflowInfo().runId}-${tickSeq}`, dryRun });
+    verdict = await bookActs.reserveEntry({ positionId, symbol: state.symbol, notional, leverage: state.params.leverage, attemptKey: `${workflowInfo().runId}-${tickSeq}`, dryRun });
   } catch (err) {
     // The answer may have been lost after the book reserved: give back whatever was reserved under
     // this id, and never use the id again (a released id is not counted twice).
@@ -333,7 +337,7 @@ async function journalDecision(state: SymbolState, record: DecisionRecord): Prom
 async function claimOwnership(state: SymbolState): Promise<void> {
   let live: LivePosition;
   try {
-    live = await ownership.findLivePosition({ symbol: state.symbol, knownPositionId: state.openPositionId });
+    live = await bookActs.findLivePosition({ symbol: state.symbol, knownPositionId: state.openPositionId });
   } catch (err) {
     log.warn('could not establish the live position on the symbol; entries wait', { symbol: state.symbol, error: failureText(err) });
     return;
@@ -359,7 +363,7 @@ async function adopt(state: SymbolState, exposure: NonNullable<LivePosition['exp
   const quantity = Math.abs(exposure.positionAmt);
   log.warn('adopting exchange exposure without an owner', { symbol: state.symbol, positionId, positionAmt: exposure.positionAmt });
   try {
-    await acts().reserveEntry({ positionId, symbol: state.symbol, notional: quantity * exposure.markPrice, leverage: state.params.leverage, attemptKey: positionId, adopt: true });
+    await bookActs.reserveEntry({ positionId, symbol: state.symbol, notional: quantity * exposure.markPrice, leverage: state.params.leverage, attemptKey: positionId, adopt: true });
   } catch (err) {
     // Counted by reconciliation later; protecting the exposure comes first.
     log.warn('adopted exposure not yet counted in the risk book', { positionId, error: failureText(err) });

@@ -20,6 +20,7 @@ import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflo
 import type { symbolWorkflow } from '../../workflows/symbol.js';
 import { createTestJournal } from '../helpers/db.js';
 import { ensureBookkeepers } from '../../worker/bookkeepers.js';
+import { mapLimit } from '../../core/map-limit.js';
 import type { OrphanPolicy } from '../../core/config.js';
 
 /** Fast loop settings for tests: a 1 s interval and short cooldown, the real exit percentages. */
@@ -153,7 +154,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async stopWorker() {
       worker?.shutdown();
+      const w = worker;
+      const probe = process.env.QT_TEST_VERBOSE ? setInterval(() => w && console.log('worker status', JSON.stringify(w.getStatus())), 5000) : null;
       await running;
+      if (probe) clearInterval(probe);
       await workerConnection?.close();
       worker = null;
     },
@@ -166,10 +170,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     symbolState: (symbol) => querySymbolState(client, symbol),
     async close() {
-      for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
-        await client.workflow.getHandle(wf.workflowId).terminate('test finished').catch(() => {});
-      }
+      const t0 = Date.now();
+      const mark = (what: string) => process.env.QT_TEST_VERBOSE && console.log(`harness close: ${what} after ${Date.now() - t0} ms`);
+      const running: string[] = [];
+      for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) running.push(wf.workflowId);
+      await mapLimit(running, 16, (id) => client.workflow.getHandle(id).terminate('test finished').catch(() => {}));
+      mark(`${running.length} workflows terminated`);
       await h.stopWorker();
+      mark('worker stopped');
       await clientConnection.close();
       await localExchange.close();
       await db.cleanup();
