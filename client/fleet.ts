@@ -46,10 +46,11 @@ export async function isRunning(client: Client, workflowId: string): Promise<boo
   }
 }
 
-/** Ids of running symbol workflows, from visibility (falls back to the configured list). */
-export async function runningSymbols(client: Client): Promise<string[]> {
+/** Symbols of running symbol workflows (of one task queue, i.e. one deployment, when given), from visibility. */
+export async function runningSymbols(client: Client, taskQueue?: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowType = 'symbolWorkflow' AND ExecutionStatus = 'Running'` })) {
+  const scope = taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '';
+  for await (const wf of client.workflow.list({ query: `WorkflowType = 'symbolWorkflow' AND ExecutionStatus = 'Running'${scope}` })) {
     out.push(wf.workflowId.replace(/^qt-symbol-/, ''));
   }
   return out.sort();

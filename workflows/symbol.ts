@@ -52,6 +52,8 @@ const remoteActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '20
 const localActs = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: TICK_RETRY });
 /** Histories from before local tick activities replay with the regular ones they recorded. */
 const acts = (): TradingActivities => (patched('local-tick-activities') ? localActs : remoteActs);
+/** Buffered decisions are tried once per tick: the buffer, not a retry loop, waits for the journal. */
+const journalOnce = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: { maximumAttempts: 1 } });
 /**
  * Reserving waits for the risk book's workflow task, and looking for the live position waits a moment
  * between two looks: regular activities, so the loop's workflow task is not held open meanwhile (a
@@ -319,7 +321,7 @@ async function journalDecision(state: SymbolState, record: DecisionRecord): Prom
   while (pending.length > 0) {
     const batch = pending.slice(0, DECISION_BATCH);
     try {
-      await acts().journalDecisions({ records: batch, dropped: state.unreportedDrops ?? 0 });
+      await journalOnce.journalDecisions({ records: batch, dropped: state.unreportedDrops ?? 0 });
     } catch (err) {
       log.warn('journal unavailable; decisions kept until it answers', { symbol: state.symbol, pending: pending.length, error: failureText(err) });
       return;

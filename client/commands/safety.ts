@@ -27,9 +27,9 @@ function servers(): { address: string; namespace: string; taskQueue: string } {
   };
 }
 
-async function runningPositionIds(client: Client, symbol: string | undefined): Promise<string[]> {
+async function runningPositionIds(client: Client, taskQueue: string, symbol: string | undefined): Promise<string[]> {
   const ids: string[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowType = 'positionWorkflow' AND ExecutionStatus = 'Running'` })) ids.push(wf.workflowId);
+  for await (const wf of client.workflow.list({ query: `WorkflowType = 'positionWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'` })) ids.push(wf.workflowId);
   return symbol ? ids.filter((id) => id.startsWith(positionWorkflowId(`${symbol}-`))) : ids;
 }
 
@@ -96,10 +96,10 @@ export function registerSafetyCommands(program: Command, config: () => AppConfig
       const { address, namespace, taskQueue } = servers();
       const client = await connectClient(address, namespace);
       try {
-        const symbols = symbol ? [symbol] : await runningSymbols(client);
+        const symbols = symbol ? [symbol] : await runningSymbols(client, taskQueue);
         const failed = await signalAll(symbols, (s) => symbolHandle(client, s).signal(killSignal, { flatten: !!o.flatten, reason: o.reason }));
         // Positions are told directly too: a loop that is busy, stuck or gone does not delay them.
-        const positions = o.flatten ? await runningPositionIds(client, symbol) : [];
+        const positions = o.flatten ? await runningPositionIds(client, taskQueue, symbol) : [];
         const failedPositions = await signalAll(positions, (id) => client.workflow.getHandle(id).signal(closePositionSignal, { reason: 'KILL_FLATTEN' }));
         const parts = [`kill${o.flatten ? ' + flatten' : ''} sent to ${symbols.length - failed.length} symbol workflow(s)${o.flatten ? ` and ${positions.length - failedPositions.length} position workflow(s)` : ''}`];
         failed.push(...failedPositions);
@@ -127,7 +127,7 @@ export function registerSafetyCommands(program: Command, config: () => AppConfig
         const parts: string[] = [];
         // The global switch first: a loop resumed while the book still says "killed" would only be refused.
         if (!symbol) parts.push(await setBookSwitch(client, taskQueue, { on: false, reason: 'operator resume' }));
-        const symbols = symbol ? [symbol] : await runningSymbols(client);
+        const symbols = symbol ? [symbol] : await runningSymbols(client, taskQueue);
         const failed = await signalAll(symbols, (s) => symbolHandle(client, s).signal(resumeSignal));
         parts.unshift(`resume sent to ${symbols.length - failed.length} symbol workflow(s)`);
         if (!symbol) parts.push(await persistSwitch(false, 'operator resume'));
