@@ -156,8 +156,10 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   setHandler(reclaimSignal, ({ stalePositionId, reason }) => {
     log.warn('reconciliation: ownership of the symbol to be checked again', { symbol: state.symbol, stalePositionId, reason });
     if (stalePositionId !== null && state.openPositionId === stalePositionId) {
+      // Its workflow is gone without a report: treat it as an exit (reconciliation settles its books).
       state.openPositionId = null;
       state.openPositionSide = null;
+      state.cooldownUntil = Math.max(state.cooldownUntil, Date.now() + state.params.cooldownSeconds * 1000);
     }
     state.ownershipChecked = false;
     wake = true;
@@ -351,9 +353,13 @@ async function claimOwnership(state: SymbolState): Promise<void> {
     state.openPositionSide = live.owner.side ?? state.openPositionSide;
     return;
   }
-  // The position workflow this loop knew is gone without a report; reconciliation settles its journal row.
-  state.openPositionId = null;
-  state.openPositionSide = null;
+  if (state.openPositionId) {
+    // The position workflow this loop knew is gone without a report: treat it as an exit
+    // (reconciliation settles its journal row and its reservation).
+    state.openPositionId = null;
+    state.openPositionSide = null;
+    state.cooldownUntil = Math.max(state.cooldownUntil, Date.now() + state.params.cooldownSeconds * 1000);
+  }
   if (live.exposure) await adopt(state, live.exposure);
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +22,13 @@ import { createTestJournal } from '../helpers/db.js';
 import { ensureBookkeepers } from '../../worker/bookkeepers.js';
 import { mapLimit } from '../../core/map-limit.js';
 import type { OrphanPolicy } from '../../core/config.js';
+
+/**
+ * Whether the position workflow has its adoption mode (take over exchange exposure without an entry
+ * order; built on the money-core branch). Tests of adoption run only where it exists: without it an
+ * "adopted" position would send a new entry order instead.
+ */
+export const POSITION_ADOPTION_MODE = readFileSync(path.join(import.meta.dirname, '..', '..', 'workflows', 'position.ts'), 'utf8').includes('input.adopt');
 
 /** Fast loop settings for tests: a 1 s interval and short cooldown, the real exit percentages. */
 export const TEST_PARAMS: TradingParams = { ...DEFAULT_PARAMS, checkIntervalSeconds: 1, cooldownSeconds: 4, positionCheckSeconds: 1 };
