@@ -19,12 +19,18 @@ import { withClient } from './trading.js';
  * is written last and may fail (Postgres down) without failing the kill: the risk book holds the
  * switch and persists it once Postgres answers.
  */
-function servers(): { address: string; namespace: string; taskQueue: string } {
-  return {
-    address: temporalAddress(),
-    namespace: process.env.TEMPORAL_NAMESPACE?.trim() || 'default',
-    taskQueue: process.env.QT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE,
-  };
+async function withDeployment<T>(fn: (client: Client, taskQueue: string) => Promise<T>): Promise<T> {
+  const client = await connectClient(temporalAddress(), process.env.TEMPORAL_NAMESPACE?.trim() || 'default');
+  try {
+    return await fn(client, process.env.QT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function report(parts: string[], failed: string[]): void {
+  console.log(parts.join('; '));
+  if (failed.length) console.error(`not reached:\n  ${failed.join('\n  ')}`);
 }
 
 async function runningPositionIds(client: Client, taskQueue: string, symbol: string | undefined): Promise<string[]> {
@@ -93,26 +99,20 @@ export function registerSafetyCommands(program: Command, config: () => AppConfig
     .option('--reason <text>', 'why', 'operator kill')
     .action(async (o: { symbol?: string; flatten?: boolean; reason: string }) => {
       const symbol = o.symbol ? parseSymbols(o.symbol, '--symbol')[0]! : undefined;
-      const { address, namespace, taskQueue } = servers();
-      const client = await connectClient(address, namespace);
-      try {
+      await withDeployment(async (client, taskQueue) => {
         const symbols = symbol ? [symbol] : await runningSymbols(client, taskQueue);
         const failed = await signalAll(symbols, (s) => symbolHandle(client, s).signal(killSignal, { flatten: !!o.flatten, reason: o.reason }));
         // Positions are told directly too: a loop that is busy, stuck or gone does not delay them.
         const positions = o.flatten ? await runningPositionIds(client, taskQueue, symbol) : [];
         const failedPositions = await signalAll(positions, (id) => client.workflow.getHandle(id).signal(closePositionSignal, { reason: 'KILL_FLATTEN' }));
         const parts = [`kill${o.flatten ? ' + flatten' : ''} sent to ${symbols.length - failed.length} symbol workflow(s)${o.flatten ? ` and ${positions.length - failedPositions.length} position workflow(s)` : ''}`];
-        failed.push(...failedPositions);
         if (!symbol) {
           parts.push(await setBookSwitch(client, taskQueue, { on: true, reason: o.reason, flatten: !!o.flatten }));
           if (o.flatten) await client.workflow.getHandle(reconcilerWorkflowId(taskQueue)).signal(reconcileSoonSignal).catch(() => undefined);
           parts.push(await persistSwitch(true, o.reason));
         }
-        console.log(parts.join('; '));
-        if (failed.length) console.error(`not reached:\n  ${failed.join('\n  ')}`);
-      } finally {
-        await client.connection.close();
-      }
+        report(parts, [...failed, ...failedPositions]);
+      });
     });
 
   program
@@ -121,21 +121,14 @@ export function registerSafetyCommands(program: Command, config: () => AppConfig
     .option('--symbol <symbol>', 'only this symbol')
     .action(async (o: { symbol?: string }) => {
       const symbol = o.symbol ? parseSymbols(o.symbol, '--symbol')[0]! : undefined;
-      const { address, namespace, taskQueue } = servers();
-      const client = await connectClient(address, namespace);
-      try {
-        const parts: string[] = [];
+      await withDeployment(async (client, taskQueue) => {
         // The global switch first: a loop resumed while the book still says "killed" would only be refused.
-        if (!symbol) parts.push(await setBookSwitch(client, taskQueue, { on: false, reason: 'operator resume' }));
+        const book = symbol ? [] : [await setBookSwitch(client, taskQueue, { on: false, reason: 'operator resume' })];
         const symbols = symbol ? [symbol] : await runningSymbols(client, taskQueue);
         const failed = await signalAll(symbols, (s) => symbolHandle(client, s).signal(resumeSignal));
-        parts.unshift(`resume sent to ${symbols.length - failed.length} symbol workflow(s)`);
-        if (!symbol) parts.push(await persistSwitch(false, 'operator resume'));
-        console.log(parts.join('; '));
-        if (failed.length) console.error(`not reached:\n  ${failed.join('\n  ')}`);
-      } finally {
-        await client.connection.close();
-      }
+        const journal = symbol ? [] : [await persistSwitch(false, 'operator resume')];
+        report([`resume sent to ${symbols.length - failed.length} symbol workflow(s)`, ...book, ...journal], failed);
+      });
     });
 
   program

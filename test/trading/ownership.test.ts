@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { riskBookQuery, riskBookWorkflowId } from '../../workflows/book-contracts.js';
 import { positionStateQuery, positionWorkflowId, symbolWorkflowId } from '../../workflows/contracts.js';
 import { runQt } from '../helpers/qt-cli.js';
@@ -20,13 +20,43 @@ async function entryOrders(h: Harness, symbol: string) {
   return (await h.adminState()).orders.filter((o) => o.symbol === symbol && o.clientOrderId.endsWith('-E'));
 }
 
-describe('one owner per symbol when the loop is started again', () => {
+/** Open a position on a fresh symbol, stop buying, then terminate its position workflow (as an operator might). */
+async function positionWithoutWorkflow(h: Harness, price: number) {
+  const symbol = uniqueSymbol();
+  await h.setPrice(symbol, price);
+  h.signals.set(symbol, 'BUY', 0.9);
+  await h.startSymbol(symbol, { cooldownSeconds: 600 });
+  const pos = await openedPosition(h, symbol);
+  h.signals.set(symbol, 'HOLD', 0.9);
+  const quantity = (await h.exchange.positions(symbol))[0]!.positionAmt;
+  const terminatedAt = Date.now();
+  await h.client.workflow.getHandle(positionWorkflowId(pos.positionId)).terminate('operator terminated the position');
+  return { symbol, pos, quantity, terminatedAt };
+}
+
+const closedRow = (h: Harness, positionId: string) =>
+  eventually(async () => {
+    const r = await h.journal.getPosition(positionId);
+    return r?.status === 'CLOSED' ? r : null;
+  }, `${positionId}'s journal row to be settled`, 30_000);
+
+/** A harness with a running worker for the describe block it is called in. */
+function useHarness(opts: Parameters<typeof startHarness>[0] = {}): () => Harness {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness(opts);
     await h.startWorker();
   });
   afterAll(async () => h?.close());
+  return () => h;
+}
+
+describe('one owner per symbol when the loop is started again', () => {
+  const harness = useHarness();
+  let h: Harness;
+  beforeEach(() => {
+    h = harness();
+  });
 
   it('a loop terminated with a position open and started again with `qt start` owns that position, opens no second, and keeps journaling', async () => {
     const symbol = uniqueSymbol();
@@ -71,12 +101,7 @@ describe('one owner per symbol when the loop is started again', () => {
   }, 120_000);
 
   it('kill --flatten flattens the exchange directly when the position workflow is gone', async () => {
-    const symbol = uniqueSymbol();
-    await h.setPrice(symbol, 50);
-    h.signals.set(symbol, 'BUY', 0.9);
-    await h.startSymbol(symbol, { cooldownSeconds: 600 });
-    const pos = await openedPosition(h, symbol);
-    await h.client.workflow.getHandle(positionWorkflowId(pos.positionId)).terminate('operator terminated the position');
+    const { symbol, pos } = await positionWithoutWorkflow(h, 50);
 
     const killed = await runQt(['kill', '--symbol', symbol, '--flatten', '--reason', 'flatten drill'], qtEnv(h));
     expect(killed.code).toBe(0);
@@ -88,11 +113,7 @@ describe('one owner per symbol when the loop is started again', () => {
       return st.openPositionId === null && st.lastExit ? st : null;
     }, 'the loop to drop the position');
     expect(s.lastExit).toMatchObject({ positionId: pos.positionId, reason: 'KILL_FLATTEN' });
-    const row = await eventually(async () => {
-      const r = await h.journal.getPosition(pos.positionId);
-      return r?.status === 'CLOSED' ? r : null;
-    }, 'the journal row to be settled');
-    expect(row.exitReason).toBe('KILL_FLATTEN');
+    expect((await closedRow(h, pos.positionId)).exitReason).toBe('KILL_FLATTEN');
     const orders = (await h.adminState()).orders.filter((o) => o.symbol === symbol);
     expect(orders.filter((o) => /-F\d+$/.test(o.clientOrderId))).toHaveLength(1);
     expect(await h.exchange.openAlgoOrders(symbol)).toEqual([]); // the dead workflow's stop is gone too
@@ -104,33 +125,18 @@ describe('reconciliation when a position workflow is terminated', () => {
   const PERIOD = 3;
 
   describe('QT_ORPHAN_POLICY=flatten', () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({ reconcileSeconds: PERIOD, orphanPolicy: 'flatten' });
-      await h.startWorker();
-    });
-    afterAll(async () => h?.close());
+    const harness = useHarness({ reconcileSeconds: PERIOD, orphanPolicy: 'flatten' });
 
     it('flattens the orphaned exposure within a period, settles its journal row and frees the loop and the reservation', async () => {
-      const symbol = uniqueSymbol();
-      await h.setPrice(symbol, 60);
-      h.signals.set(symbol, 'BUY', 0.9);
-      await h.startSymbol(symbol, { cooldownSeconds: 600 });
-      const pos = await openedPosition(h, symbol);
-      h.signals.set(symbol, 'HOLD', 0.9);
-      const terminatedAt = Date.now();
-      await h.client.workflow.getHandle(positionWorkflowId(pos.positionId)).terminate('operator terminated the position');
+      const h = harness();
+      const { symbol, pos, terminatedAt } = await positionWithoutWorkflow(h, 60);
 
       await eventually(async () => ((await h.exchange.positions(symbol))[0]?.positionAmt ?? 0) === 0, 'reconciliation to flatten', 30_000);
       const elapsed = Date.now() - terminatedAt;
       // A period until the next pass, the second look, the order: well inside two periods plus slack on a busy machine.
       expect(elapsed).toBeLessThan(2 * PERIOD * 1000 + 10_000);
       await eventually(async () => (await h.symbolState(symbol)).openPositionId === null, 'the loop to leave IN_POSITION', 30_000);
-      const row = await eventually(async () => {
-        const r = await h.journal.getPosition(pos.positionId);
-        return r?.status === 'CLOSED' ? r : null;
-      }, 'the journal row to be settled', 30_000);
-      expect(row.exitReason).toBe('ORPHAN_FLATTEN');
+      expect((await closedRow(h, pos.positionId)).exitReason).toBe('ORPHAN_FLATTEN');
       await eventually(async () => (await h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).query(riskBookQuery)).reservations.length === 0, 'the reservation to be released', 30_000);
       // Each action is journaled as a risk event once its pass ends.
       await eventually(async () => (await h.journal.riskEvents(50)).some((e) => e.symbol === symbol && e.kind === 'RECONCILE_FLATTEN'), 'the flatten journaled as a risk event');
@@ -141,22 +147,11 @@ describe('reconciliation when a position workflow is terminated', () => {
 
   // Needs the position workflow's adoption mode (money-core); runs once it is merged.
   describe.runIf(POSITION_ADOPTION_MODE)('QT_ORPHAN_POLICY=adopt', () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({ reconcileSeconds: PERIOD, orphanPolicy: 'adopt' });
-      await h.startWorker();
-    });
-    afterAll(async () => h?.close());
+    const harness = useHarness({ reconcileSeconds: PERIOD, orphanPolicy: 'adopt' });
 
     it('a new owner adopts the exposure within a period: protected by its own stop, the old stop cancelled, the old row handed over', async () => {
-      const symbol = uniqueSymbol();
-      await h.setPrice(symbol, 70);
-      h.signals.set(symbol, 'BUY', 0.9);
-      await h.startSymbol(symbol, { cooldownSeconds: 600 });
-      const pos = await openedPosition(h, symbol);
-      const quantity = (await h.exchange.positions(symbol))[0]!.positionAmt;
-      const terminatedAt = Date.now();
-      await h.client.workflow.getHandle(positionWorkflowId(pos.positionId)).terminate('operator terminated the position');
+      const h = harness();
+      const { symbol, pos, quantity, terminatedAt } = await positionWithoutWorkflow(h, 70);
 
       const owner = await eventually(async () => {
         const s = await h.symbolState(symbol);
@@ -171,11 +166,7 @@ describe('reconciliation when a position workflow is terminated', () => {
       }, 'exactly the new owner\'s stop on the exchange', 30_000);
       expect((await h.exchange.positions(symbol))[0]!.positionAmt).toBe(quantity);
       expect(await entryOrders(h, symbol)).toHaveLength(1);
-      const old = await eventually(async () => {
-        const r = await h.journal.getPosition(pos.positionId);
-        return r?.status === 'CLOSED' ? r : null;
-      }, 'the old journal row to be handed over', 30_000);
-      expect(old.exitReason).toBe('ADOPTED');
+      expect((await closedRow(h, pos.positionId)).exitReason).toBe('ADOPTED');
       await sleep(PERIOD * 1000 * 2);
       expect((await h.symbolState(symbol)).openPositionId).toBe(owner); // stable: no second adoption
     }, 120_000);
