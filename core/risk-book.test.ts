@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RISK_LIMITS } from './risk.js';
-import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, venueDayKey, type ReserveRequest } from './risk-book.js';
+import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, venueDayKey, type ReserveRequest } from './risk-book.js';
 
 const DAY1 = Date.UTC(2025, 8, 1, 10);
 const DAY2 = Date.UTC(2025, 8, 2, 0, 5);
@@ -66,6 +66,16 @@ describe('risk book', () => {
     expect(book.kill.flatten).toBe(false);
     expect(rule(applyReserve(book, req('A-x-1', 'AUSDT')))).toBe('OK');
     expect(book.reservations).toHaveLength(1);
+  });
+
+  it('previews a verdict without changing the book', () => {
+    const book = emptyBook();
+    applyReserve(book, req('A-x-1', 'AUSDT', 150, DAY1));
+    applyRelease(book, { positionId: 'A-x-1', netPnl: -10, venueTime: DAY1 });
+    const before = JSON.stringify(book);
+    expect(rule(previewReserve(book, req('B-x-1', 'BUSDT', 150, DAY1 + 1)))).toBe('DAILY_LOSS');
+    expect(rule(previewReserve(book, req('B-x-1', 'BUSDT', 150, DAY2)))).toBe('OK'); // a later venue day starts afresh
+    expect(JSON.stringify(book)).toBe(before);
   });
 
   it('counts adopted exposure against the limits, once', () => {

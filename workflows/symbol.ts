@@ -129,6 +129,8 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   const tickCap = input.tickCap ?? DEFAULT_TICK_CAP;
   let wake = false;
   let flattenRequested = false;
+  /** A flatten that could not be done yet: tried again at each tick (not at once, unlike a new request). */
+  let flattenPending = false;
 
   setHandler(symbolStateQuery, () => ({ ...state, phase: phaseOf(state, Date.now()) }));
   setHandler(killSignal, ({ flatten, reason }) => {
@@ -143,9 +145,9 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
     wake = true;
   });
   setHandler(positionClosedSignal, (report) => {
-    // Whatever this loop thinks, the position is closed: its capacity and P&L go back to the risk book.
+    // Whatever this loop thinks, the position is closed: its capacity and P&L go back to the risk book
+    // (delivered at the next tick; a stale report does not wake the loop, as before).
     (state.pendingReleases ??= []).push({ positionId: report.positionId, netPnl: report.netPnl, venueTime: report.venueTime ?? null });
-    wake = true;
     if (report.positionId !== state.openPositionId) return; // a stale or duplicate report
     state.openPositionId = null;
     state.openPositionSide = null;
@@ -188,9 +190,9 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       await continueAsNew<typeof symbolWorkflow>({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }
     await deliverReleases(state);
-    if (flattenRequested) {
+    if (flattenRequested || flattenPending) {
       flattenRequested = false;
-      if (!(await flattenOpenPosition(state))) flattenRequested = true; // try again next tick
+      flattenPending = !(await flattenOpenPosition(state));
     }
     if (state.ownershipChecked === false) await claimOwnership(state);
     await tick(state, dueAt);
