@@ -95,8 +95,11 @@ describe('one owner per symbol when the loop is started again', () => {
       return s.openPositionId === null && s.lastExit ? s : null;
     }, 'the exit report to reach the new run');
     expect(after.lastExit!.positionId).toBe(pos.positionId);
-    const book = await eventually(() => h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).query(riskBookQuery), 'the risk book');
-    expect(book.reservations.filter((r) => r.symbol === symbol)).toEqual([]);
+    // ...and its capacity goes back to the risk book (delivered at the loop's next tick).
+    await eventually(async () => {
+      const book = await h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).query(riskBookQuery);
+      return book.reservations.every((r) => r.symbol !== symbol) && book.released.includes(pos.positionId);
+    }, 'the reservation released');
     await captureHistory(symbolWorkflowId(symbol), 'symbol-owns-running-position');
   }, 120_000);
 
