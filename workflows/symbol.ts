@@ -488,5 +488,7 @@ function publish(state: SymbolState, published: Published): void {
   }
   const sig = state.lastSignal ? `${state.lastSignal.signal} ${(state.lastSignal.confidence * 100).toFixed(1)}%` : 'no signal yet';
   const extra = state.killed ? ` | killed: ${state.killReason}` : phase === 'COOLDOWN' ? ` | cooldown until ${new Date(state.cooldownUntil).toISOString()}` : '';
-  setCurrentDetails(`**${state.symbol}** ${phase} | last signal ${sig} | decision ${state.lastDecision ?? '-'}${extra}`);
+  const waiting = state.pendingDecisions?.length ? ` | ${state.pendingDecisions.length} decision(s) waiting for the journal` : '';
+  const unowned = state.ownershipChecked === false ? ' | checking ownership of the symbol' : '';
+  setCurrentDetails(`**${state.symbol}** ${phase} | last signal ${sig} | decision ${state.lastDecision ?? '-'}${extra}${waiting}${unowned}`);
 }
