@@ -281,8 +281,27 @@ async function enterThroughRiskBook(state: SymbolState, side: PositionSide, noti
     releaseUnused(state, positionId); // a kill arrived while the reservation was made
     return { outcome: 'KILLED', reason };
   }
-  await openPosition(state, side, notional, confidence);
+  const failure = await startedOrWhyNot(() => openPosition(state, side, notional, confidence));
+  if (failure) {
+    (state.pendingReleases ??= []).push({ positionId, netPnl: 0 });
+    return { outcome: 'ENTRY_NOT_STARTED', reason: failure };
+  }
   return { outcome: 'ENTER', reason };
+}
+
+/**
+ * A position workflow that cannot be started (its id already taken, e.g. by a run from before a reset)
+ * must not fail the loop: the loop forgets it, re-reads ownership (a running workflow of that id is
+ * then owned) and returns the reason.
+ */
+async function startedOrWhyNot(start: () => Promise<void>): Promise<string | null> {
+  try {
+    await start();
+    return null;
+  } catch (err) {
+    log.error('position workflow not started', { error: failureText(err) });
+    return failureText(err);
+  }
 }
 
 const nextPositionId = (state: SymbolState): string => positionIdOf(state.symbol, `${state.instanceId}-${state.positionSeq + 1}`);
@@ -378,11 +397,14 @@ async function adopt(state: SymbolState, exposure: NonNullable<LivePosition['exp
     // Counted by reconciliation later; protecting the exposure comes first.
     log.warn('adopted exposure not yet counted in the risk book', { positionId, error: failureText(err) });
   }
-  await startPositionWorkflow(state, positionId, seq, side, quantity * exposure.entryPrice, 0, {
-    quantity,
-    entryPrice: exposure.entryPrice,
-    reason: 'exposure on the symbol without a position workflow',
-  });
+  const failure = await startedOrWhyNot(() =>
+    startPositionWorkflow(state, positionId, seq, side, quantity * exposure.entryPrice, 0, {
+      quantity,
+      entryPrice: exposure.entryPrice,
+      reason: 'exposure on the symbol without a position workflow',
+    }),
+  );
+  if (failure) (state.pendingReleases ??= []).push({ positionId, netPnl: 0 });
 }
 
 async function openPosition(state: SymbolState, side: 'LONG' | 'SHORT', notional: number, confidence: number): Promise<void> {
@@ -411,6 +433,12 @@ async function startPositionWorkflow(state: SymbolState, positionId: string, seq
     parentClosePolicy: ParentClosePolicy.ABANDON,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     staticSummary: `${adopt ? 'adopted ' : ''}${side} ${state.symbol}`,
+  }).catch((err: unknown) => {
+    // Not started: this loop holds no position by that id; whoever holds the id is found by the next ownership check.
+    state.openPositionId = null;
+    state.openPositionSide = null;
+    state.ownershipChecked = false;
+    throw err;
   });
 }
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { riskBookQuery, riskBookWorkflowId } from '../../workflows/book-contracts.js';
-import { positionStateQuery, positionWorkflowId, symbolWorkflowId } from '../../workflows/contracts.js';
+import { positionStateQuery, positionWorkflowId, symbolWorkflowId, type SymbolState } from '../../workflows/contracts.js';
 import { runQt } from '../helpers/qt-cli.js';
 import { captureHistory } from './capture.js';
-import { POSITION_ADOPTION_MODE, eventually, openedPosition, startHarness, uniqueSymbol, type Harness } from './harness.js';
+import { POSITION_ADOPTION_MODE, TEST_PARAMS, eventually, openedPosition, startHarness, uniqueSymbol, type Harness } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -101,6 +101,26 @@ describe('one owner per symbol when the loop is started again', () => {
       return book.reservations.every((r) => r.symbol !== symbol) && book.released.includes(pos.positionId);
     }, 'the reservation released');
     await captureHistory(symbolWorkflowId(symbol), 'symbol-owns-running-position');
+  }, 120_000);
+
+  it('a position id that is already taken (a run from before a reset) does not fail the loop: the entry is refused and the next one goes ahead', async () => {
+    const symbol = uniqueSymbol();
+    await h.setPrice(symbol, 45);
+    h.signals.set(symbol, 'BUY', 0.9);
+    // A loop continuing with a known instance id, and some workflow already holding its first position id.
+    const instanceId = 'taken001';
+    await h.client.workflow.start('riskBookWorkflow', { workflowId: positionWorkflowId(`${symbol}-${instanceId}-1`), taskQueue: h.taskQueue, args: [{}] });
+    const state: SymbolState = {
+      symbol, instanceId, params: { ...TEST_PARAMS, cooldownSeconds: 600 }, flags: { aiTradingEnabled: true, executionEnabled: true }, killed: false, killReason: null,
+      cooldownUntil: 0, openPositionId: null, openPositionSide: null, positionSeq: 0, tickSeq: 0, lastSignal: null, lastDecision: null, lastExit: null, runsSoFar: 0,
+    };
+    await h.startSymbol(symbol, { cooldownSeconds: 600 }, { state });
+    const pos = await openedPosition(h, symbol);
+    expect(pos.positionId).toBe(`${symbol}-${instanceId}-2`);
+    const rows = await h.journal.recentSignals({ sinceMs: 600_000, symbol, limit: 100 });
+    expect(rows.map((r) => r.decision)).toContain('ENTRY_NOT_STARTED');
+    expect((await h.client.workflow.getHandle(symbolWorkflowId(symbol)).describe()).status.name).toBe('RUNNING');
+    expect(await entryOrders(h, symbol)).toHaveLength(1);
   }, 120_000);
 
   it('kill --flatten flattens the exchange directly when the position workflow is gone', async () => {
