@@ -115,8 +115,9 @@ describe('one owner per symbol when the loop is started again', () => {
       cooldownUntil: 0, openPositionId: null, openPositionSide: null, positionSeq: 0, tickSeq: 0, lastSignal: null, lastDecision: null, lastExit: null, runsSoFar: 0,
     };
     await h.startSymbol(symbol, { cooldownSeconds: 600 }, { state });
-    const pos = await openedPosition(h, symbol);
-    expect(pos.positionId).toBe(`${symbol}-${instanceId}-2`);
+    const second = `${symbol}-${instanceId}-2`;
+    await eventually(async () => (await h.symbolState(symbol)).openPositionId === second, 'the next entry under the next id');
+    await eventually(async () => ((await h.exchange.positions(symbol))[0]?.positionAmt ?? 0) > 0, 'its fill');
     const rows = await h.journal.recentSignals({ sinceMs: 600_000, symbol, limit: 100 });
     expect(rows.map((r) => r.decision)).toContain('ENTRY_NOT_STARTED');
     expect((await h.client.workflow.getHandle(symbolWorkflowId(symbol)).describe()).status.name).toBe('RUNNING');
