@@ -38,7 +38,7 @@ const closedRow = (h: Harness, positionId: string) =>
   eventually(async () => {
     const r = await h.journal.getPosition(positionId);
     return r?.status === 'CLOSED' ? r : null;
-  }, `${positionId}'s journal row to be settled`, 30_000);
+  }, `${positionId}'s journal row to be settled`, 45_000);
 
 /** A harness with a running worker for the describe block it is called in. */
 function useHarness(opts: Parameters<typeof startHarness>[0] = {}): () => Harness {
@@ -146,7 +146,9 @@ describe('one owner per symbol when the loop is started again', () => {
 });
 
 describe('reconciliation when a position workflow is terminated', () => {
-  const PERIOD = 3;
+  // Each pass reads all positions and all open algo orders (request weight 5 + 40, twice when something
+  // needs a second look): a period much shorter would spend the local exchange's 2,400 a minute.
+  const PERIOD = 5;
 
   describe('QT_ORPHAN_POLICY=flatten', () => {
     const harness = useHarness({ reconcileSeconds: PERIOD, orphanPolicy: 'flatten' });
@@ -155,13 +157,13 @@ describe('reconciliation when a position workflow is terminated', () => {
       const h = harness();
       const { symbol, pos, terminatedAt } = await positionWithoutWorkflow(h, 60);
 
-      await eventually(async () => ((await h.exchange.positions(symbol))[0]?.positionAmt ?? 0) === 0, 'reconciliation to flatten', 30_000);
+      await eventually(async () => ((await h.exchange.positions(symbol))[0]?.positionAmt ?? 0) === 0, 'reconciliation to flatten', 45_000);
       const elapsed = Date.now() - terminatedAt;
       // A period until the next pass, the second look, the order: well inside two periods plus slack on a busy machine.
       expect(elapsed).toBeLessThan(2 * PERIOD * 1000 + 10_000);
-      await eventually(async () => (await h.symbolState(symbol)).openPositionId === null, 'the loop to leave IN_POSITION', 30_000);
+      await eventually(async () => (await h.symbolState(symbol)).openPositionId === null, 'the loop to leave IN_POSITION', 45_000);
       expect((await closedRow(h, pos.positionId)).exitReason).toBe('ORPHAN_FLATTEN');
-      await eventually(async () => (await h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).query(riskBookQuery)).reservations.length === 0, 'the reservation to be released', 30_000);
+      await eventually(async () => (await h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).query(riskBookQuery)).reservations.length === 0, 'the reservation to be released', 45_000);
       // Each action is journaled as a risk event once its pass ends.
       await eventually(async () => (await h.journal.riskEvents(50)).some((e) => e.symbol === symbol && e.kind === 'RECONCILE_FLATTEN'), 'the flatten journaled as a risk event');
       expect(await h.exchange.openAlgoOrders(symbol)).toEqual([]);
@@ -180,14 +182,14 @@ describe('reconciliation when a position workflow is terminated', () => {
       const owner = await eventually(async () => {
         const s = await h.symbolState(symbol);
         return s.openPositionId && s.openPositionId !== pos.positionId ? s.openPositionId : null;
-      }, 'the loop to adopt the exposure', 30_000);
+      }, 'the loop to adopt the exposure', 45_000);
       expect(Date.now() - terminatedAt).toBeLessThan(2 * PERIOD * 1000 + 10_000);
       const adopted = await h.client.workflow.getHandle(positionWorkflowId(owner)).query(positionStateQuery);
       expect(adopted.adopt?.quantity).toBeCloseTo(Math.abs(quantity), 10);
       await eventually(async () => {
         const stops = await h.exchange.openAlgoOrders(symbol);
         return stops.length === 1 && stops[0]!.clientAlgoId.startsWith(adopted.orderIdStem) ? stops : null;
-      }, 'exactly the new owner\'s stop on the exchange', 30_000);
+      }, 'exactly the new owner\'s stop on the exchange', 45_000);
       expect((await h.exchange.positions(symbol))[0]!.positionAmt).toBe(quantity);
       expect(await entryOrders(h, symbol)).toHaveLength(1);
       expect((await closedRow(h, pos.positionId)).exitReason).toBe('ADOPTED');

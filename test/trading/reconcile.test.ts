@@ -41,7 +41,7 @@ const riskKinds = async (h: Harness, symbol: string) => (await h.journal.riskEve
 describe('startup reconciliation', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ reconcileSeconds: 2, orphanPolicy: 'flatten' });
+    h = await startHarness({ reconcileSeconds: 5, orphanPolicy: 'flatten' });
   });
   afterAll(async () => h?.close());
 
@@ -78,7 +78,7 @@ describe('startup reconciliation', () => {
 describe.runIf(POSITION_ADOPTION_MODE)('startup reconciliation adopting (QT_ORPHAN_POLICY=adopt)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ reconcileSeconds: 2, orphanPolicy: 'adopt' });
+    h = await startHarness({ reconcileSeconds: 5, orphanPolicy: 'adopt' });
   });
   afterAll(async () => h?.close());
 
