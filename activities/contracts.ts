@@ -2,6 +2,8 @@ import type { ExitReason, PositionSide, ScoredSignal } from '../core/types.js';
 import type { RiskVerdict } from '../core/risk.js';
 import type { CloseEvidence, JournalWrite, Notice, OrderAnswer, Reading, StopAnswer } from '../core/position-lifecycle.js';
 import type { FillFact, OrderFact } from '../core/position-orders.js';
+import type { Observation, ReconcileAction } from '../core/reconcile.js';
+import type { ActionOutcome, ReconcileResult } from '../workflows/book-contracts.js';
 
 /**
  * The activity surface the workflows call. Types only, so workflow code can import it without
@@ -13,9 +15,51 @@ export interface DecisionRecord {
   symbol: string;
   seq: number;
   signal: ScoredSignal;
-  /** ENTER, WOULD_TRADE, RISK_REJECTED or a SkipReason. */
+  /** ENTER, WOULD_TRADE, RISK_REJECTED, RISK_UNAVAILABLE, OWNERSHIP_UNKNOWN or a SkipReason. */
   decision: string;
   reason: string;
+  /** The loop instance and run that decided; with `seq` the journal's key. */
+  instanceId?: string;
+  runId?: string;
+  /** Workflow time of the decision (a record written late keeps its own time). */
+  at?: number;
+}
+
+export interface EntryReservation {
+  positionId: string;
+  symbol: string;
+  notional: number;
+  leverage: number;
+  /** Unique per tick of a run: a retried activity is answered once by the risk book. */
+  attemptKey: string;
+  /** Check only (execution disabled): nothing is reserved. */
+  dryRun?: boolean;
+  /** Count exposure taken over from the exchange, whatever the limits say. */
+  adopt?: boolean;
+}
+
+export interface LivePosition {
+  /** A running position workflow on the symbol. */
+  owner: { positionId: string; side: PositionSide | null } | null;
+  /** Exchange exposure on the symbol that no running workflow owns (confirmed by a second look). */
+  exposure: { positionAmt: number; entryPrice: number; markPrice: number } | null;
+}
+
+export interface FlattenRequest {
+  symbol: string;
+  /** Deterministic: a retry finds the order instead of sending a second one. */
+  clientOrderId: string;
+  /** The journal position the exposure belongs to, when known (settled from the flatten's fills). */
+  positionId: string | null;
+  reason: 'KILL_FLATTEN' | 'ORPHAN_FLATTEN';
+}
+
+export interface FlattenResult {
+  flattened: boolean;
+  netPnl: number;
+  /** Exchange time of the flatten's fill. */
+  venueTime: number | null;
+  detail: string;
 }
 
 export interface EntryRequest {
@@ -109,4 +153,23 @@ export interface TradingActivities extends PositionActivities {
   closePosition(req: ExitRequest): Promise<ExitResult>;
   settleProtectiveStop(req: StopSettlement): Promise<Extract<ExitResult, { status: 'CLOSED' }>>;
   journalEntryFailure(req: { positionId: string; workflowId: string; symbol: string; side: PositionSide; reason: string }): Promise<void>;
+
+  // ---- book-wide risk, ownership, reconciliation ----
+  /** Decisions buffered while the journal was down are written with the next ones; `dropped` counts those lost to the bound. */
+  journalDecisions(req: { records: DecisionRecord[]; dropped: number }): Promise<void>;
+  /** Reserve entry capacity in the risk book (atomic across symbols), after checking the symbol is flat. */
+  reserveEntry(req: EntryReservation): Promise<RiskVerdict>;
+  /** The live position on a symbol: its running workflow, or exposure nobody owns. */
+  findLivePosition(req: { symbol: string; knownPositionId: string | null }): Promise<LivePosition>;
+  /** Close a symbol's exposure with a reduce-only MARKET order, without a position workflow. */
+  flattenSymbol(req: FlattenRequest): Promise<FlattenResult>;
+  loadKillSwitch(): Promise<{ on: boolean; reason: string | null }>;
+  persistKillSwitch(req: { on: boolean; reason: string | null }): Promise<void>;
+  observeBook(req: Record<string, never>): Promise<Observation>;
+  cancelStaleStop(req: Extract<ReconcileAction, { kind: 'CANCEL_STOP' }>): Promise<string>;
+  settleOrphanRow(req: Extract<ReconcileAction, { kind: 'SETTLE_ROW' }>): Promise<{ netPnl: number; venueTime: number | null; detail: string }>;
+  /** Net P&L and venue close time of a position the journal knows closed (0 / null when it has no row). */
+  closedPositionPnl(req: { positionId: string }): Promise<{ netPnl: number; venueTime: number | null }>;
+  /** Log a pass, keep it for /health, and journal action outcomes as risk events; returns how many were journaled. */
+  recordReconciliation(req: { result: ReconcileResult; unjournaled: ActionOutcome[] }): Promise<number>;
 }

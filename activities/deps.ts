@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { RiskLimits } from '../core/risk.js';
 import type { FuturesExchange } from '../exchange/types.js';
@@ -7,6 +8,14 @@ import type { CandleSource } from './market-data.js';
 import type { Metrics } from './metrics.js';
 import type { SignalLog } from './signal-log.js';
 import type { SignalSource } from './signal-source.js';
+import type { WorkerStatus } from './worker-status.js';
+
+/** Temporal as the book-wide activities see it: the risk book, visibility of running workflows. */
+export interface TemporalPort {
+  client: Client;
+  /** The task queue of this deployment: its book-wide workflows and the workflows reconciliation looks at. */
+  taskQueue: string;
+}
 
 /** The adapters and in-process helpers every activity group is built from. */
 export interface ActivityDeps {
@@ -20,6 +29,9 @@ export interface ActivityDeps {
   metrics: Metrics;
   /** How long one account position read serves every position workflow of the worker (default 1 s). */
   accountReadMaxAgeMs?: number;
+  temporal: TemporalPort;
+  /** What /health reports: loop ticks, the last reconciliation. */
+  status: WorkerStatus;
 }
 
 /** Attempt number of the running activity (1 on the first try). */

@@ -2,12 +2,15 @@ import type { TradingActivities } from './contracts.js';
 import type { ActivityDeps } from './deps.js';
 import { entryActivities } from './entry.js';
 import { exitActivities } from './exit.js';
+import { flattenActivities } from './flatten.js';
 import { journalActivities } from './journal.js';
 import { AccountReader } from './account-reader.js';
 import { positionJournalActivities } from './position-journal.js';
 import { positionOrderActivities } from './position-orders.js';
 import { positionWatchActivities } from './position-watch.js';
+import { ownershipActivities } from './ownership.js';
 import { protectiveStopActivities } from './protective-stop.js';
+import { reconcileActivities } from './reconcile.js';
 import { riskActivities } from './risk.js';
 import { createSettlement } from './settlement.js';
 import { signalActivities } from './signal.js';
@@ -27,5 +30,8 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
     ...positionOrderActivities(deps),
     ...positionWatchActivities(deps, new AccountReader(deps.exchange, deps.accountReadMaxAgeMs)),
     ...positionJournalActivities(deps),
+    ...ownershipActivities(deps),
+    ...flattenActivities(deps, settlement),
+    ...reconcileActivities(deps, settlement),
   };
 }

@@ -4,14 +4,19 @@ import type { Journal } from '../journal/index.js';
 export type JournalPort = Pick<
   Journal,
   | 'recordSignal'
+  | 'recordSignals'
   | 'getPosition'
   | 'upsertOrder'
   | 'recordFills'
   | 'openPosition'
   | 'recordEntry'
   | 'closePosition'
+  | 'recordRiskEvent'
   | 'recordRiskEventOnce'
   | 'getGlobalKill'
+  | 'setGlobalKill'
   | 'realizedPnlSince'
   | 'openPositions'
+  | 'positions'
+  | 'ordersForPosition'
 >;

@@ -1,28 +1,49 @@
-import type { TradingActivities } from './contracts.js';
+import type { SignalRecord } from '../journal/types.js';
+import type { DecisionRecord, TradingActivities } from './contracts.js';
 import type { ActivityDeps } from './deps.js';
 
+const toSignalRecord = (r: DecisionRecord): SignalRecord => ({
+  workflowId: r.workflowId,
+  symbol: r.symbol,
+  seq: r.seq,
+  instanceId: r.instanceId ?? '',
+  runId: r.runId ?? '',
+  candleTime: r.signal.candleTime,
+  signal: r.signal.signal,
+  confidence: r.signal.confidence,
+  probHold: r.signal.probabilities.HOLD,
+  probBuy: r.signal.probabilities.BUY,
+  probSell: r.signal.probabilities.SELL,
+  model: r.signal.model,
+  price: r.signal.price,
+  decision: r.decision,
+  reason: r.reason,
+  at: new Date(r.at ?? Date.now()),
+});
+
 /** Journal writes of the symbol loop: one row per tick, and entry failures. */
-export function journalActivities({ journal, log, metrics }: ActivityDeps): Pick<TradingActivities, 'journalDecision' | 'journalEntryFailure'> {
+export function journalActivities({ journal, log, metrics }: ActivityDeps): Pick<TradingActivities, 'journalDecision' | 'journalDecisions' | 'journalEntryFailure'> {
+  const afterWrite = (r: DecisionRecord) => {
+    metrics.decisions.inc({ decision: r.decision });
+    if (r.decision === 'WOULD_TRADE') log.info({ symbol: r.symbol, signal: r.signal.signal }, `Would trade ${r.symbol} ${r.signal.signal} conf=${r.signal.confidence.toFixed(2)} (execution disabled)`);
+  };
   return {
-    async journalDecision({ workflowId, symbol, seq, signal, decision, reason }) {
-      await journal.recordSignal({
-        workflowId,
-        symbol,
-        seq,
-        candleTime: signal.candleTime,
-        signal: signal.signal,
-        confidence: signal.confidence,
-        probHold: signal.probabilities.HOLD,
-        probBuy: signal.probabilities.BUY,
-        probSell: signal.probabilities.SELL,
-        model: signal.model,
-        price: signal.price,
-        decision,
-        reason,
-        at: new Date(),
-      });
-      metrics.decisions.inc({ decision });
-      if (decision === 'WOULD_TRADE') log.info({ symbol, signal: signal.signal }, `Would trade ${symbol} ${signal.signal} conf=${signal.confidence.toFixed(2)} (execution disabled)`);
+    /** One decision per call: what loops recorded before decisions were buffered (their histories replay it). */
+    async journalDecision(rec) {
+      await journal.recordSignal(toSignalRecord(rec));
+      afterWrite(rec);
+    },
+
+    async journalDecisions({ records, dropped }) {
+      const result = await journal.recordSignals(records.map(toSignalRecord));
+      const symbol = records[0]?.symbol ?? null;
+      if (dropped > 0) {
+        await journal.recordRiskEvent({ kind: 'DECISIONS_DROPPED', symbol, detail: { count: dropped, reason: 'journal unreachable longer than the loop buffers' } });
+        log.error({ symbol, dropped }, `${dropped} decision(s) of ${symbol} were dropped while the journal was unreachable`);
+      }
+      if (result.collisions > 0) log.error({ symbol, collisions: result.collisions }, `journal key collision on ${symbol}: ${result.collisions} decision(s) kept as SIGNAL_KEY_COLLISION risk events`);
+      if (records.length > 1) log.info({ symbol, written: result.inserted }, `Journal caught up: ${records.length} decisions of ${symbol} written`);
+      records.forEach(afterWrite);
     },
 
     async journalEntryFailure({ positionId, symbol, side, reason }) {

@@ -1,20 +1,95 @@
-import { checkRisk } from '../core/risk.js';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { checkRisk, type RiskVerdict } from '../core/risk.js';
+import { RISK_REJECTED_FAILURE, adoptReservationSignal, previewReserveQuery, reserveUpdate, riskBookWorkflowId } from '../workflows/book-contracts.js';
+import type { ReserveRequest } from '../core/risk-book.js';
 import type { TradingActivities } from './contracts.js';
 import type { ActivityDeps } from './deps.js';
+import { bounded } from './temporal-views.js';
 
 function startOfUtcDay(now = Date.now()): Date {
   const d = new Date(now);
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 }
 
-/** The book-wide risk check before an entry. */
-export function riskActivities({ journal, log, risk }: ActivityDeps): Pick<TradingActivities, 'checkEntryRisk'> {
+type RiskActivities = Pick<TradingActivities, 'checkEntryRisk' | 'reserveEntry' | 'loadKillSwitch' | 'persistKillSwitch'>;
+
+/**
+ * Book-wide risk. Entries reserve capacity in the risk-book workflow (see workflows/risk-book.ts for
+ * why a workflow rather than a locked Postgres table) after checking that the symbol is flat on the
+ * exchange, so a loop can never enter on top of exposure it does not know about.
+ */
+export function riskActivities({ exchange: ex, journal, log, risk, temporal }: ActivityDeps): RiskActivities {
+  const bookId = riskBookWorkflowId(temporal.taskQueue);
+  const startBook = () =>
+    new WithStartWorkflowOperation('riskBookWorkflow', {
+      workflowId: bookId,
+      taskQueue: temporal.taskQueue,
+      args: [{}],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: 'risk book: reservations, kill switch, daily P&L',
+    });
+  async function reserve(request: ReserveRequest, attemptKey: string): Promise<RiskVerdict> {
+    try {
+      return await bounded(temporal.client, () =>
+        temporal.client.workflow.executeUpdateWithStart(reserveUpdate, { args: [request], updateId: `reserve-${attemptKey}`, startWorkflowOperation: startBook() }),
+      );
+    } catch (err) {
+      // The book refused it in its validator (nothing was written): the refusal carries the verdict.
+      const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === RISK_REJECTED_FAILURE && cause.details?.[0]) return cause.details[0] as RiskVerdict;
+      throw err;
+    }
+  }
+
+  async function preview(request: ReserveRequest): Promise<RiskVerdict> {
+    return bounded(temporal.client, () => temporal.client.workflow.getHandle(bookId).query(previewReserveQuery, request));
+  }
+
   return {
+    /**
+     * The journal-based check of loops from before the risk book: their histories replay it. It counts
+     * journaled positions only and is not atomic across symbols; nothing new calls it.
+     */
     async checkEntryRisk(p) {
       const [kill, open, pnl] = await Promise.all([journal.getGlobalKill(), journal.openPositions(), journal.realizedPnlSince(startOfUtcDay())]);
-      const verdict = checkRisk(p, { globalKill: kill.on, openPositions: open, realizedPnlToday: pnl }, risk());
-      if (!verdict.approved) log.info({ symbol: p.symbol, rule: verdict.rule }, `Risk rejected ${p.symbol}: ${verdict.detail}`);
+      return checkRisk(p, { globalKill: kill.on, openPositions: open, realizedPnlToday: pnl }, risk());
+    },
+
+    async reserveEntry(req): Promise<RiskVerdict> {
+      if (req.adopt) {
+        await bounded(temporal.client, () =>
+          temporal.client.workflow.signalWithStart('riskBookWorkflow', {
+            workflowId: bookId,
+            taskQueue: temporal.taskQueue,
+            args: [{}],
+            signal: adoptReservationSignal,
+            signalArgs: [{ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage }],
+          }),
+        );
+        return { approved: true };
+      }
+      // Any failure here (exchange or Temporal unreachable) fails the activity: the loop refuses the entry.
+      const [positions, venueTime] = await Promise.all([ex.positions(req.symbol), ex.venueTime(req.symbol)]);
+      const exposure = positions.find((p) => p.symbol === req.symbol && p.positionAmt !== 0);
+      if (exposure) {
+        log.warn({ symbol: req.symbol, positionAmt: exposure.positionAmt }, `Entry refused on ${req.symbol}: the exchange already holds ${exposure.positionAmt} that this loop does not own`);
+        return { approved: false, rule: 'UNOWNED_EXPOSURE', detail: `${req.symbol} holds ${exposure.positionAmt} on the exchange without an owner in this loop` };
+      }
+      const request: ReserveRequest = { positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage, venueTime, limits: risk() };
+      const verdict = req.dryRun ? await preview(request) : await reserve(request, req.attemptKey);
+      if (!verdict.approved) log.info({ symbol: req.symbol, rule: verdict.rule }, `Risk rejected ${req.symbol}: ${verdict.detail}`);
       return verdict;
+    },
+
+    async loadKillSwitch() {
+      const kill = await journal.getGlobalKill();
+      return { on: kill.on, reason: kill.reason };
+    },
+
+    async persistKillSwitch({ on, reason }) {
+      await journal.setGlobalKill(on, reason);
+      log.info({ on, reason }, `Global kill switch ${on ? 'ON' : 'OFF'} persisted to the journal`);
     },
   };
 }

@@ -11,6 +11,7 @@ export function signalActivities(deps: ActivityDeps): Pick<TradingActivities, 'e
     async evaluateSignal({ symbol, dueAt }) {
       const started = performance.now();
       if (dueAt !== undefined) metrics.recordTickLateness(Math.max(0, Date.now() - dueAt) / 1000);
+      deps.status.tick(symbol);
       const { candles, problem, features }: ClosedCandles =
         deps.signals.needsCandles === false
           ? { candles: [], problem: null }

@@ -2,12 +2,14 @@ import type { Logger } from 'pino';
 import type { RiskLimits } from '../core/risk.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import type { TradingActivities } from './contracts.js';
+import type { TemporalPort } from './deps.js';
 import { createActivities } from './index.js';
 import type { JournalPort } from './journal-port.js';
 import { CandleCache, type CandleSource } from './market-data.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { SignalLog } from './signal-log.js';
 import type { SignalSource } from './signal-source.js';
+import { WorkerStatus } from './worker-status.js';
 
 export interface ActivityWiring {
   exchange: FuturesExchange;
@@ -23,11 +25,13 @@ export interface ActivityWiring {
   summaryWindowMs: number;
   /** How long one account position read serves every position workflow of the worker (default 1 s). */
   accountReadMaxAgeMs?: number;
+  temporal: TemporalPort;
 }
 
-/** The activities with their in-process helpers (candle cache, signal summary, metrics) built once. */
-export function wireActivities(w: ActivityWiring): { activities: TradingActivities; metrics: Metrics } {
+/** The activities with their in-process helpers (candle cache, signal summary, metrics, status) built once. */
+export function wireActivities(w: ActivityWiring): { activities: TradingActivities; metrics: Metrics; status: WorkerStatus } {
   const metrics = createMetrics();
+  const status = new WorkerStatus();
   const activities = createActivities({
     exchange: w.exchange,
     journal: w.journal,
@@ -38,6 +42,8 @@ export function wireActivities(w: ActivityWiring): { activities: TradingActiviti
     signalLog: new SignalLog(w.log, w.summaryWindowMs),
     ...(w.accountReadMaxAgeMs !== undefined ? { accountReadMaxAgeMs: w.accountReadMaxAgeMs } : {}),
     metrics,
+    temporal: w.temporal,
+    status,
   });
-  return { activities, metrics };
+  return { activities, metrics, status };
 }

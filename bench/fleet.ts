@@ -26,7 +26,7 @@ import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
 import { CANDLE_MARGIN, installTemporalLogger } from '../worker/runtime.js';
 import { createTradingWorker } from '../worker/create-worker.js';
-import { mapLimit } from '../client/fleet.js';
+import { mapLimit } from '../core/map-limit.js';
 import { symbolWorkflowId } from '../workflows/contracts.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { percentile } from './stats.js';
@@ -107,6 +107,7 @@ try {
   await journal.migrate();
   stops.push(() => journal.close());
   const signals = await createSignalService({ primaryDir: args.model!, staleAfterMs: Number.POSITIVE_INFINITY, logger: log });
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   const { activities, metrics } = wireActivities({
     exchange,
     journal,
@@ -115,6 +116,7 @@ try {
     risk: () => DEFAULT_RISK_LIMITS,
     log,
     summaryWindowMs: intervalS * 1000,
+    temporal: { client, taskQueue: 'bench' },
   });
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await createTradingWorker({ connection, namespace: 'default', taskQueue: 'bench', activities });
@@ -123,7 +125,6 @@ try {
     worker.shutdown();
     await running;
   });
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   const params = { ...DEFAULT_PARAMS, checkIntervalSeconds: intervalS };
   const t0 = Date.now();
   await mapLimit(symbols, 16, (symbol) =>

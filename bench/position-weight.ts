@@ -21,7 +21,7 @@ import { DEFAULT_RISK_LIMITS } from '../core/risk.js';
 import type { Candle, ScoredSignal } from '../core/types.js';
 import { holdSignal, type SignalSource } from '../activities/signal-source.js';
 import { wireActivities } from '../activities/wiring.js';
-import { mapLimit } from '../client/fleet.js';
+import { mapLimit } from '../core/map-limit.js';
 import { createExchange } from '../exchange/index.js';
 import { startLocalExchange } from '../exchange/sim/server.js';
 import { startEmbeddedPostgres } from '../infra/postgres.js';
@@ -68,6 +68,8 @@ try {
   const journal = await Journal.connect(pg.url);
   await journal.migrate();
   stops.push(() => journal.close());
+  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  stops.push(() => client.connection.close());
   const { activities } = wireActivities({
     exchange,
     journal,
@@ -77,6 +79,7 @@ try {
     log: pino({ level: 'silent' }),
     summaryWindowMs: 15_000,
     accountReadMaxAgeMs: Number(args['account-read-ms']),
+    temporal: { client, taskQueue: 'weight' },
   });
   const connection = await NativeConnection.connect({ address: temporal.address });
   const worker = await createTradingWorker({ connection, namespace: 'default', taskQueue: 'weight', activities });
@@ -85,8 +88,6 @@ try {
     worker.shutdown();
     await running;
   });
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  stops.push(() => client.connection.close());
 
   const params = { ...DEFAULT_PARAMS };
   await mapLimit(symbols, 8, async (symbol) => {

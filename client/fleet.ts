@@ -1,5 +1,6 @@
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { AppConfig } from '../core/config.js';
+import { mapLimit } from '../core/map-limit.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
 import { SA_SYMBOL } from '../workflows/search-attributes.js';
@@ -45,10 +46,11 @@ export async function isRunning(client: Client, workflowId: string): Promise<boo
   }
 }
 
-/** Ids of running symbol workflows, from visibility (falls back to the configured list). */
-export async function runningSymbols(client: Client): Promise<string[]> {
+/** Symbols of running symbol workflows (of one task queue, i.e. one deployment, when given), from visibility. */
+export async function runningSymbols(client: Client, taskQueue?: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowType = 'symbolWorkflow' AND ExecutionStatus = 'Running'` })) {
+  const scope = taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '';
+  for await (const wf of client.workflow.list({ query: `WorkflowType = 'symbolWorkflow' AND ExecutionStatus = 'Running'${scope}` })) {
     out.push(wf.workflowId.replace(/^qt-symbol-/, ''));
   }
   return out.sort();
@@ -60,17 +62,4 @@ export function symbolHandle(client: Client, symbol: string): WorkflowHandle<typ
 
 export async function querySymbol(client: Client, symbol: string) {
   return symbolHandle(client, symbol).query(symbolStateQuery);
-}
-
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type AppConfig } from '../core/config.js';
 import { registerTradingCommands } from './commands/trading.js';
+import { registerSafetyCommands } from './commands/safety.js';
 import { registerStackCommands } from './commands/stack.js';
 import { registerExchangeCommands } from './commands/exchange.js';
 import { registerDataCommands } from './commands/data.js';
@@ -17,6 +18,7 @@ const program = new Command('qt')
 
 registerStackCommands(program, config);
 registerTradingCommands(program, config);
+registerSafetyCommands(program, config);
 registerExchangeCommands(program);
 registerDataCommands(program);
 registerMlCommands(program);

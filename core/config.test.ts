@@ -13,6 +13,10 @@ describe('configuration', () => {
     expect(c.enableExecution && c.enableAiTrading && c.eventDrivenMode).toBe(true);
     expect(c.symbols).toEqual(DEFAULT_SYMBOLS);
     expect(c.symbols).toHaveLength(45);
+    expect(c.risk.maxOrderNotional).toBe(1000);
+    expect(c.reconcileSeconds).toBe(60);
+    expect(c.orphanPolicy).toBe('adopt');
+    expect(loadConfig({ QT_ORPHAN_POLICY: 'Flatten', QT_RECONCILE_SECONDS: '30' })).toMatchObject({ orphanPolicy: 'flatten', reconcileSeconds: 30 });
   });
 
   it('mixes USDT and USDC symbols by default, one per coin, the USDC ones as the seed traded them', () => {
@@ -43,6 +47,10 @@ describe('configuration', () => {
       [{ QT_MARKET_DATA: 'tape' }, /^QT_MARKET_DATA: expected one of live\|replay/],
       [{ QT_REPLAY_START: 'yesterday' }, /^QT_REPLAY_START: /],
       [{ QT_REPLAY_START: '175668480000' }, /^QT_REPLAY_START: .*neither epoch seconds \(10 digits\) nor epoch milliseconds/],
+      [{ QT_MAX_ORDER_NOTIONAL: '0' }, /^QT_MAX_ORDER_NOTIONAL: must be between/],
+      [{ QT_POSITION_NOTIONAL: '2000' }, /^QT_POSITION_NOTIONAL: 2000 exceeds QT_MAX_ORDER_NOTIONAL=1000/],
+      [{ QT_RECONCILE_SECONDS: '0' }, /^QT_RECONCILE_SECONDS: /],
+      [{ QT_ORPHAN_POLICY: 'ignore' }, /^QT_ORPHAN_POLICY: expected one of adopt\|flatten/],
     ];
     for (const [env, msg] of bad) {
       const err = (() => {

@@ -1,6 +1,12 @@
 import { DEFAULT_PARAMS, PARAM_ENV, ParamError, checkParam, type TradingParams } from './params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from './risk.js';
 import { quoteAsset } from './types.js';
+import type { OrphanPolicy } from './reconcile.js';
+
+export type { OrphanPolicy } from './reconcile.js';
+
+/** Task queue of a default deployment (QT_TASK_QUEUE); its book-wide workflows get the short ids. */
+export const DEFAULT_TASK_QUEUE = 'quantum-trader';
 
 /**
  * The seed's 45 symbols as it traded them: USDT- and USDC-margined, each as Binance lists it. The seed's
@@ -41,6 +47,10 @@ export interface AppConfig {
   replayStart: number | null;
   params: TradingParams;
   risk: RiskLimits;
+  /** Seconds between reconciliation passes (exchange vs workflows vs journal). */
+  reconcileSeconds: number;
+  /** What reconciliation does with exchange exposure nobody owns. */
+  orphanPolicy: OrphanPolicy;
   modelDir: string;
   backupModelDir: string;
   /** Refuse a model whose card says it loses to the baselines unless this is set. */
@@ -223,9 +233,12 @@ export function loadConfig(env: Env): AppConfig {
     maxSymbolNotional: num(env, 'QT_MAX_SYMBOL_NOTIONAL', DEFAULT_RISK_LIMITS.maxSymbolNotional, 0, 1e12),
     dailyLossLimit: num(env, 'QT_DAILY_LOSS_LIMIT', DEFAULT_RISK_LIMITS.dailyLossLimit, 0, 1e12),
     maxLeverage: num(env, 'QT_MAX_LEVERAGE', DEFAULT_RISK_LIMITS.maxLeverage, 1, 125, true),
+    maxOrderNotional: num(env, 'QT_MAX_ORDER_NOTIONAL', DEFAULT_RISK_LIMITS.maxOrderNotional, 1, 1e12),
   };
   const p = params(env);
   if (p.leverage > risk.maxLeverage) throw new ConfigError('QT_LEVERAGE', `${p.leverage} exceeds QT_MAX_LEVERAGE=${risk.maxLeverage}`);
+  if (p.positionNotional > risk.maxOrderNotional)
+    throw new ConfigError('QT_POSITION_NOTIONAL', `${p.positionNotional} exceeds QT_MAX_ORDER_NOTIONAL=${risk.maxOrderNotional}`);
   return {
     symbols: env.QT_SYMBOLS ? parseSymbols(env.QT_SYMBOLS) : [...DEFAULT_SYMBOLS],
     paperTrading,
@@ -239,6 +252,8 @@ export function loadConfig(env: Env): AppConfig {
     replayStart: env.QT_REPLAY_START ? parseTime(env.QT_REPLAY_START, 'QT_REPLAY_START') : null,
     params: p,
     risk,
+    reconcileSeconds: num(env, 'QT_RECONCILE_SECONDS', 60, 1, 86_400),
+    orphanPolicy: oneOf(env, 'QT_ORPHAN_POLICY', ['adopt', 'flatten'] as const, 'adopt'),
     modelDir: env.QT_MODEL_DIR?.trim() || 'models/xgb-v1',
     backupModelDir: env.QT_BACKUP_MODEL_DIR?.trim() || 'models/tft-v1',
     allowUnprovenModel: bool(env, 'QT_ALLOW_UNPROVEN_MODEL', false),
@@ -248,7 +263,7 @@ export function loadConfig(env: Env): AppConfig {
     temporalDevPort: num(env, 'QT_TEMPORAL_PORT', 7233, 0, 65535, true),
     temporalUiPort: num(env, 'QT_TEMPORAL_UI_PORT', 8233, 0, 65535, true),
     temporalNamespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
-    taskQueue: env.QT_TASK_QUEUE?.trim() || 'quantum-trader',
+    taskQueue: env.QT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE,
     databaseUrl: env.DATABASE_URL?.trim() || null,
     exchangeUrl: exchangeUrlSetting(env, venue),
     signalSource: signalSourceSetting(env, venue),

@@ -3,9 +3,11 @@ export interface RiskLimits {
   maxOpenPositions: number;
   maxTotalNotional: number;
   maxSymbolNotional: number;
-  /** Realized loss today (UTC) at which new entries halt; a positive number. */
+  /** Realized loss (net of fees) in the venue's current UTC day at which new entries halt; a positive number. */
   dailyLossLimit: number;
   maxLeverage: number;
+  /** Hard cap on one entry order's notional, whatever the sizing asks for. */
+  maxOrderNotional: number;
 }
 
 export const DEFAULT_RISK_LIMITS: RiskLimits = {
@@ -14,12 +16,13 @@ export const DEFAULT_RISK_LIMITS: RiskLimits = {
   maxSymbolNotional: 500,
   dailyLossLimit: 100,
   maxLeverage: 10,
+  maxOrderNotional: 1_000,
 };
 
 export interface BookSnapshot {
   globalKill: boolean;
   openPositions: { symbol: string; notional: number }[];
-  /** Realized P&L since 00:00 UTC, fees included (negative = loss). */
+  /** Realized P&L of the venue's current UTC day, fees included (negative = loss). */
   realizedPnlToday: number;
 }
 
@@ -33,6 +36,10 @@ export type RiskVerdict = { approved: true } | { approved: false; rule: string; 
 
 export function checkRisk(p: EntryProposal, book: BookSnapshot, limits: RiskLimits): RiskVerdict {
   const reject = (rule: string, detail: string): RiskVerdict => ({ approved: false, rule, detail });
+  // Hard caps first: a malformed or oversized order is refused whatever the book holds.
+  if (!Number.isFinite(p.notional) || p.notional <= 0) return reject('INVALID_ORDER', `notional ${p.notional} is not a positive number`);
+  if (p.notional > limits.maxOrderNotional) return reject('ORDER_NOTIONAL', `order notional ${p.notional.toFixed(2)} above cap ${limits.maxOrderNotional}`);
+  if (!Number.isInteger(p.leverage) || p.leverage < 1) return reject('LEVERAGE', `leverage ${p.leverage} is not a positive integer`);
   if (book.globalKill) return reject('GLOBAL_KILL', 'global kill switch is on');
   if (-book.realizedPnlToday >= limits.dailyLossLimit)
     return reject('DAILY_LOSS', `realized today ${book.realizedPnlToday.toFixed(2)} breaches the daily loss limit ${limits.dailyLossLimit}`);

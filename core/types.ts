@@ -45,7 +45,13 @@ export type ExitReason =
   /** The exchange refused the protective stop, so the position was closed at once. */
   | 'PROTECTION_FAILED'
   /** Flat on the exchange without the agent's orders (closed by hand or liquidated). */
-  | 'CLOSED_EXTERNALLY';
+  | 'CLOSED_EXTERNALLY'
+  /** Exposure nobody owned, closed by reconciliation (QT_ORPHAN_POLICY=flatten, or a kill with flatten). */
+  | 'ORPHAN_FLATTEN'
+  /** The journal row of a position whose workflow is gone, handed to the workflow that adopted its exposure. */
+  | 'ADOPTED'
+  /** Settled by reconciliation from the exchange's fills after the position's workflow was gone. */
+  | 'RECONCILED';
 
 export function sideForSignal(signal: Signal): PositionSide | null {
   if (signal === 'BUY') return 'LONG';

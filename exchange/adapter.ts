@@ -142,6 +142,11 @@ export class BinanceFuturesAdapter implements FuturesExchange {
     return num((t as { price?: unknown }).price);
   }
 
+  async venueTime(symbol: string): Promise<number> {
+    const m = await this.call('venueTime', 'GET /fapi/v1/premiumIndex', { symbol }, () => this.#client.getMarkPrice({ symbol }));
+    return num(m.time);
+  }
+
   async markPrices(): Promise<Map<string, number>> {
     const all = await this.call('markPrices', 'GET /fapi/v1/premiumIndex', {}, () => this.#client.getMarkPrice());
     return new Map(all.map((m) => [m.symbol, num(m.markPrice)]));
@@ -259,6 +264,11 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   async getAlgoOrder(_symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null> {
     const a = await this.nullIfMissing(() => this.call('getAlgoOrder', 'GET /fapi/v1/algoOrder', {}, () => this.#client.getAlgoOrder({ clientAlgoId })));
     return a ? parseAlgo(a as unknown as Raw) : null;
+  }
+
+  async openAlgoOrders(symbol?: string): Promise<AlgoOrderState[]> {
+    const rows = (await this.call('openAlgoOrders', 'GET /fapi/v1/openAlgoOrders', definedOnly({ symbol }), () => this.#client.getOpenAlgoOrders(definedOnly({ symbol })))) as unknown as Raw[];
+    return rows.map(parseAlgo);
   }
 
   async cancelAlgoOrder(_symbol: string, clientAlgoId: string): Promise<void> {

@@ -99,6 +99,11 @@ export interface FuturesExchange {
   markPrice(symbol: string): Promise<number>;
   /** Price of the latest trade (ticker price): a second opinion on the mark before an entry is sized. */
   lastPrice(symbol: string): Promise<number>;
+  /**
+   * The venue's clock (epoch ms) from the symbol's mark price record: the exchange's time live, the
+   * replay's market time on the local exchange. Daily limits count in this clock.
+   */
+  venueTime(symbol: string): Promise<number>;
   markPrices(): Promise<Map<string, number>>;
   balances(): Promise<Balance[]>;
   positions(symbol?: string): Promise<PositionInfo[]>;
@@ -115,5 +120,7 @@ export interface FuturesExchange {
   /** Conditional order through the Algo Order API: closePosition=true, workingType=MARK_PRICE. */
   placeStopOrder(req: StopOrderRequest): Promise<AlgoOrderState>;
   getAlgoOrder(symbol: string, clientAlgoId: string): Promise<AlgoOrderState | null>;
+  /** Open (not yet triggered) conditional orders, of one symbol or all. */
+  openAlgoOrders(symbol?: string): Promise<AlgoOrderState[]>;
   cancelAlgoOrder(symbol: string, clientAlgoId: string): Promise<void>;
 }

@@ -3,7 +3,7 @@ import { migrate } from './migrate.js';
 import { pnlReport, type PnlGrouping, type PnlReport } from './pnl-report.js';
 import type {
   FillRecord, FillRow, GlobalKill, OpenPositionSummary, OrderRecord, OrderRow, PnlSummary, PositionClose,
-  PositionOpen, PositionRow, RiskEvent, SignalRecord, SignalRow, TimeInput,
+  PositionOpen, PositionRow, RiskEvent, SignalRecord, SignalRow, SignalWriteResult, TimeInput,
 } from './types.js';
 
 const NUMERIC_OID = 1700;
@@ -42,8 +42,15 @@ const FILL_COLUMNS = `symbol, trade_id AS "tradeId", order_id AS "orderId", clie
 export class Journal {
   private constructor(readonly pool: pg.Pool) {}
 
-  static async connect(url: string, options: { max?: number } = {}): Promise<Journal> {
-    const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types: numericTypes });
+  static async connect(url: string, options: { max?: number; connectTimeoutMs?: number } = {}): Promise<Journal> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.max ?? 10,
+      types: numericTypes,
+      // Without these a stopped or unreachable server makes a query wait forever (pg's default).
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      query_timeout: 15_000,
+    });
     // An idle client losing its server (restart) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     await pool.query('SELECT 1');
@@ -52,24 +59,83 @@ export class Journal {
 
   /** Applies pending migrations; returns the versions applied by this call. */
   migrate(): Promise<number[]> {
-    return migrate(this.pool);
+    return this.withClient((client) => migrate(client));
+  }
+
+  /**
+   * A client checked out for a transaction. pg emits 'error' on a checked-out client whose server goes
+   * away, and nothing listens to it then: without this listener a Postgres restart would crash the
+   * process. The broken client is discarded instead of returned to the pool.
+   */
+  private async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      return await fn(client);
+    } catch (err) {
+      broken ??= err instanceof Error && /terminat|ECONN|closed/i.test(err.message) ? err : undefined;
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {
     await this.pool.end();
   }
 
-  /** Books one tick's signal and decision; false when (symbol, seq) was already booked. */
+  /** Books one tick's signal and decision; false when its key was already booked. */
   async recordSignal(row: SignalRecord): Promise<boolean> {
-    const result = await this.pool.query(
+    return (await this.recordSignals([row])).inserted === 1;
+  }
+
+  /**
+   * Books ticks' signals and decisions, keyed by (symbol, run id, tick seq). A key already booked with
+   * the same decision is a retry and changes nothing. A key already booked with a *different* decision
+   * cannot come from a retry: the row is kept in a SIGNAL_KEY_COLLISION risk event rather than dropped,
+   * and counted in `collisions` so the caller can raise it.
+   */
+  async recordSignals(rows: SignalRecord[]): Promise<SignalWriteResult> {
+    const result: SignalWriteResult = { inserted: 0, duplicates: 0, collisions: 0 };
+    if (rows.length === 0) return result;
+    const columns = 16;
+    const values: unknown[] = [];
+    const tuples = rows.map((row, i) => {
+      values.push(row.workflowId, row.symbol, row.seq, toDate(row.candleTime), row.signal, row.confidence, row.probHold,
+        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at), row.instanceId ?? '', row.runId ?? '');
+      return `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`;
+    });
+    const inserted = await this.pool.query<{ symbol: string; run_id: string; seq: number }>(
       `INSERT INTO signals (workflow_id, symbol, seq, candle_time, signal, confidence, prob_hold, prob_buy, prob_sell,
-         model, price, decision, reason, at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-       ON CONFLICT (symbol, seq) DO NOTHING`,
-      [row.workflowId, row.symbol, row.seq, toDate(row.candleTime), row.signal, row.confidence, row.probHold,
-        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at)],
+         model, price, decision, reason, at, instance_id, run_id)
+       VALUES ${tuples.join(', ')}
+       ON CONFLICT (symbol, run_id, seq) DO NOTHING
+       RETURNING symbol, run_id, seq`,
+      values,
     );
-    return result.rowCount === 1;
+    result.inserted = inserted.rowCount ?? 0;
+    const key = (symbol: string, runId: string, seq: number) => `${symbol}|${runId}|${seq}`;
+    const fresh = new Set(inserted.rows.map((r) => key(r.symbol, r.run_id, r.seq)));
+    const conflicting = rows.filter((r) => !fresh.has(key(r.symbol, r.runId ?? '', r.seq)));
+    for (const row of conflicting) {
+      const existing = await this.pool.query<{ decision: string; signal: string; candle_time: Date }>(
+        'SELECT decision, signal, candle_time FROM signals WHERE symbol = $1 AND run_id = $2 AND seq = $3',
+        [row.symbol, row.runId ?? '', row.seq],
+      );
+      const prior = existing.rows[0];
+      if (prior && prior.decision === row.decision && prior.signal === row.signal && prior.candle_time.getTime() === toDate(row.candleTime).getTime()) {
+        result.duplicates++;
+        continue;
+      }
+      result.collisions++;
+      await this.recordRiskEvent({ kind: 'SIGNAL_KEY_COLLISION', symbol: row.symbol, detail: { kept: prior ?? null, refused: { ...row, candleTime: toDate(row.candleTime), at: toDate(row.at) } } });
+    }
+    return result;
   }
 
   /**
@@ -194,28 +260,40 @@ export class Journal {
     return value ? { on: value.on, reason: value.reason, at: new Date(value.at) } : { on: false, reason: null, at: null };
   }
 
-  /** Persists the global kill switch and records the change as a risk event. */
+  /**
+   * Persists the global kill switch and records the change as a risk event. Setting the state it
+   * already has (the same switch and reason, written again by a retry or by a second writer) changes
+   * nothing and records nothing.
+   */
   async setGlobalKill(on: boolean, reason: string | null = null): Promise<GlobalKill> {
     const state = { on, reason, at: new Date() };
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(
-        `INSERT INTO risk_state (key, value, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
-        [GLOBAL_KILL_KEY, JSON.stringify(state), state.at],
-      );
-      await client.query('INSERT INTO risk_events (at, kind, detail) VALUES ($1, $2, $3)', [
-        state.at, on ? 'GLOBAL_KILL' : 'GLOBAL_RESUME', JSON.stringify({ reason }),
-      ]);
-      await client.query('COMMIT');
-      return state;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    return this.withClient(async (client) => {
+      try {
+        await client.query('BEGIN');
+        const current = await client.query<{ value: { on: boolean; reason: string | null; at: string } }>(
+          'SELECT value FROM risk_state WHERE key = $1 FOR UPDATE',
+          [GLOBAL_KILL_KEY],
+        );
+        const prior = current.rows[0]?.value;
+        if (prior && prior.on === on && prior.reason === reason) {
+          await client.query('COMMIT');
+          return { on, reason, at: new Date(prior.at) };
+        }
+        await client.query(
+          `INSERT INTO risk_state (key, value, updated_at) VALUES ($1, $2, $3)
+           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
+          [GLOBAL_KILL_KEY, JSON.stringify(state), state.at],
+        );
+        await client.query('INSERT INTO risk_events (at, kind, detail) VALUES ($1, $2, $3)', [
+          state.at, on ? 'GLOBAL_KILL' : 'GLOBAL_RESUME', JSON.stringify({ reason }),
+        ]);
+        await client.query('COMMIT');
+        return state;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   async recordRiskEvent(event: RiskEvent): Promise<void> {
@@ -224,8 +302,11 @@ export class Journal {
     ]);
   }
 
-  async riskEvents(limit = 50): Promise<{ at: Date; kind: string; symbol: string | null; detail: Record<string, unknown> }[]> {
-    const result = await this.pool.query('SELECT at, kind, symbol, detail FROM risk_events ORDER BY at DESC, id DESC LIMIT $1', [limit]);
+  async riskEvents(limit = 50, kind?: string): Promise<{ at: Date; kind: string; symbol: string | null; detail: Record<string, unknown> }[]> {
+    const result = await this.pool.query(
+      'SELECT at, kind, symbol, detail FROM risk_events WHERE ($2::text IS NULL OR kind = $2) ORDER BY at DESC, id DESC LIMIT $1',
+      [limit, kind ?? null],
+    );
     return result.rows;
   }
 
@@ -254,7 +335,8 @@ export class Journal {
     const since = new Date((query.now ?? new Date()).getTime() - query.sinceMs);
     const result = await this.pool.query<SignalRow>(
       `SELECT workflow_id AS "workflowId", symbol, seq, candle_time AS "candleTime", signal, confidence,
-         prob_hold AS "probHold", prob_buy AS "probBuy", prob_sell AS "probSell", model, price, decision, reason, at
+         prob_hold AS "probHold", prob_buy AS "probBuy", prob_sell AS "probSell", model, price, decision, reason, at,
+         instance_id AS "instanceId", run_id AS "runId"
        FROM signals WHERE at >= $1 AND ($2::text IS NULL OR symbol = $2)
        ORDER BY at DESC, id DESC LIMIT $3`,
       [since, query.symbol ?? null, query.limit ?? 1000],
@@ -268,6 +350,12 @@ export class Journal {
       `SELECT ${ORDER_COLUMNS} FROM orders WHERE ($1::text IS NULL OR symbol = $1) ORDER BY updated_at DESC LIMIT $2`,
       [query.symbol ?? null, query.limit ?? 50],
     );
+    return result.rows;
+  }
+
+  /** Orders of one position, oldest first. */
+  async ordersForPosition(positionId: string): Promise<OrderRow[]> {
+    const result = await this.pool.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE position_id = $1 ORDER BY created_at`, [positionId]);
     return result.rows;
   }
 

@@ -27,8 +27,7 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
  * advisory lock: two workers starting together apply each file once, and a failing file leaves the
  * schema as it was. Returns the versions applied now.
  */
-export async function migrate(pool: pg.Pool, migrations: Migration[] = loadMigrations()): Promise<number[]> {
-  const client = await pool.connect();
+export async function migrate(client: pg.ClientBase, migrations: Migration[] = loadMigrations()): Promise<number[]> {
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -50,7 +49,5 @@ export async function migrate(pool: pg.Pool, migrations: Migration[] = loadMigra
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
-  } finally {
-    client.release();
   }
 }

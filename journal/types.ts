@@ -11,8 +11,12 @@ export type TimeInput = Date | number | string;
 export interface SignalRecord {
   workflowId: string;
   symbol: string;
-  /** Tick sequence of the symbol workflow; (symbol, seq) books a tick once. */
+  /** Tick sequence of the symbol workflow run lineage; (symbol, runId, seq) books a tick once. */
   seq: number;
+  /** The loop instance that decided (its orders carry this id); '' for rows from before it was kept. */
+  instanceId?: string;
+  /** Temporal run that decided: a loop started again or reset counts its ticks afresh under a new run. */
+  runId?: string;
   candleTime: TimeInput;
   signal: Signal;
   confidence: number;
@@ -28,6 +32,14 @@ export interface SignalRecord {
 }
 
 export type SignalRow = Omit<SignalRecord, 'candleTime' | 'at'> & { candleTime: Date; at: Date };
+
+export interface SignalWriteResult {
+  inserted: number;
+  /** Already booked with the same decision: retries. */
+  duplicates: number;
+  /** Already booked with a different decision: kept as SIGNAL_KEY_COLLISION risk events. */
+  collisions: number;
+}
 
 export type OrderPurpose = 'ENTRY' | 'EXIT' | 'PROTECTIVE_STOP';
 

@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import type { Server } from 'node:http';
@@ -9,10 +10,12 @@ import { wireActivities } from '../activities/wiring.js';
 import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
-import { createSignalService, type SignalService } from '../ml/signal-service.js';
+import { createSignalService } from '../ml/signal-service.js';
 import { MarketDataService } from '../market/market-data-service.js';
+import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
-import { startHealthServer } from './health.js';
+import { startHealthServer, type Check } from './health.js';
+import { loopsCheck, modelCheck, reconciliationCheck } from './health-checks.js';
 import { marketDataHealth, registerMarketDataMetrics } from './market-data-health.js';
 import { registerPnlMetrics } from './pnl-metrics.js';
 
@@ -76,14 +79,6 @@ export function installTemporalLogger(log: Logger): void {
   });
 }
 
-/** The loaded model's name and where it came from; down when no model could be loaded (every signal is HOLD). */
-async function modelHealth(service: SignalService | null): Promise<Record<string, unknown>> {
-  if (!service) return { name: 'scripted signals' };
-  const s = service.status();
-  if (s.source === 'none') throw new Error(`no model loaded: ${s.loadErrors.join('; ') || 'unknown reason'}`);
-  return { name: s.model, source: s.source, dir: s.dir, promotable: s.promotable };
-}
-
 /** Connect everything the worker needs, start it and the /health + /metrics server. */
 export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: { log?: Logger; signals?: SignalSource } = {}): Promise<RunningWorker> {
   const log = opts.log ?? createLogger();
@@ -118,7 +113,10 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     log: log.child({ component: 'market-data' }),
   });
   await marketData.start(config.symbols);
-  const { activities, metrics } = wireActivities({
+  // Activities that talk to Temporal (the risk book, visibility for ownership and reconciliation) use a client.
+  const clientConnection = await Connection.connect({ address: at.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  const { activities, metrics, status } = wireActivities({
     exchange,
     journal,
     signals,
@@ -127,6 +125,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     risk: () => config.risk,
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
+    temporal: { client, taskQueue: config.taskQueue },
   });
   registerPnlMetrics(metrics.registry, journal, exchange);
   registerMarketDataMetrics(metrics.registry, marketData);
@@ -142,27 +141,28 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   }
   let server: Server | null = null;
   if (config.healthPort > 0) {
-    server = await startHealthServer(
-      config.healthHost,
-      config.healthPort,
-      {
-        worker: async () => ({ state: worker.getState() }),
-        temporal: () => connection.workflowService.getSystemInfo({}),
-        postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
-        exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
-        marketData: async () => marketDataHealth(marketData),
-        model: async () => modelHealth(service),
-      },
-      metrics.registry,
-    );
+    const checks: Record<string, Check> = {
+      worker: async () => ({ state: worker.getState() }),
+      temporal: () => connection.workflowService.getSystemInfo({}),
+      postgres: async () => ({ globalKill: (await journal.getGlobalKill()).on }),
+      exchange: async () => ({ venue: exchange.venue, symbols: (await exchange.exchangeInfo()).size }),
+      marketData: async () => marketDataHealth(marketData),
+      model: modelCheck(() => service?.status() ?? null),
+      loops: loopsCheck(status, config.symbols, config.params.checkIntervalSeconds),
+      reconciliation: reconciliationCheck(status, config.reconcileSeconds),
+    };
+    server = await startHealthServer(config.healthHost, config.healthPort, checks, metrics.registry);
   }
   const done = worker.run().finally(async () => {
     server?.close();
     marketData.close();
     await connection.close().catch(() => {});
+    await clientConnection.close().catch(() => {});
     await journal.close().catch(() => {});
     if ('close' in signals && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
   });
+  // The risk book, and the reconciler with a startup pass (it runs once this worker polls).
+  await ensureBookkeepers(client, { taskQueue: config.taskQueue, reconcileSeconds: config.reconcileSeconds, orphanPolicy: config.orphanPolicy, params: config.params });
   log.info({ taskQueue: config.taskQueue, venue: config.venue, health: server ? `http://${config.healthHost}:${config.healthPort}` : 'off' }, 'worker started');
   return {
     worker,

@@ -3,6 +3,8 @@ import type { ExitReason, PositionSide, Signal } from '../core/types.js';
 import type { TradingParams } from '../core/params.js';
 import type { ExitTracker } from '../core/exits.js';
 import type { JournalWrite, PositionLifecycle } from '../core/position-lifecycle.js';
+import type { ReleaseRequest } from '../core/risk-book.js';
+import type { DecisionRecord } from '../activities/contracts.js';
 
 /** Feature switches that can change at runtime alongside the trading parameters. */
 export interface TradingFlags {
@@ -34,6 +36,22 @@ export interface SymbolState {
   lastDecision: string | null;
   lastExit: { positionId: string; reason: ExitReason | 'ENTRY_FAILED'; netPnl: number; at: number } | null;
   runsSoFar: number;
+  /**
+   * False until this loop has looked for a live position on its symbol (a running position workflow,
+   * exchange exposure): a loop started again must own that position, never open a second. Entries wait
+   * for it. Absent in states from before this check existed (those loops never lost track).
+   */
+  ownershipChecked?: boolean;
+  /** Decisions not yet in the journal (Postgres unreachable), oldest first; bounded. */
+  pendingDecisions?: DecisionRecord[];
+  /** Decisions dropped because the bound above was reached while the journal was down, ever. */
+  droppedDecisions?: number;
+  /** Dropped decisions not yet reported to the journal as a risk event. */
+  unreportedDrops?: number;
+  /** Risk-book releases not yet delivered (capacity and P&L of closed or failed positions). */
+  pendingReleases?: ReleaseRequest[];
+  /** Counts flattens sent without a position workflow (their client order ids). */
+  flattenSeq?: number;
 }
 
 export interface SymbolWorkflowInput {
@@ -66,6 +84,14 @@ export interface PositionReport {
   venueTime: number;
   detail?: string;
 }
+
+/** Reconciliation to a symbol loop: the position it holds has no running workflow, or its symbol has exposure nobody owns. */
+export interface ReclaimRequest {
+  /** The loop's position whose workflow is gone; null when the loop holds none. */
+  stalePositionId: string | null;
+  reason: string;
+}
+export const reclaimSignal = defineSignal<[ReclaimRequest]>('reclaim');
 
 export interface ConfigChange {
   params?: Partial<Record<keyof TradingParams, number | string>>;

@@ -18,16 +18,20 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { decideEntry } from '../core/decision.js';
 import { applyParamChanges } from '../core/params.js';
-import type { ScoredSignal } from '../core/types.js';
-import type { TradingActivities } from '../activities/contracts.js';
+import { orderStemOf, positionIdOf } from '../core/position-ids.js';
+import type { PositionSide, ScoredSignal } from '../core/types.js';
+import type { DecisionRecord, LivePosition, TradingActivities } from '../activities/contracts.js';
+import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
 import {
   closePositionSignal,
   configUpdate,
   killSignal,
   positionClosedSignal,
   positionWorkflowId,
+  reclaimSignal,
   resumeSignal,
   symbolStateQuery,
+  type PositionInput,
   type SymbolPhase,
   type SymbolState,
   type SymbolWorkflowInput,
@@ -48,6 +52,37 @@ const remoteActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '20
 const localActs = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: TICK_RETRY });
 /** Histories from before local tick activities replay with the regular ones they recorded. */
 const acts = (): TradingActivities => (patched('local-tick-activities') ? localActs : remoteActs);
+/** Buffered decisions are tried once per tick: the buffer, not a retry loop, waits for the journal. */
+const journalOnce = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: { maximumAttempts: 1 } });
+/**
+ * Reserving waits for the risk book's workflow task, and looking for the live position waits a moment
+ * between two looks: regular activities, so the loop's workflow task is not held open meanwhile (a
+ * fleet entering at once would otherwise hold every workflow task slot while the book waits for one).
+ */
+const bookActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '30s', retry: TICK_RETRY });
+/** A flatten without a position workflow sends an order: heartbeats, and retries that find it by its id. */
+const flattenActs = proxyActivities<TradingActivities>({
+  startToCloseTimeout: '60s',
+  heartbeatTimeout: '5s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+});
+
+/**
+ * Behaviour added while loops were running, each behind its own patch so histories recorded before it
+ * replay unchanged: entries reserve capacity in the risk book (and release it on the report) instead of
+ * the journal-based check; decisions are buffered while the journal is down; a loop started afresh
+ * first finds the live position on its symbol; a kill --flatten whose position workflow is gone
+ * flattens the exchange directly.
+ */
+const RISK_BOOK = 'risk-book-reservations';
+const DECISION_BUFFER = 'decision-buffer';
+const CLAIM_OWNERSHIP = 'claim-ownership-at-start';
+const FLATTEN_DIRECT = 'flatten-without-position-workflow';
+
+/** Decisions kept while the journal is unreachable (about two hours of 15 s ticks); older ones are dropped and counted. */
+export const MAX_PENDING_DECISIONS = 500;
+/** Decisions written per journal call when catching up. */
+const DECISION_BATCH = 100;
 
 function initialState(input: SymbolWorkflowInput): SymbolState {
   return {
@@ -66,6 +101,12 @@ function initialState(input: SymbolWorkflowInput): SymbolState {
     lastDecision: null,
     lastExit: null,
     runsSoFar: 0,
+    ownershipChecked: true,
+    pendingDecisions: [],
+    droppedDecisions: 0,
+    unreportedDrops: 0,
+    pendingReleases: [],
+    flattenSeq: 0,
   };
 }
 
@@ -82,9 +123,14 @@ function phaseOf(s: SymbolState, now: number): SymbolPhase {
  */
 export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> {
   const state: SymbolState = input.state ? { ...input.state, runsSoFar: input.state.runsSoFar + 1 } : initialState(input);
+  // A loop started afresh (first start, or again after a terminate) must find the live position on its
+  // symbol before it may enter: an old run's position workflow, or exposure nobody owns.
+  if (!input.state && patched(CLAIM_OWNERSHIP)) state.ownershipChecked = false;
   const tickCap = input.tickCap ?? DEFAULT_TICK_CAP;
   let wake = false;
   let flattenRequested = false;
+  /** A flatten that could not be done yet: tried again at each tick (not at once, unlike a new request). */
+  let flattenPending = false;
 
   setHandler(symbolStateQuery, () => ({ ...state, phase: phaseOf(state, Date.now()) }));
   setHandler(killSignal, ({ flatten, reason }) => {
@@ -99,11 +145,25 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
     wake = true;
   });
   setHandler(positionClosedSignal, (report) => {
+    // Whatever this loop thinks, the position is closed: its capacity and P&L go back to the risk book
+    // (delivered at the next tick; a stale report does not wake the loop, as before).
+    (state.pendingReleases ??= []).push({ positionId: report.positionId, netPnl: report.netPnl, venueTime: report.venueTime ?? null });
     if (report.positionId !== state.openPositionId) return; // a stale or duplicate report
     state.openPositionId = null;
     state.openPositionSide = null;
     state.cooldownUntil = report.at + state.params.cooldownSeconds * 1000;
     state.lastExit = { positionId: report.positionId, reason: report.exitReason ?? 'ENTRY_FAILED', netPnl: report.netPnl, at: report.at };
+    wake = true;
+  });
+  setHandler(reclaimSignal, ({ stalePositionId, reason }) => {
+    log.warn('reconciliation: ownership of the symbol to be checked again', { symbol: state.symbol, stalePositionId, reason });
+    if (stalePositionId !== null && state.openPositionId === stalePositionId) {
+      // Its workflow is gone without a report: treat it as an exit (reconciliation settles its books).
+      state.openPositionId = null;
+      state.openPositionSide = null;
+      state.cooldownUntil = Math.max(state.cooldownUntil, Date.now() + state.params.cooldownSeconds * 1000);
+    }
+    state.ownershipChecked = false;
     wake = true;
   });
   setHandler(
@@ -129,10 +189,12 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       await condition(allHandlersFinished);
       await continueAsNew<typeof symbolWorkflow>({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }
-    if (flattenRequested) {
+    await deliverReleases(state);
+    if (flattenRequested || flattenPending) {
       flattenRequested = false;
-      await flattenOpenPosition(state);
+      flattenPending = !(await flattenOpenPosition(state));
     }
+    if (state.ownershipChecked === false) await claimOwnership(state);
     await tick(state, dueAt);
     publish(state, published);
     wake = false;
@@ -171,57 +233,258 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
   let outcome: string = decision.kind === 'SKIP' ? decision.reason : 'ENTER';
   let reason = decision.kind === 'SKIP' ? (signal.holdReason ?? '') : `${decision.side} notional ${decision.notional.toFixed(2)}`;
   if (decision.kind === 'ENTER') {
-    const verdict = await acts().checkEntryRisk({ symbol: state.symbol, notional: decision.notional, leverage: state.params.leverage });
-    if (!verdict.approved) {
-      outcome = 'RISK_REJECTED';
-      reason = `${verdict.rule}: ${verdict.detail}`;
-    } else if (state.killed) {
-      outcome = 'KILLED'; // a kill arrived while risk was being checked
-    } else if (!state.flags.executionEnabled) {
-      outcome = 'WOULD_TRADE';
-    } else {
-      await openPosition(state, decision.side, decision.notional, signal.confidence);
-    }
+    ({ outcome, reason } = patched(RISK_BOOK)
+      ? await enterThroughRiskBook(state, decision.side, decision.notional, signal.confidence, seq, reason)
+      : await enterAfterJournalCheck(state, decision.side, decision.notional, signal.confidence, reason));
   }
   state.lastDecision = outcome;
-  await acts().journalDecision({ workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason });
+  const record: DecisionRecord = { workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason };
+  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: Date.now() });
+  else await acts().journalDecision(record);
+}
+
+type Verdict = { outcome: string; reason: string };
+
+/** Histories recorded before the risk book: the journal-based check they called. */
+async function enterAfterJournalCheck(state: SymbolState, side: PositionSide, notional: number, confidence: number, reason: string): Promise<Verdict> {
+  const verdict = await acts().checkEntryRisk({ symbol: state.symbol, notional, leverage: state.params.leverage });
+  if (!verdict.approved) return { outcome: 'RISK_REJECTED', reason: `${verdict.rule}: ${verdict.detail}` };
+  if (state.killed) return { outcome: 'KILLED', reason }; // a kill arrived while risk was being checked
+  if (!state.flags.executionEnabled) return { outcome: 'WOULD_TRADE', reason };
+  await openPosition(state, side, notional, confidence);
+  return { outcome: 'ENTER', reason };
+}
+
+/**
+ * Reserve capacity in the risk book before any order (serialized across symbols), enter, and give
+ * the capacity back if the entry does not happen. Any failure refuses the entry: fail closed.
+ */
+async function enterThroughRiskBook(state: SymbolState, side: PositionSide, notional: number, confidence: number, tickSeq: number, reason: string): Promise<Verdict> {
+  if (state.ownershipChecked === false) return { outcome: 'OWNERSHIP_UNKNOWN', reason: 'the live position on this symbol is not confirmed yet' };
+  const positionId = nextPositionId(state);
+  const dryRun = !state.flags.executionEnabled;
+  let verdict;
+  try {
+    verdict = await bookActs.reserveEntry({ positionId, symbol: state.symbol, notional, leverage: state.params.leverage, attemptKey: `${workflowInfo().runId}-${tickSeq}`, dryRun });
+  } catch (err) {
+    // The answer may have been lost after the book reserved: give back whatever was reserved under
+    // this id, and never use the id again (a released id is not counted twice).
+    if (!dryRun) releaseUnused(state, positionId);
+    return { outcome: 'RISK_UNAVAILABLE', reason: failureText(err) };
+  }
+  if (!verdict.approved) {
+    if (verdict.rule === 'UNOWNED_EXPOSURE') state.ownershipChecked = false; // adopt it on the next pass
+    return { outcome: 'RISK_REJECTED', reason: `${verdict.rule}: ${verdict.detail}` };
+  }
+  if (dryRun) return { outcome: 'WOULD_TRADE', reason };
+  if (state.killed) {
+    releaseUnused(state, positionId); // a kill arrived while the reservation was made
+    return { outcome: 'KILLED', reason };
+  }
+  const failure = await startedOrWhyNot(() => openPosition(state, side, notional, confidence));
+  if (failure) {
+    (state.pendingReleases ??= []).push({ positionId, netPnl: 0 });
+    return { outcome: 'ENTRY_NOT_STARTED', reason: failure };
+  }
+  return { outcome: 'ENTER', reason };
+}
+
+/**
+ * A position workflow that cannot be started (its id already taken, e.g. by a run from before a reset)
+ * must not fail the loop: the loop forgets it, re-reads ownership (a running workflow of that id is
+ * then owned) and returns the reason.
+ */
+async function startedOrWhyNot(start: () => Promise<void>): Promise<string | null> {
+  try {
+    await start();
+    return null;
+  } catch (err) {
+    log.error('position workflow not started', { error: failureText(err) });
+    return failureText(err);
+  }
+}
+
+const nextPositionId = (state: SymbolState): string => positionIdOf(state.symbol, `${state.instanceId}-${state.positionSeq + 1}`);
+
+function releaseUnused(state: SymbolState, positionId: string): void {
+  state.positionSeq++;
+  (state.pendingReleases ??= []).push({ positionId, netPnl: 0 });
+}
+
+/** Give the risk book back the capacity of closed and unused positions (signals: durable, in order). */
+async function deliverReleases(state: SymbolState): Promise<void> {
+  if (!state.pendingReleases?.length || !patched(RISK_BOOK)) return;
+  const book = getExternalWorkflowHandle(riskBookWorkflowId(workflowInfo().taskQueue));
+  while (state.pendingReleases.length > 0) {
+    const release = state.pendingReleases[0]!;
+    try {
+      await book.signal(releaseSignal, release);
+    } catch (err) {
+      // No risk book to tell (never started): nothing is reserved there; reconciliation keeps it true.
+      log.warn('risk book not reachable; release not delivered', { positionId: release.positionId, error: failureText(err) });
+    }
+    state.pendingReleases.shift();
+  }
+}
+
+/**
+ * Journal the tick's decision. While Postgres is down the records stay in workflow state (bounded;
+ * anything dropped is counted and reported), and are written, oldest first, once it answers. Their
+ * key (symbol, run, tick) makes a write that is retried or repeated book nothing twice.
+ */
+async function journalDecision(state: SymbolState, record: DecisionRecord): Promise<void> {
+  const pending = (state.pendingDecisions ??= []);
+  pending.push(record);
+  const over = pending.length - MAX_PENDING_DECISIONS;
+  if (over > 0) {
+    pending.splice(0, over);
+    state.droppedDecisions = (state.droppedDecisions ?? 0) + over;
+    state.unreportedDrops = (state.unreportedDrops ?? 0) + over;
+  }
+  while (pending.length > 0) {
+    const batch = pending.slice(0, DECISION_BATCH);
+    try {
+      await journalOnce.journalDecisions({ records: batch, dropped: state.unreportedDrops ?? 0 });
+    } catch (err) {
+      log.warn('journal unavailable; decisions kept until it answers', { symbol: state.symbol, pending: pending.length, error: failureText(err) });
+      return;
+    }
+    pending.splice(0, batch.length);
+    state.unreportedDrops = 0;
+  }
+}
+
+/**
+ * Find the live position on this symbol and own it: keep or take over a running position workflow
+ * (its reports reach this loop by workflow id), or adopt exposure nobody owns. Until this succeeds
+ * the loop enters nothing.
+ */
+async function claimOwnership(state: SymbolState): Promise<void> {
+  let live: LivePosition;
+  try {
+    live = await bookActs.findLivePosition({ symbol: state.symbol, knownPositionId: state.openPositionId });
+  } catch (err) {
+    log.warn('could not establish the live position on the symbol; entries wait', { symbol: state.symbol, error: failureText(err) });
+    return;
+  }
+  state.ownershipChecked = true;
+  if (live.owner) {
+    if (live.owner.positionId !== state.openPositionId) log.info('owning the running position workflow', { symbol: state.symbol, positionId: live.owner.positionId });
+    state.openPositionId = live.owner.positionId;
+    state.openPositionSide = live.owner.side ?? state.openPositionSide;
+    return;
+  }
+  if (state.openPositionId) {
+    // The position workflow this loop knew is gone without a report: treat it as an exit
+    // (reconciliation settles its journal row and its reservation).
+    state.openPositionId = null;
+    state.openPositionSide = null;
+    state.cooldownUntil = Math.max(state.cooldownUntil, Date.now() + state.params.cooldownSeconds * 1000);
+  }
+  if (live.exposure) await adopt(state, live.exposure);
+}
+
+/** Start a position workflow that takes over exposure found on the exchange (no entry order). */
+async function adopt(state: SymbolState, exposure: NonNullable<LivePosition['exposure']>): Promise<void> {
+  const seq = ++state.positionSeq;
+  const positionId = positionIdOf(state.symbol, `${state.instanceId}-${seq}`);
+  const side: PositionSide = exposure.positionAmt > 0 ? 'LONG' : 'SHORT';
+  const quantity = Math.abs(exposure.positionAmt);
+  log.warn('adopting exchange exposure without an owner', { symbol: state.symbol, positionId, positionAmt: exposure.positionAmt });
+  try {
+    await bookActs.reserveEntry({ positionId, symbol: state.symbol, notional: quantity * exposure.markPrice, leverage: state.params.leverage, attemptKey: positionId, adopt: true });
+  } catch (err) {
+    // Counted by reconciliation later; protecting the exposure comes first.
+    log.warn('adopted exposure not yet counted in the risk book', { positionId, error: failureText(err) });
+  }
+  const failure = await startedOrWhyNot(() =>
+    startPositionWorkflow(state, positionId, seq, side, quantity * exposure.entryPrice, 0, {
+      quantity,
+      entryPrice: exposure.entryPrice,
+      reason: 'exposure on the symbol without a position workflow',
+    }),
+  );
+  if (failure) (state.pendingReleases ??= []).push({ positionId, netPnl: 0 });
 }
 
 async function openPosition(state: SymbolState, side: 'LONG' | 'SHORT', notional: number, confidence: number): Promise<void> {
   const seq = ++state.positionSeq;
-  const positionId = `${state.symbol}-${state.instanceId}-${seq}`;
+  await startPositionWorkflow(state, positionIdOf(state.symbol, `${state.instanceId}-${seq}`), seq, side, notional, confidence);
+}
+
+async function startPositionWorkflow(state: SymbolState, positionId: string, seq: number, side: PositionSide, notional: number, confidence: number, adopt?: PositionInput['adopt']): Promise<void> {
   state.openPositionId = positionId;
   state.openPositionSide = side;
+  const input: PositionInput = {
+    positionId,
+    symbol: state.symbol,
+    side,
+    notional,
+    confidence,
+    parentWorkflowId: workflowInfo().workflowId,
+    params: state.params,
+    orderIdStem: `qt-${state.instanceId}-${seq}`,
+    ...(adopt ? { adopt } : {}),
+  };
   await startChild(positionWorkflow, {
     workflowId: positionWorkflowId(positionId),
-    args: [
-      {
-        positionId,
-        symbol: state.symbol,
-        side,
-        notional,
-        confidence,
-        parentWorkflowId: workflowInfo().workflowId,
-        params: state.params,
-        orderIdStem: `qt-${state.instanceId}-${seq}`,
-      },
-    ],
+    args: [input],
     // The position must outlive this run: continue-as-new closes the parent run.
     parentClosePolicy: ParentClosePolicy.ABANDON,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    staticSummary: `${side} ${state.symbol}`,
+    staticSummary: `${adopt ? 'adopted ' : ''}${side} ${state.symbol}`,
+  }).catch((err: unknown) => {
+    // Not started: this loop holds no position by that id; whoever holds the id is found by the next ownership check.
+    state.openPositionId = null;
+    state.openPositionSide = null;
+    state.ownershipChecked = false;
+    throw err;
   });
 }
 
-async function flattenOpenPosition(state: SymbolState): Promise<void> {
-  if (!state.openPositionId) return;
+/**
+ * Kill with flatten: the position workflow closes its position (even while it is still entering).
+ * When that workflow is gone, the exchange is flattened directly (reduce-only MARKET under a
+ * deterministic id), never forgotten. Returns false when it must be tried again.
+ */
+async function flattenOpenPosition(state: SymbolState): Promise<boolean> {
+  if (state.openPositionId) {
+    try {
+      await getExternalWorkflowHandle(positionWorkflowId(state.openPositionId)).signal(closePositionSignal, { reason: 'KILL_FLATTEN' });
+      return true;
+    } catch (err) {
+      log.warn('flatten: position workflow not reachable', { positionId: state.openPositionId, error: failureText(err) });
+      if (!patched(FLATTEN_DIRECT)) {
+        state.openPositionId = null;
+        state.openPositionSide = null;
+        return true;
+      }
+    }
+  } else if (!patched(FLATTEN_DIRECT)) {
+    return true;
+  }
+  return flattenDirectly(state, state.openPositionId);
+}
+
+async function flattenDirectly(state: SymbolState, positionId: string | null): Promise<boolean> {
+  state.flattenSeq = (state.flattenSeq ?? 0) + 1;
+  const clientOrderId = `${orderStemOf(positionIdOf(state.symbol, state.instanceId))}-F${state.flattenSeq}`;
   try {
-    await getExternalWorkflowHandle(positionWorkflowId(state.openPositionId)).signal(closePositionSignal, { reason: 'KILL_FLATTEN' });
+    const r = await flattenActs.flattenSymbol({ symbol: state.symbol, clientOrderId, positionId, reason: 'KILL_FLATTEN' });
+    if (r.flattened) log.warn('flattened on the exchange without a position workflow', { symbol: state.symbol, positionId, detail: r.detail });
+    if (positionId) {
+      state.openPositionId = null;
+      state.openPositionSide = null;
+      state.lastExit = { positionId, reason: 'KILL_FLATTEN', netPnl: r.netPnl, at: Date.now() };
+      state.cooldownUntil = Date.now() + state.params.cooldownSeconds * 1000;
+      (state.pendingReleases ??= []).push({ positionId, netPnl: r.netPnl, venueTime: r.venueTime });
+    }
+    return true;
   } catch (err) {
-    // The position workflow is gone (already closed): nothing left to flatten.
-    log.warn('flatten: position workflow not reachable', { positionId: state.openPositionId, error: failureText(err) });
-    state.openPositionId = null;
-    state.openPositionSide = null;
+    // The id stays the same for the next try, so an order sent by this attempt is found, not doubled.
+    state.flattenSeq--;
+    log.error('flatten without a position workflow failed; trying again next tick', { symbol: state.symbol, error: failureText(err) });
+    return false;
   }
 }
 
@@ -253,5 +516,7 @@ function publish(state: SymbolState, published: Published): void {
   }
   const sig = state.lastSignal ? `${state.lastSignal.signal} ${(state.lastSignal.confidence * 100).toFixed(1)}%` : 'no signal yet';
   const extra = state.killed ? ` | killed: ${state.killReason}` : phase === 'COOLDOWN' ? ` | cooldown until ${new Date(state.cooldownUntil).toISOString()}` : '';
-  setCurrentDetails(`**${state.symbol}** ${phase} | last signal ${sig} | decision ${state.lastDecision ?? '-'}${extra}`);
+  const waiting = state.pendingDecisions?.length ? ` | ${state.pendingDecisions.length} decision(s) waiting for the journal` : '';
+  const unowned = state.ownershipChecked === false ? ' | checking ownership of the symbol' : '';
+  setCurrentDetails(`**${state.symbol}** ${phase} | last signal ${sig} | decision ${state.lastDecision ?? '-'}${extra}${waiting}${unowned}`);
 }

@@ -2,14 +2,15 @@ import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { ConfigError, parseSymbols, type AppConfig } from '../../core/config.js';
 import { Journal } from '../../journal/index.js';
-import { closePositionSignal, configUpdate, killSignal, positionStateQuery, positionWorkflowId, resumeSignal, type ConfigChange } from '../../workflows/contracts.js';
-import { connectClient, ensureFleet, mapLimit, querySymbol, runningSymbols, symbolHandle } from '../fleet.js';
+import { closePositionSignal, configUpdate, positionStateQuery, positionWorkflowId, type ConfigChange } from '../../workflows/contracts.js';
+import { connectClient, ensureFleet, querySymbol, runningSymbols, symbolHandle } from '../fleet.js';
+import { mapLimit } from '../../core/map-limit.js';
 import { parseDuration, table } from '../format.js';
 import { formatPnlReport } from '../pnl.js';
 import { databaseUrl, temporalAddress } from '../runtime-file.js';
 import { PARAM_ENV, type TradingParams } from '../../core/params.js';
 
-async function withClient<T>(config: AppConfig, fn: (c: Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(config: AppConfig, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = await connectClient(temporalAddress(), config.temporalNamespace);
   try {
     return await fn(client);
@@ -94,36 +95,6 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
             ),
           ),
         );
-      });
-    });
-
-  program
-    .command('kill')
-    .description('halt new entries (all symbols plus the persisted global switch, or one symbol)')
-    .option('--symbol <symbol>', 'only this symbol')
-    .option('--flatten', 'also close open positions at market')
-    .option('--reason <text>', 'why', 'operator kill')
-    .action(async (o: { symbol?: string; flatten?: boolean; reason: string }) => {
-      const cfg = config();
-      if (!o.symbol) await withJournal((j) => j.setGlobalKill(true, o.reason));
-      await withClient(cfg, async (c) => {
-        const symbols = await targets(c, o.symbol);
-        await mapLimit(symbols, 16, (s) => symbolHandle(c, s).signal(killSignal, { flatten: !!o.flatten, reason: o.reason }));
-        console.log(`kill${o.flatten ? ' + flatten' : ''} sent to ${symbols.length} symbol workflow(s)${o.symbol ? '' : '; global kill switch ON'}`);
-      });
-    });
-
-  program
-    .command('resume')
-    .description('allow new entries again (all symbols and the global switch, or one symbol)')
-    .option('--symbol <symbol>', 'only this symbol')
-    .action(async (o: { symbol?: string }) => {
-      const cfg = config();
-      if (!o.symbol) await withJournal((j) => j.setGlobalKill(false, 'operator resume'));
-      await withClient(cfg, async (c) => {
-        const symbols = await targets(c, o.symbol);
-        await mapLimit(symbols, 16, (s) => symbolHandle(c, s).signal(resumeSignal));
-        console.log(`resume sent to ${symbols.length} symbol workflow(s)${o.symbol ? '' : '; global kill switch OFF'}`);
       });
     });
 

@@ -82,7 +82,10 @@ describe('BinanceFuturesAdapter against the local exchange (manual prices)', () 
     const stop = await adapter.placeStopOrder({ symbol: 'BTCUSDT', side: 'SELL', type: 'STOP_MARKET', triggerPrice: 59_000.04, clientAlgoId: 'stop-btc-1' });
     expect(stop).toMatchObject({ status: 'NEW', triggerPrice: 59_000, orderType: 'STOP_MARKET', actualOrderId: null });
     expect(await adapter.getAlgoOrder('BTCUSDT', 'stop-btc-1')).toMatchObject({ algoId: stop.algoId, status: 'NEW' });
+    expect((await adapter.openAlgoOrders()).map((a) => a.clientAlgoId)).toContain('stop-btc-1');
+    expect((await adapter.openAlgoOrders('ETHUSDT')).map((a) => a.clientAlgoId)).not.toContain('stop-btc-1');
     await adapter.cancelAlgoOrder('BTCUSDT', 'stop-btc-1');
+    expect((await adapter.openAlgoOrders('BTCUSDT')).map((a) => a.clientAlgoId)).not.toContain('stop-btc-1');
     expect((await adapter.getAlgoOrder('BTCUSDT', 'stop-btc-1'))!.status).toBe('CANCELED');
     expect(await adapter.getAlgoOrder('BTCUSDT', 'no-such-algo')).toBeNull();
     await expect(adapter.cancelAlgoOrder('BTCUSDT', 'stop-btc-1')).rejects.toMatchObject({ kind: 'rejected', code: -2011 });

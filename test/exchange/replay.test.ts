@@ -65,6 +65,10 @@ describe('replay feed', () => {
     const wall = Date.now() - t0;
     expect(m.time - FIXTURE_START).toBeGreaterThanOrEqual(1000 * 290);
     expect(m.time - FIXTURE_START).toBeLessThanOrEqual(1000 * (wall + 50));
+    // The venue clock the risk book counts days in is this market time, not the wall clock.
+    const venue = await adapterFor(ex).venueTime('ETHUSDT');
+    expect(venue - FIXTURE_START).toBeGreaterThanOrEqual(m.time - FIXTURE_START);
+    expect(new Date(venue).getUTCFullYear()).toBe(2025);
   });
 
   it('an algo stop triggers on an intrabar low even when the clock jumps past the whole candle', async () => {

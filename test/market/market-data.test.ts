@@ -10,6 +10,7 @@ import { wireActivities } from '../../activities/wiring.js';
 import { DEFAULT_RISK_LIMITS } from '../../core/risk.js';
 import { createSignalService } from '../../ml/signal-service.js';
 import { createTestJournal } from '../helpers/db.js';
+import { connectTestClient, uniqueTaskQueue } from '../helpers/temporal.js';
 
 /**
  * The worker's market-data service against the local exchange replaying real klines fast (3000x: a
@@ -126,7 +127,11 @@ describe('market-data service', () => {
     // The real signal path: the xgb-v1 model scoring the store's candles and feature rows.
     const signals = await createSignalService({ primaryDir: 'models/xgb-v1', staleAfterMs: Number.POSITIVE_INFINITY, logger: quiet });
     const db = await createTestJournal();
-    const { activities } = wireActivities({ exchange: rest, journal: db.journal, signals, candleHistory: HISTORY, candles: md, risk: () => DEFAULT_RISK_LIMITS, log: quiet, summaryWindowMs: 1000 });
+    const temporal = await connectTestClient();
+    const { activities } = wireActivities({
+      exchange: rest, journal: db.journal, signals, candleHistory: HISTORY, candles: md, risk: () => DEFAULT_RISK_LIMITS, log: quiet, summaryWindowMs: 1000,
+      temporal: { client: temporal.client, taskQueue: uniqueTaskQueue('market-data') },
+    });
     const evaluate = () => activities.evaluateSignal({ workflowId: 'test', symbol: 'DOGEUSDT' });
     try {
       await md.start(['DOGEUSDT']);
@@ -146,6 +151,7 @@ describe('market-data service', () => {
       expect(scored.holdReason).toBeUndefined();
     } finally {
       await signals.close();
+      await temporal.close();
       await db.cleanup();
     }
     const at = closed.length;

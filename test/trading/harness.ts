@@ -11,7 +11,7 @@ import { DEFAULT_RISK_LIMITS, type RiskLimits } from '../../core/risk.js';
 import { ScriptedSignalSource } from '../../activities/signal-source.js';
 import { wireActivities } from '../../activities/wiring.js';
 import { createExchange, type ExchangeConfig } from '../../exchange/index.js';
-import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
+import { startLocalExchange, type FeedOptions, type LocalExchange } from '../../exchange/sim/server.js';
 import type { FuturesExchange } from '../../exchange/types.js';
 import { Journal } from '../../journal/index.js';
 import { bundleWorkflows, createTradingWorker } from '../../worker/create-worker.js';
@@ -19,6 +19,10 @@ import { installTemporalLogger } from '../../worker/runtime.js';
 import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId, type SymbolWorkflowInput } from '../../workflows/contracts.js';
 import type { symbolWorkflow } from '../../workflows/symbol.js';
 import { createTestJournal } from '../helpers/db.js';
+import { ensureBookkeepers } from '../../worker/bookkeepers.js';
+import { mapLimit } from '../../core/map-limit.js';
+import type { OrphanPolicy } from '../../core/config.js';
+
 
 /** Fast loop settings for tests: a 1 s interval and short cooldown, the real exit percentages. */
 export const TEST_PARAMS: TradingParams = { ...DEFAULT_PARAMS, checkIntervalSeconds: 1, cooldownSeconds: 4, positionCheckSeconds: 1 };
@@ -34,6 +38,8 @@ installTemporalLogger(pino({ level: 'error' }));
 export interface Harness {
   client: Client;
   taskQueue: string;
+  /** The limits the risk checks use; tests may change them between steps. */
+  riskLimits: RiskLimits;
   exchange: FuturesExchange;
   localExchange: LocalExchange;
   journal: Journal;
@@ -71,6 +77,12 @@ export interface HarnessOptions {
   accountReadMaxAgeMs?: number;
   /** Another Temporal server than the run's shared one (e.g. one with its Web UI). */
   temporalAddress?: string;
+  /** Reconciliation period once a worker runs (a pass also runs at every worker start); default one hour. */
+  reconcileSeconds?: number;
+  orphanPolicy?: OrphanPolicy;
+  /** The local exchange's market data; default prices set by hand (setPrice). */
+  feed?: FeedOptions;
+  intrabarStepMs?: number;
 }
 
 async function journalFor(databaseUrl: string | undefined) {
@@ -82,7 +94,13 @@ async function journalFor(databaseUrl: string | undefined) {
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'qt-trading-'));
-  const localExchange = await startLocalExchange({ port: 0, stateFile: path.join(stateDir, 'exchange.json'), feed: { kind: 'manual' }, tickMs: 100 });
+  const localExchange = await startLocalExchange({
+    port: 0,
+    stateFile: path.join(stateDir, 'exchange.json'),
+    feed: opts.feed ?? { kind: 'manual' },
+    tickMs: 100,
+    ...(opts.intrabarStepMs ? { intrabarStepMs: opts.intrabarStepMs } : {}),
+  });
   const exchange = createExchange({ venue: 'paper', baseUrl: localExchange.baseUrl, ...opts.adapter });
   const db = await journalFor(opts.databaseUrl);
   const signals = new ScriptedSignalSource();
@@ -91,15 +109,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection });
   const log = pino({ level: process.env.QT_TEST_VERBOSE ? 'info' : 'silent' });
+  const riskLimits: RiskLimits = { ...DEFAULT_RISK_LIMITS, ...opts.risk };
   const { activities } = wireActivities({
     exchange: opts.wrapExchange ? opts.wrapExchange(exchange) : exchange,
     journal: db.journal,
     signals,
     candleHistory: 10,
     ...(opts.accountReadMaxAgeMs !== undefined ? { accountReadMaxAgeMs: opts.accountReadMaxAgeMs } : {}),
-    risk: () => ({ ...DEFAULT_RISK_LIMITS, ...opts.risk }),
+    risk: () => riskLimits,
     log,
     summaryWindowMs: 1000,
+    temporal: { client, taskQueue },
   });
 
   let worker: Worker | null = null;
@@ -115,6 +135,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const h: Harness = {
     client,
     taskQueue,
+    riskLimits,
     exchange,
     localExchange,
     journal: db.journal,
@@ -140,10 +161,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       workerConnection = await NativeConnection.connect({ address });
       worker = await createTradingWorker({ connection: workerConnection, namespace: 'default', taskQueue, activities, workflowBundle: workflows ?? (await sharedBundle()) });
       running = worker.run();
+      await ensureBookkeepers(client, { taskQueue, reconcileSeconds: opts.reconcileSeconds ?? 3600, orphanPolicy: opts.orphanPolicy ?? 'adopt', params: TEST_PARAMS });
     },
     async stopWorker() {
       worker?.shutdown();
+      const w = worker;
+      const probe = process.env.QT_TEST_VERBOSE ? setInterval(() => w && console.log('worker status', JSON.stringify(w.getStatus())), 5000) : null;
       await running;
+      if (probe) clearInterval(probe);
       await workerConnection?.close();
       worker = null;
     },
@@ -156,10 +181,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     symbolState: (symbol) => querySymbolState(client, symbol),
     async close() {
-      for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
-        await client.workflow.getHandle(wf.workflowId).terminate('test finished').catch(() => {});
-      }
+      const t0 = Date.now();
+      const mark = (what: string) => process.env.QT_TEST_VERBOSE && console.log(`harness close: ${what} after ${Date.now() - t0} ms`);
+      const running: string[] = [];
+      for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) running.push(wf.workflowId);
+      await mapLimit(running, 16, (id) => client.workflow.getHandle(id).terminate('test finished').catch(() => {}));
+      mark(`${running.length} workflows terminated`);
       await h.stopWorker();
+      mark('worker stopped');
       await clientConnection.close();
       await localExchange.close();
       await db.cleanup();

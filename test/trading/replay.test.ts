@@ -9,11 +9,13 @@ import { installTemporalLogger } from '../../worker/runtime.js';
 installTemporalLogger(pino({ level: 'error' }));
 
 /**
- * Saved histories of real runs (symbol loop with entries, exits, kill, continue-as-new; positions
- * through TP, stop and trailing exits, partial entries, a failed stop, a journal outage) replayed
- * against the current workflow code. A change that breaks determinism for workflows already running
- * fails here: guard it with patched(). `position-legacy-*` are histories of the position workflow
- * before the lifecycle (workflows/position-legacy.ts) and are never refreshed. Refresh the others with
+ * Saved histories of real runs (symbol loop with entries, exits, kill, continue-as-new, risk-book
+ * reservations, a journal outage, a restart that owns the running position, a flatten without a
+ * position workflow; positions through TP, stop and trailing exits, partial entries, a failed stop, a
+ * journal outage; the risk book; the reconciler) replayed against the current workflow code. A change
+ * that breaks determinism for workflows already running fails here: guard it with patched().
+ * `position-legacy-*` are histories of the position workflow before the lifecycle
+ * (workflows/position-legacy.ts) and are never refreshed. Refresh the others with
  * `QT_CAPTURE_HISTORIES=1 npx vitest run test/trading` after an intended change.
  */
 const DIR = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
@@ -21,9 +23,8 @@ const DIR = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 describe('workflow replay compatibility', () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
-  it('has saved histories of both workflow types', () => {
-    expect(files.some((f) => f.startsWith('symbol-'))).toBe(true);
-    expect(files.some((f) => f.startsWith('position-'))).toBe(true);
+  it('has saved histories of every workflow type', () => {
+    for (const type of ['symbol-', 'position-', 'risk-book-', 'reconciler-']) expect(files.some((f) => f.startsWith(type))).toBe(true);
   });
 
   it('replays every saved history without a determinism error', async () => {

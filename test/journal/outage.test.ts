@@ -1,0 +1,89 @@
+import { Client as PgClient } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Journal } from '../../journal/journal.js';
+import type { SignalRecord } from '../../journal/types.js';
+import { useTestJournal } from '../helpers/db.js';
+import { startRestartablePostgres, type RestartablePostgres } from '../helpers/restartable-postgres.js';
+
+const signal = (over: Partial<SignalRecord> = {}): SignalRecord => ({
+  workflowId: 'qt-symbol-BTCUSDT', symbol: 'BTCUSDT', seq: 1, candleTime: new Date('2026-01-01T00:00:00Z'),
+  signal: 'HOLD', confidence: 0.9, probHold: 0.9, probBuy: 0.05, probSell: 0.05, model: 'xgb-test', price: 42_000,
+  decision: 'HOLD', reason: null, at: new Date(), instanceId: 'aaaa1111', runId: 'run-1', ...over,
+});
+
+describe('journal across a Postgres restart', () => {
+  let pg: RestartablePostgres;
+  let journal: Journal;
+  beforeAll(async () => {
+    pg = await startRestartablePostgres();
+    journal = await Journal.connect(pg.url);
+    await journal.migrate();
+  });
+  afterAll(async () => {
+    await journal?.close();
+    await pg?.destroy();
+  });
+
+  it('survives the server going away under idle and checked-out clients, and reconnects on the next query', async () => {
+    // Fill the pool with idle clients, and hold one inside a transaction while the server stops:
+    // another session locks the kill switch row, so setGlobalKill waits with its client checked out.
+    await journal.setGlobalKill(false, 'initial');
+    await Promise.all(Array.from({ length: 4 }, () => journal.pool.query('SELECT pg_sleep(0.05)')));
+    const locker = new PgClient({ connectionString: pg.url });
+    locker.on('error', () => undefined);
+    await locker.connect();
+    await locker.query("BEGIN; SELECT * FROM risk_state WHERE key = 'global_kill' FOR UPDATE");
+    const held = journal.setGlobalKill(true, 'during restart').catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    await pg.stop();
+    expect(await held).toBeInstanceOf(Error);
+    await locker.end().catch(() => undefined);
+    await expect(journal.getGlobalKill()).rejects.toThrow();
+    await pg.start();
+    // The process is still alive (an unhandled 'error' event would have killed the test worker) and the pool reconnects.
+    expect((await journal.pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await journal.setGlobalKill(true, 'after restart');
+    expect(await journal.getGlobalKill()).toMatchObject({ on: true, reason: 'after restart' });
+  });
+
+  it('fails fast instead of hanging while the server is down', async () => {
+    await pg.stop();
+    const started = Date.now();
+    await expect(journal.recordSignals([signal({ seq: 99 })])).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await pg.start();
+  });
+});
+
+describe('signal keys per run lineage', () => {
+  const db = useTestJournal();
+
+  it('keeps the rows of a loop started again, which counts its ticks from 1 again', async () => {
+    const first = [1, 2, 3].map((seq) => signal({ seq, runId: 'run-a', instanceId: 'inst-a' }));
+    expect(await db.journal.recordSignals(first)).toEqual({ inserted: 3, duplicates: 0, collisions: 0 });
+    const restarted = [1, 2].map((seq) => signal({ seq, runId: 'run-b', instanceId: 'inst-b', decision: 'BELOW_THRESHOLD' }));
+    expect(await db.journal.recordSignals(restarted)).toEqual({ inserted: 2, duplicates: 0, collisions: 0 });
+    const rows = await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'BTCUSDT' });
+    expect(rows).toHaveLength(5);
+    expect(new Set(rows.map((r) => r.instanceId))).toEqual(new Set(['inst-a', 'inst-b']));
+  });
+
+  it('books a retry once and never drops a conflicting row silently', async () => {
+    const row = signal({ symbol: 'ETHUSDT', seq: 7, runId: 'run-c' });
+    expect(await db.journal.recordSignals([row, signal({ symbol: 'ETHUSDT', seq: 8, runId: 'run-c' })])).toMatchObject({ inserted: 2 });
+    // The same tick written again (an activity retried after its answer was lost).
+    expect(await db.journal.recordSignals([{ ...row, at: new Date().toISOString() }])).toEqual({ inserted: 0, duplicates: 1, collisions: 0 });
+    // The same key with another decision cannot be a retry: it is kept as a risk event.
+    expect(await db.journal.recordSignals([{ ...row, decision: 'ENTER', signal: 'BUY' }])).toEqual({ inserted: 0, duplicates: 0, collisions: 1 });
+    const [event] = await db.journal.riskEvents(10, 'SIGNAL_KEY_COLLISION');
+    expect(event).toMatchObject({ symbol: 'ETHUSDT', detail: { kept: { decision: 'HOLD' }, refused: { decision: 'ENTER', seq: 7, runId: 'run-c' } } });
+  });
+
+  it('records a kill switch change once, however often it is written', async () => {
+    await db.journal.setGlobalKill(true, 'operator kill');
+    await db.journal.setGlobalKill(true, 'operator kill');
+    await db.journal.setGlobalKill(false, 'operator resume');
+    const kinds = (await db.journal.riskEvents(10)).map((e) => e.kind).filter((k) => k.startsWith('GLOBAL'));
+    expect(kinds).toEqual(['GLOBAL_RESUME', 'GLOBAL_KILL']);
+  });
+});

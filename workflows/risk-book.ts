@@ -1,0 +1,113 @@
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, type RiskBook } from '../core/risk-book.js';
+import type { RiskLimits } from '../core/risk.js';
+import type { TradingActivities } from '../activities/contracts.js';
+import {
+  RISK_REJECTED_FAILURE,
+  adoptReservationSignal,
+  previewReserveQuery,
+  releaseSignal,
+  reserveUpdate,
+  riskBookQuery,
+  setKillSignal,
+  type RiskBookInput,
+} from './book-contracts.js';
+import { failureText } from './failure-text.js';
+
+/**
+ * Why a workflow and not a row-locked reservation table in Postgres: Temporal runs a workflow's update
+ * and signal handlers one at a time, so every reservation sees every earlier one (atomic across
+ * symbols by construction); the book is durable and survives a Postgres outage, so entries keep their
+ * limits while the journal is down and the kill switch lives here even then; and the book is visible
+ * in the Web UI. Postgres keeps a copy of the kill switch for the record (persisted below, retried
+ * until Postgres answers).
+ */
+
+/** Seeding the kill switch from Postgres at first start is best effort: a few tries, then go on. */
+const seed = proxyActivities<TradingActivities>({ startToCloseTimeout: '10s', retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 } });
+/** The persisted copy of the kill switch is written until Postgres answers, however long that takes. */
+const persist = proxyActivities<TradingActivities>({ startToCloseTimeout: '15s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } });
+
+/** Continue-as-new after this many handled requests in one run (each is a few history events). */
+const REQUESTS_PER_RUN = 2_000;
+
+export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
+  const book: RiskBook = input.state ?? emptyBook();
+  let ready = input.state !== undefined;
+  let requests = 0;
+  let killToPersist = false;
+  let killSetExplicitly = false;
+  let limits: RiskLimits | null = null;
+
+  setHandler(riskBookQuery, () => book);
+  setHandler(previewReserveQuery, (req) => previewReserve(book, req));
+  setHandler(
+    reserveUpdate,
+    async (req) => {
+      await condition(() => ready);
+      requests++;
+      limits = req.limits;
+      const verdict = applyReserve(book, req);
+      describe(book, limits);
+      return verdict;
+    },
+    {
+      // Refusals are decided here, before the update is written to history: a fleet asking again on
+      // every tick while the book is full costs no history at all.
+      validator: (req) => {
+        const verdict = ready ? previewReserve(book, req) : { approved: true as const };
+        if (!verdict.approved) throw ApplicationFailure.create({ type: RISK_REJECTED_FAILURE, message: `${verdict.rule}: ${verdict.detail}`, details: [verdict], nonRetryable: true });
+      },
+    },
+  );
+  setHandler(releaseSignal, (req) => {
+    requests++;
+    applyRelease(book, req);
+    describe(book, limits);
+  });
+  setHandler(adoptReservationSignal, (r) => {
+    requests++;
+    if (applyAdopt(book, r)) log.warn('exposure without a reservation counted in the book', { positionId: r.positionId, notional: r.notional });
+    describe(book, limits);
+  });
+  setHandler(setKillSignal, (k) => {
+    requests++;
+    killSetExplicitly = true;
+    applyKill(book, k, Date.now());
+    killToPersist = true;
+    describe(book, limits);
+  });
+
+  if (!ready) {
+    // A book created for a journal that already says "killed" (a kill from before the book existed) starts killed.
+    try {
+      const persisted = await seed.loadKillSwitch();
+      if (persisted.on && !killSetExplicitly) applyKill(book, { on: true, reason: persisted.reason }, Date.now());
+    } catch (err) {
+      log.warn('could not read the persisted kill switch; starting from the signals received', { error: failureText(err) });
+    }
+    ready = true;
+  }
+  describe(book, limits);
+
+  for (;;) {
+    await condition(() => killToPersist || requests >= REQUESTS_PER_RUN || workflowInfo().continueAsNewSuggested);
+    if (killToPersist) {
+      killToPersist = false;
+      await persist.persistKillSwitch({ on: book.kill.on, reason: book.kill.reason });
+      continue;
+    }
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof riskBookWorkflow>({ state: book });
+  }
+}
+
+function describe(book: RiskBook, limits: RiskLimits | null): void {
+  const t = bookTotals(book);
+  const of = (n: number | undefined) => (n === undefined ? '' : `/${n}`);
+  setCurrentDetails(
+    `**Risk book** ${t.positions}${of(limits?.maxOpenPositions)} positions, notional ${t.notional.toFixed(2)}${of(limits?.maxTotalNotional)}` +
+      ` | venue day ${book.day.key || '-'} net ${book.day.netPnl.toFixed(2)}${limits ? ` (loss limit ${limits.dailyLossLimit})` : ''}` +
+      ` | kill ${book.kill.on ? `ON (${book.kill.reason ?? ''}${book.kill.flatten ? ', flatten' : ''})` : 'off'}`,
+  );
+}
