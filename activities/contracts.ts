@@ -142,7 +142,12 @@ export interface PositionActivities {
  * `openPosition` .. `journalEntryFailure` serve position workflows started before the lifecycle
  * (workflows/position-legacy.ts) until none of them runs any more.
  */
-export interface TradingActivities extends PositionActivities {
+/** The worker's clock, read into a workflow's history (workflows/clock.ts says why). */
+export interface ClockActivities {
+  readClock(): Promise<number>;
+}
+
+export interface TradingActivities extends PositionActivities, ClockActivities {
   /** `dueAt`: when the tick was due (epoch ms); its lateness is measured when the activity starts. */
   evaluateSignal(req: { workflowId: string; symbol: string; dueAt?: number }): Promise<ScoredSignal>;
   journalDecision(rec: DecisionRecord): Promise<void>;

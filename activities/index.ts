@@ -1,5 +1,6 @@
 import type { TradingActivities } from './contracts.js';
 import type { ActivityDeps } from './deps.js';
+import { clockActivities } from './clock.js';
 import { entryActivities } from './entry.js';
 import { exitActivities } from './exit.js';
 import { flattenActivities } from './flatten.js';
@@ -21,6 +22,7 @@ export type { ActivityDeps } from './deps.js';
 export function createActivities(deps: ActivityDeps): TradingActivities {
   const settlement = createSettlement(deps);
   return {
+    ...clockActivities(),
     ...signalActivities(deps),
     ...journalActivities(deps),
     ...riskActivities(deps),

@@ -52,6 +52,11 @@ export interface SymbolState {
   pendingReleases?: ReleaseRequest[];
   /** Counts flattens sent without a position workflow (their client order ids). */
   flattenSeq?: number;
+  /**
+   * The loop's clock for its decisions, read into history at the top of every loop pass
+   * (workflows/clock.ts says why `Date.now()` is not enough). Absent before the first pass.
+   */
+  clock?: number;
 }
 
 export interface SymbolWorkflowInput {

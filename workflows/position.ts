@@ -33,6 +33,7 @@ import {
   type PositionInput,
   type PositionReport,
 } from './contracts.js';
+import { trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { legacyPositionWorkflow } from './position-legacy.js';
 
@@ -119,9 +120,11 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
 
   // Nothing is journaled before the stop is settled: protection never waits for Postgres.
   const pump = startJournalPump(pending, () => lc.stage !== 'ENTERING' && lc.stage !== 'PROTECTING' && lc.stage !== 'ADOPTING');
-  const ctx = () => ({ now: Date.now(), rules: input.params, checkEveryMs: input.params.positionCheckSeconds * 1000 });
+  // The lifecycle compares the clock with its deadlines: the time comes from history (workflows/clock.ts).
+  let now = Date.now();
   const absorb = async (fact: LifecycleFact): Promise<LifecycleCommand> => {
-    const out = step(lc, fact, ctx());
+    now = await trustedNow();
+    const out = step(lc, fact, { now, rules: input.params, checkEveryMs: input.params.positionCheckSeconds * 1000 });
     lc = out.state;
     pending.push(...out.journal);
     if (out.notices.length > 0) {
@@ -139,7 +142,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
   for (let steps = 0; ; steps++) {
     if (closePending()) command = await absorb({ kind: 'CLOSE_REQUESTED', reason: closeReason! });
     if (lc.result && !report) {
-      report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? Date.now(), at: Date.now() };
+      report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now };
       await tellSymbolWorkflow(input, report);
     }
     describe(input, lc);

@@ -36,6 +36,7 @@ import {
   type SymbolState,
   type SymbolWorkflowInput,
 } from './contracts.js';
+import { TRUSTED_CLOCK_PATCH, trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { positionWorkflow } from './position.js';
 import { SA_CONFIDENCE, SA_SIDE, SA_SIGNAL, SA_STATE, SA_SYMBOL } from './search-attributes.js';
@@ -161,7 +162,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       // Its workflow is gone without a report: treat it as an exit (reconciliation settles its books).
       state.openPositionId = null;
       state.openPositionSide = null;
-      state.cooldownUntil = Math.max(state.cooldownUntil, Date.now() + state.params.cooldownSeconds * 1000);
+      state.cooldownUntil = Math.max(state.cooldownUntil, timeOf(state) + state.params.cooldownSeconds * 1000);
     }
     state.ownershipChecked = false;
     wake = true;
@@ -189,6 +190,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       await condition(allHandlersFinished);
       await continueAsNew<typeof symbolWorkflow>({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }
+    state.clock = await trustedNow();
     await deliverReleases(state);
     if (flattenRequested || flattenPending) {
       flattenRequested = false;
@@ -216,12 +218,12 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
     log.warn('signal evaluation failed', { symbol: state.symbol, error: failureText(err) });
     return;
   }
-  state.lastSignal = { signal: signal.signal, confidence: signal.confidence, candleTime: signal.candleTime, at: Date.now(), model: signal.model };
+  state.lastSignal = { signal: signal.signal, confidence: signal.confidence, candleTime: signal.candleTime, at: timeOf(state), model: signal.model };
 
   const decision = decideEntry(
     signal,
     {
-      now: Date.now(),
+      now: timeOf(state),
       killed: state.killed,
       aiTradingEnabled: state.flags.aiTradingEnabled,
       hasOpenPosition: state.openPositionId !== null,
@@ -239,7 +241,7 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
   }
   state.lastDecision = outcome;
   const record: DecisionRecord = { workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason };
-  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: Date.now() });
+  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state) });
   else await acts().journalDecision(record);
 }
 
@@ -379,7 +381,7 @@ async function claimOwnership(state: SymbolState): Promise<void> {
     // (reconciliation settles its journal row and its reservation).
     state.openPositionId = null;
     state.openPositionSide = null;
-    state.cooldownUntil = Math.max(state.cooldownUntil, Date.now() + state.params.cooldownSeconds * 1000);
+    state.cooldownUntil = Math.max(state.cooldownUntil, timeOf(state) + state.params.cooldownSeconds * 1000);
   }
   if (live.exposure) await adopt(state, live.exposure);
 }
@@ -475,8 +477,8 @@ async function flattenDirectly(state: SymbolState, positionId: string | null): P
     if (positionId) {
       state.openPositionId = null;
       state.openPositionSide = null;
-      state.lastExit = { positionId, reason: 'KILL_FLATTEN', netPnl: r.netPnl, at: Date.now() };
-      state.cooldownUntil = Date.now() + state.params.cooldownSeconds * 1000;
+      state.lastExit = { positionId, reason: 'KILL_FLATTEN', netPnl: r.netPnl, at: timeOf(state) };
+      state.cooldownUntil = timeOf(state) + state.params.cooldownSeconds * 1000;
       (state.pendingReleases ??= []).push({ positionId, netPnl: r.netPnl, venueTime: r.venueTime });
     }
     return true;
@@ -486,6 +488,14 @@ async function flattenDirectly(state: SymbolState, positionId: string | null): P
     log.error('flatten without a position workflow failed; trying again next tick', { symbol: state.symbol, error: failureText(err) });
     return false;
   }
+}
+
+/**
+ * The time a decision of this pass is based on: the clock read into history at the top of the pass, or
+ * `Date.now()` in histories from before that reading existed (they must replay as they ran).
+ */
+function timeOf(state: SymbolState): number {
+  return state.clock !== undefined && patched(TRUSTED_CLOCK_PATCH) ? state.clock : Date.now();
 }
 
 /** Search attribute values last written, so a tick that changes nothing writes nothing. */
@@ -499,7 +509,7 @@ interface Published {
  * are not events and are refreshed every tick.
  */
 function publish(state: SymbolState, published: Published): void {
-  const phase = phaseOf(state, Date.now());
+  const phase = phaseOf(state, timeOf(state));
   const confidence = Math.round((state.lastSignal?.confidence ?? 0) * 100) / 100;
   const values = { phase, signal: state.lastSignal?.signal ?? 'NONE', confidence, side: state.openPositionSide ?? 'FLAT' };
   const key = JSON.stringify(values);

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { positionWorkflowId } from '../../workflows/contracts.js';
+import { Worker } from '@temporalio/worker';
+import { bundleWorkflows } from '../../worker/create-worker.js';
+import { positionWorkflowId, symbolWorkflowId } from '../../workflows/contracts.js';
 import { exitLevels } from '../../core/exits.js';
+import { captureHistory } from './capture.js';
 import { eventually, openedPosition, startHarness, uniqueSymbol, type Harness } from './harness.js';
 
 /** SIGKILL the worker while an entry order is in flight and while a position is open; nothing is sent twice. */
@@ -76,5 +79,15 @@ describe('worker crash', () => {
     expect(orders.filter((o) => !o.clientOrderId.includes('-S'))).toHaveLength(2);
     await eventually(async () => (await h.symbolState(symbol)).tickSeq > ticksBefore + 2, 'the loop to tick again');
     expect((await h.journal.getPosition(pos.positionId))?.status).toBe('CLOSED');
+
+    // Each restart met queries (the probes above) for workflows the new worker had not cached. The histories
+    // the crashes produced must replay on a fresh worker: no decision may depend on a clock that differs
+    // between the first run and a replay (workflows/clock.ts).
+    await captureHistory(symbolWorkflowId(symbol), 'symbol-crash-trusted-clock');
+    await captureHistory(positionWorkflowId(pos.positionId), 'position-crash-trusted-clock');
+    const workflowBundle = await bundleWorkflows();
+    for (const id of [symbolWorkflowId(symbol), positionWorkflowId(pos.positionId)]) {
+      await Worker.runReplayHistory({ workflowBundle }, await h.client.workflow.getHandle(id).fetchHistory(), id);
+    }
   }, 120_000);
 });
