@@ -5,7 +5,7 @@ import { WARMUP_CANDLES } from '../core/features.js';
 import { inferIntervalMs, loadCandlesDir } from '../exchange/klines-file.js';
 import { loadModel } from '../ml/model.js';
 import { Progress } from '../ml/progress.js';
-import { type EngineResult, type Market, type Trade, runEngine } from './engine.js';
+import { type BacktesterResult, type Market, type Trade, runBacktester } from './backtester.js';
 import { type PortfolioStats, type TradeStats, portfolioStats, symbolStats } from './metrics.js';
 import { type FeatureMatrix, type SignalTrack, actionableStats, featureMatrix, holdTrack, momentumTrack, randomTrack, scoreSymbol, seededRandom } from './signals.js';
 
@@ -131,7 +131,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
   const sBar = new Progress('simulate', strategies.length, showProgress);
   const curves: BacktestRun['curves'] = [];
   const reports: StrategyReport[] = strategies.map((st, i) => {
-    const r: EngineResult = runEngine(market, st.tracks, { params, limits });
+    const r: BacktesterResult = runBacktester(market, st.tracks, { params, limits });
     sBar.update(i + 1, st.name);
     curves.push({ name: st.name, times: r.times, equity: r.equity, trades: r.trades });
     return { name: st.name, total: portfolioStats(r, capital), perSymbol: symbolStats(r, symbols), riskRejections: r.riskRejections, note: st.note };
