@@ -51,7 +51,10 @@ export interface AppConfig {
   reconcileSeconds: number;
   /** What reconciliation does with exchange exposure nobody owns. */
   orphanPolicy: OrphanPolicy;
-  modelDir: string;
+  /** QT_STRATEGY: the file strategies/<name>.ts the loop trades (default the shipped XGBoost strategy). */
+  strategy: string;
+  /** QT_MODEL_DIR: the model a model strategy scores; null = the strategy's own model directory. */
+  modelDir: string | null;
   backupModelDir: string;
   /** Refuse a model whose card says it loses to the baselines unless this is set. */
   allowUnprovenModel: boolean;
@@ -216,6 +219,14 @@ function params(env: Env): TradingParams {
   return p;
 }
 
+/** QT_STRATEGY: a strategy file name (the registry in strategies/ checks that it exists). */
+function strategyName(env: Env): string {
+  const v = env.QT_STRATEGY?.trim();
+  if (!v) return 'xgb';
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(v)) throw new ConfigError('QT_STRATEGY', `expected the name of a file in strategies/ (lower case, digits, dashes), got "${v}"`);
+  return v;
+}
+
 /** Read and validate the whole configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env): AppConfig {
   const paperTrading = bool(env, 'QT_PAPER_TRADING', true);
@@ -254,7 +265,8 @@ export function loadConfig(env: Env): AppConfig {
     risk,
     reconcileSeconds: num(env, 'QT_RECONCILE_SECONDS', 60, 1, 86_400),
     orphanPolicy: oneOf(env, 'QT_ORPHAN_POLICY', ['adopt', 'flatten'] as const, 'adopt'),
-    modelDir: env.QT_MODEL_DIR?.trim() || 'models/xgb-v1',
+    strategy: strategyName(env),
+    modelDir: env.QT_MODEL_DIR?.trim() || null,
     backupModelDir: env.QT_BACKUP_MODEL_DIR?.trim() || 'models/tft-v1',
     allowUnprovenModel: bool(env, 'QT_ALLOW_UNPROVEN_MODEL', false),
     healthPort: num(env, 'QT_HEALTH_PORT', 8000, 0, 65535, true),
