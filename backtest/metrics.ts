@@ -1,4 +1,4 @@
-import type { EngineResult, Trade } from './engine.js';
+import type { BacktesterResult, Trade } from './backtester.js';
 
 export interface TradeStats {
   trades: number;
@@ -52,7 +52,7 @@ export function tradeStats(trades: readonly Trade[], exposedSteps: number, total
   };
 }
 
-export function portfolioStats(r: EngineResult, capital: number): PortfolioStats {
+export function portfolioStats(r: BacktesterResult, capital: number): PortfolioStats {
   const base = tradeStats(r.trades, r.exposedSteps, r.times.length);
   const daily = dailyReturns(r, capital);
   const mean = daily.reduce((s, x) => s + x, 0) / (daily.length || 1);
@@ -83,7 +83,7 @@ export function portfolioStats(r: EngineResult, capital: number): PortfolioStats
  * fixed base, because position sizes do not scale with equity: dividing by a shrinking equity would
  * blow returns up as the account nears zero.
  */
-function dailyReturns(r: EngineResult, capital: number): number[] {
+function dailyReturns(r: BacktesterResult, capital: number): number[] {
   const out: number[] = [];
   let dayStart = 0;
   let day = r.times.length ? Math.floor(r.times[0]! / 86_400_000) : 0;
@@ -102,7 +102,7 @@ function dailyReturns(r: EngineResult, capital: number): number[] {
 }
 
 /** Per-symbol trade statistics (exposure per symbol from the engine's step counts). */
-export function symbolStats(r: EngineResult, symbols: string[]): Record<string, TradeStats> {
+export function symbolStats(r: BacktesterResult, symbols: string[]): Record<string, TradeStats> {
   const by = new Map<string, Trade[]>(symbols.map((s) => [s, []]));
   for (const t of r.trades) by.get(t.symbol)!.push(t);
   const out: Record<string, TradeStats> = {};

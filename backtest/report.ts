@@ -13,7 +13,7 @@ export function formatReport(r: BacktestReport, perSymbolFor?: string): string {
   const out: string[] = [];
   out.push(`Backtest ${r.dataDir}: ${r.symbols.length} symbols, ${r.from} .. ${r.to}, ${r.simulatedSteps} steps of ${r.intervalMs / 60_000} min, capital ${r.capital}`);
   if (r.model) out.push(`Model ${r.model.name} (${r.model.dir})${r.model.promotable ? '' : ' -- card says NOT promotable: it did not beat the baselines out of sample'}`);
-  const w = [18, 7, 7, 11, 9, 7, 9, 9, 7, 7, 9, 9];
+  const w = [Math.max(18, ...r.strategies.map((s) => s.name.length)), 7, 7, 11, 9, 7, 9, 9, 7, 7, 9, 9];
   out.push('');
   out.push(row(['strategy', 'trades', 'win', 'net P&L', 'fees', 'PF', 'expect.', 'ret/trd', 'Sharpe', 'Sortino', 'max DD', 'exposure'], w));
   for (const s of r.strategies) {

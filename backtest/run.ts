@@ -1,20 +1,30 @@
 import { existsSync } from 'node:fs';
 import { DEFAULT_PARAMS, type TradingParams } from '../core/params.js';
+import type { Candle } from '../core/types.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from '../core/risk.js';
 import { WARMUP_CANDLES } from '../core/features.js';
 import { inferIntervalMs, loadCandlesDir } from '../exchange/klines-file.js';
 import { loadModel } from '../ml/model.js';
 import { Progress } from '../ml/progress.js';
-import { type EngineResult, type Market, type Trade, runEngine } from './engine.js';
+import { type BacktesterResult, type Market, type Trade, runBacktester } from './backtester.js';
 import { type PortfolioStats, type TradeStats, portfolioStats, symbolStats } from './metrics.js';
-import { type FeatureMatrix, type SignalTrack, actionableStats, featureMatrix, holdTrack, momentumTrack, randomTrack, scoreSymbol, seededRandom } from './signals.js';
+import { type FeatureMatrix, type SignalTrack, actionableStats, featureMatrix, holdTrack, randomTrack, scoreSymbol, seededRandom, strategyTrack } from './signals.js';
+import { type Strategy, isModelScorer } from '../core/strategy.js';
+import type { CustomExit } from '../core/position.js';
+import momentumStrategy, { MOMENTUM_Z } from '../strategies/momentum.js';
 
 export interface BacktestOptions {
   dataDir: string;
   symbols?: string[];
   from?: number;
   to?: number;
-  /** Model directory (model.onnx + card.json); null or missing runs the baselines only. */
+  /**
+   * The strategy under test (strategies/<name>.ts) and its parameters. A model strategy scores its
+   * model directory unless `modelDir` names another; its exits replace the default ones.
+   */
+  strategy?: Strategy;
+  strategyParams?: Record<string, unknown>;
+  /** Model directory (model.onnx + card.json); null, or missing without a model strategy, runs no model. */
   modelDir?: string | null;
   params?: TradingParams;
   limits?: RiskLimits;
@@ -68,7 +78,11 @@ export interface BacktestRun {
 
 export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
   const t0 = performance.now();
-  const params = o.params ?? DEFAULT_PARAMS;
+  const strategy = o.strategy ?? null;
+  const strategyParams = o.strategyParams ?? (strategy ? (strategy.params.parse({}) as Record<string, unknown>) : {});
+  const params = o.params ?? { ...DEFAULT_PARAMS, ...strategy?.exits };
+  const modelDir = o.modelDir !== undefined ? o.modelDir : strategy && isModelScorer(strategy.scorer) ? strategy.scorer.model : null;
+  const customExit: CustomExit | undefined = strategy?.customExit ? (v) => strategy.customExit!(v, strategyParams) : undefined;
   const limits = o.limits ?? DEFAULT_RISK_LIMITS;
   const capital = o.capital ?? limits.maxTotalNotional;
   const showProgress = o.progress ?? true;
@@ -80,12 +94,14 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
   const from = o.from ?? earliest + WARMUP_CANDLES * intervalMs;
   const to = o.to ?? Math.max(...candles.map((cs) => (cs[cs.length - 1]?.openTime ?? 0) + 1));
   const market: Market = { symbols, candles, intervalMs, from, to };
+  /** The candle whose signal acts first: the one before `from`. */
+  const startOf = (cs: Candle[]) => Math.max(0, cs.findIndex((c) => c.openTime >= from) - 1);
   const tLoad = performance.now();
 
   // Features are computed symbol by symbol on this thread while onnxruntime scores the previous
   // symbols on its own threads: the two stages overlap instead of adding up.
-  if (o.modelDir && !existsSync(o.modelDir)) throw new Error(`--model ${o.modelDir}: no such directory`);
-  const model = o.modelDir ? await loadModel(o.modelDir, { threads: o.threads ?? 2 }) : null;
+  if (modelDir && !existsSync(modelDir)) throw new Error(`--model ${modelDir}: no such directory`);
+  const model = modelDir ? await loadModel(modelDir, { threads: o.threads ?? 2 }) : null;
   const fBar = new Progress(model ? 'features+inference' : 'features', symbols.length, showProgress);
   const matrices: FeatureMatrix[] = [];
   let scoring: Promise<unknown> = Promise.resolve();
@@ -94,8 +110,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
     const m = featureMatrix(candles[i]!, intervalMs);
     matrices.push(m);
     if (model) {
-      const start = Math.max(0, candles[i]!.findIndex((c) => c.openTime >= from) - 1);
-      const next = scoring.then(() => scoreSymbol(model, m, start));
+      const next = scoring.then(() => scoreSymbol(model, m, startOf(candles[i]!)));
       next.catch(() => undefined); // a failure surfaces from Promise.all below, not as an unhandled rejection
       scoring = next;
       scored.push(next);
@@ -104,12 +119,20 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
     await new Promise((r) => setImmediate(r)); // let finished runs hand over to the next symbol
   }
   const tFeat = performance.now();
-  const strategies: { name: string; tracks: SignalTrack[]; note?: string }[] = [];
+  const strategies: { name: string; tracks: SignalTrack[]; note?: string; customExit?: CustomExit }[] = [];
+  const trackOf = (s: Strategy, i: number, modelTrack?: SignalTrack) =>
+    strategyTrack(s, strategyParams, symbols[i]!, candles[i]!, matrices[i]!, intervalMs, startOf(candles[i]!), modelTrack);
   let modelInfo: BacktestReport['model'] = null;
   if (model) {
-    strategies.push({ name: `model:${model.name}`, tracks: await Promise.all(scored) });
+    const scores = await Promise.all(scored);
+    // The strategy's entry rule, when it has one, filters the model's scores.
+    const tracks = strategy && isModelScorer(strategy.scorer) && strategy.entry ? scores.map((t, i) => trackOf(strategy, i, t)) : scores;
+    strategies.push({ name: `model:${model.name}`, tracks, ...(strategy && isModelScorer(strategy.scorer) ? { customExit } : {}) });
     await model.close();
-    modelInfo = { name: model.name, dir: o.modelDir!, promotable: model.card.promotable === true };
+    modelInfo = { name: model.name, dir: modelDir!, promotable: model.card.promotable === true };
+  }
+  if (strategy && !isModelScorer(strategy.scorer)) {
+    strategies.unshift({ name: `strategy:${strategy.name}`, tracks: matrices.map((_, i) => trackOf(strategy, i)), note: strategy.description, customExit });
   }
   fBar.done();
   const tInf = performance.now();
@@ -117,21 +140,21 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
   // Rule baselines are sized like the model's average trade, and random trades as often as the model.
   const reference = strategies[0] ? actionableStats(strategies[0].tracks, matrices, params.confidenceThreshold) : null;
   const confidence = reference?.meanConfidence ?? params.confidenceThreshold;
-  const momentum = matrices.map((m) => momentumTrack(m, confidence));
+  const momentum = matrices.map((m, i) => strategyTrack(momentumStrategy, { z: MOMENTUM_Z, confidence }, symbols[i]!, candles[i]!, m, intervalMs, 0));
   const rate = reference?.rate ?? actionableStats(momentum, matrices, params.confidenceThreshold).rate;
   const rng = seededRandom(o.seed ?? 42);
   strategies.push({ name: 'always-hold', tracks: matrices.map((m) => holdTrack(m.valid.length)) });
   strategies.push({
     name: 'random',
     tracks: matrices.map((m) => randomTrack(m, rate, confidence, rng)),
-    note: `random side on ${(rate * 100).toFixed(2)}% of candles (${reference ? "the model's" : "the momentum rule's"} signal rate), seed ${o.seed ?? 42}`,
+    note: `random side on ${(rate * 100).toFixed(2)}% of candles (${reference ? `${strategies[0]!.name}'s` : "the momentum rule's"} signal rate), seed ${o.seed ?? 42}`,
   });
   strategies.push({ name: 'momentum', tracks: momentum, note: 'the 12-candle move beyond 1.5 sigma, in its direction' });
 
   const sBar = new Progress('simulate', strategies.length, showProgress);
   const curves: BacktestRun['curves'] = [];
   const reports: StrategyReport[] = strategies.map((st, i) => {
-    const r: EngineResult = runEngine(market, st.tracks, { params, limits });
+    const r: BacktesterResult = runBacktester(market, st.tracks, { params, limits, ...(st.customExit ? { customExit: st.customExit } : {}) });
     sBar.update(i + 1, st.name);
     curves.push({ name: st.name, times: r.times, equity: r.equity, trades: r.trades });
     return { name: st.name, total: portfolioStats(r, capital), perSymbol: symbolStats(r, symbols), riskRejections: r.riskRejections, note: st.note };

@@ -1,7 +1,8 @@
 import type { Candle } from '../core/types.js';
+import { SIGNAL_CLASSES } from '../core/types.js';
+import { type Strategy, evaluateStrategy, readsPipeline } from '../core/strategy.js';
 import { CandleError, FEATURE_NAMES, FeatureBuilder } from '../core/features.js';
 import type { LoadedModel } from '../ml/model.js';
-import { MOMENTUM_Z, momentumSignal } from './baselines.js';
 
 /**
  * A strategy's verdict for every candle of one symbol: index i is what the loop would have seen once
@@ -74,16 +75,27 @@ export function holdTrack(n: number): SignalTrack {
   return { signal: new Uint8Array(n), confidence: new Float32Array(n) };
 }
 
-/** The momentum rule on the pipeline's own features, at a fixed confidence. */
-export function momentumTrack(m: FeatureMatrix, confidence: number): SignalTrack {
+/**
+ * A strategy's verdict on every candle from `startIndex` on, through core/strategy.ts as the live
+ * signal source computes it. `modelTrack`, for model strategies, holds the batched model scores that
+ * the strategy's entry rule then sees. Candles whose features are not all known hold.
+ */
+export function strategyTrack<P extends Record<string, unknown>>(
+  s: Strategy<P>, params: P, symbol: string, candles: readonly Candle[], m: FeatureMatrix, intervalMs: number, startIndex: number, modelTrack?: SignalTrack,
+): SignalTrack {
   const f = FEATURE_NAMES.length;
-  const r12 = FEATURE_NAMES.indexOf('ret_12');
-  const v48 = FEATURE_NAMES.indexOf('vol_48');
+  const pipelineRows = readsPipeline(s);
   const t = holdTrack(m.valid.length);
-  for (let i = 0; i < m.valid.length; i++) {
-    if (!m.valid[i]) continue;
-    t.signal[i] = momentumSignal(m.rows[i * f + r12]!, m.rows[i * f + v48]!, MOMENTUM_Z);
-    t.confidence[i] = t.signal[i] ? confidence : 0;
+  let contiguous = 0;
+  for (let i = 0; i < candles.length; i++) {
+    contiguous = i > 0 && candles[i]!.openTime - candles[i - 1]!.openTime === intervalMs ? contiguous + 1 : 1;
+    if (i < startIndex || (pipelineRows && !m.valid[i])) continue;
+    const score = modelTrack ? { signal: SIGNAL_CLASSES[modelTrack.signal[i]!]!, confidence: modelTrack.confidence[i]! } : undefined;
+    if (score?.signal === 'HOLD') continue;
+    // Candle features only see this run of contiguous candles, as after a gap in the live loop.
+    const r = evaluateStrategy(s, params, symbol, candles, i, pipelineRows ? m.rows.subarray(i * f, (i + 1) * f) : null, score, i + 1 - contiguous);
+    t.signal[i] = SIGNAL_CLASSES.indexOf(r.signal);
+    t.confidence[i] = r.signal === 'HOLD' ? 0 : r.confidence;
   }
   return t;
 }

@@ -4,6 +4,7 @@ import { mapLimit } from '../core/map-limit.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
 import { SA_SYMBOL } from '../workflows/search-attributes.js';
+import { loadStrategy, withStrategyExits } from '../strategies/index.js';
 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
   const connection = await Connection.connect({ address, connectTimeout: '5s' });
@@ -17,6 +18,7 @@ export async function connectClient(address: string, namespace: string): Promise
 export async function ensureFleet(client: Client, config: AppConfig, symbols = config.symbols): Promise<{ started: string[]; running: string[] }> {
   const started: string[] = [];
   const running: string[] = [];
+  const params = withStrategyExits(config.params, await loadStrategy(config.strategy), process.env);
   await mapLimit(symbols, 16, async (symbol) => {
     const workflowId = symbolWorkflowId(symbol);
     if (await isRunning(client, workflowId)) {
@@ -26,7 +28,7 @@ export async function ensureFleet(client: Client, config: AppConfig, symbols = c
     await client.workflow.start<typeof symbolWorkflow>('symbolWorkflow', {
       workflowId,
       taskQueue: config.taskQueue,
-      args: [{ symbol, params: config.params, flags: { aiTradingEnabled: config.enableAiTrading, executionEnabled: config.enableExecution } }],
+      args: [{ symbol, params, flags: { aiTradingEnabled: config.enableAiTrading, executionEnabled: config.enableExecution } }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: [{ key: SA_SYMBOL, value: symbol }],
       staticSummary: `${symbol} signal loop`,

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { DEFAULT_PARAMS, PARAM_ENV, ParamError, checkParam, type TradingParams } from './params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from './risk.js';
 import { quoteAsset } from './types.js';
@@ -38,6 +39,7 @@ export interface AppConfig {
   paperTrading: boolean;
   enableExecution: boolean;
   enableAiTrading: boolean;
+  /** QT_EVENT_DRIVEN_MODE: accepted; the loop is timer-driven until event-driven mode lands. */
   eventDrivenMode: boolean;
   venue: Venue;
   marketData: 'live' | 'replay';
@@ -51,7 +53,10 @@ export interface AppConfig {
   reconcileSeconds: number;
   /** What reconciliation does with exchange exposure nobody owns. */
   orphanPolicy: OrphanPolicy;
-  modelDir: string;
+  /** QT_STRATEGY: the file strategies/<name>.ts the loop trades (default the shipped XGBoost strategy). */
+  strategy: string;
+  /** QT_MODEL_DIR: the model a model strategy scores; null = the strategy's own model directory. */
+  modelDir: string | null;
   backupModelDir: string;
   /** Refuse a model whose card says it loses to the baselines unless this is set. */
   allowUnprovenModel: boolean;
@@ -90,46 +95,61 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function bool(env: Env, name: string, dflt: boolean): boolean {
+/**
+ * Every variable is read through a zod schema of its text; the first problem becomes a one-line
+ * ConfigError naming the variable. An unset or empty variable takes its default.
+ */
+function read<T>(env: Env, name: string, schema: z.ZodType<T, string>, dflt: T): T {
   const v = env[name];
   if (v === undefined || v === '') return dflt;
-  const s = v.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off'].includes(s)) return false;
-  throw new ConfigError(name, `expected true or false, got "${v}"`);
+  const r = schema.safeParse(v);
+  if (!r.success) throw new ConfigError(name, r.error.issues[0]!.message);
+  return r.data;
 }
 
-function num(env: Env, name: string, dflt: number, min: number, max: number, integer = false): number {
-  const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v.trim());
-  if (!Number.isFinite(n)) throw new ConfigError(name, `expected a number, got "${v}"`);
-  if (integer && !Number.isInteger(n)) throw new ConfigError(name, `expected an integer, got "${v}"`);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
+const TRUE = ['true', '1', 'yes', 'on'];
+const FALSE = ['false', '0', 'no', 'off'];
+const boolText = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((s) => TRUE.includes(s) || FALSE.includes(s), { error: (i) => `expected true or false, got "${String(i.input)}"` })
+  .transform((s) => TRUE.includes(s));
+
+function numberText(min: number, max: number, integer: boolean): z.ZodType<number, string> {
+  let n = z.number();
+  if (integer) n = n.int({ error: (i) => `expected an integer, got "${String(i.input)}"` });
+  const range = { error: (i: { input?: unknown }) => `must be between ${min} and ${max}, got ${String(i.input)}` };
+  return z
+    .string()
+    .trim()
+    .refine((s) => Number.isFinite(Number(s)), { error: (i) => `expected a number, got "${String(i.input)}"` })
+    .transform(Number)
+    .pipe(n.min(min, range).max(max, range));
 }
 
 /** A base URL with one of the allowed schemes, without a trailing slash. */
-function url(env: Env, name: string, dflt: string | null, schemes: string[]): string | null {
-  const v = env[name]?.trim();
-  if (!v) return dflt;
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new ConfigError(name, `"${v}" is not a URL`);
-  }
-  if (!schemes.includes(u.protocol)) throw new ConfigError(name, `expected a ${schemes.map((s) => s.replace(':', '://')).join(' or ')} URL, got "${v}"`);
-  return v.replace(/\/+$/, '');
+function urlText(schemes: string[]): z.ZodType<string, string> {
+  return z
+    .string()
+    .trim()
+    .refine((s) => URL.canParse(s), { error: (i) => `"${String(i.input)}" is not a URL`, abort: true })
+    .refine((s) => schemes.includes(new URL(s).protocol), { error: (i) => `expected a ${schemes.map((x) => x.replace(':', '://')).join(' or ')} URL, got "${String(i.input)}"` })
+    .transform((s) => s.replace(/\/+$/, ''));
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], dflt: T): T {
-  const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  const s = v.trim().toLowerCase() as T;
-  if (!allowed.includes(s)) throw new ConfigError(name, `expected one of ${allowed.join('|')}, got "${v}"`);
-  return s;
+function oneOfText<T extends string>(allowed: readonly T[]): z.ZodType<T, string> {
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((s): s is T => (allowed as readonly string[]).includes(s), { error: (i) => `expected one of ${allowed.join('|')}, got "${String(i.input)}"` }) as unknown as z.ZodType<T, string>;
 }
+
+const bool = (env: Env, name: string, dflt: boolean): boolean => read(env, name, boolText, dflt);
+const num = (env: Env, name: string, dflt: number, min: number, max: number, integer = false): number => read(env, name, numberText(min, max, integer), dflt);
+const url = (env: Env, name: string, dflt: string | null, schemes: string[]): string | null => read<string | null>(env, name, urlText(schemes), dflt);
+const oneOf = <T extends string>(env: Env, name: string, allowed: readonly T[], dflt: T): T => read(env, name, oneOfText(allowed), dflt);
 
 /**
  * Parse a time given as ISO 8601 (`2025-09-01`, `2025-09-01T12:00`, `2025-09-01T12:00Z`), epoch milliseconds
@@ -216,6 +236,14 @@ function params(env: Env): TradingParams {
   return p;
 }
 
+/** QT_STRATEGY: a strategy file name (the registry in strategies/ checks that it exists). */
+function strategyName(env: Env): string {
+  const v = env.QT_STRATEGY?.trim();
+  if (!v) return 'xgb';
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(v)) throw new ConfigError('QT_STRATEGY', `expected the name of a file in strategies/ (lower case, digits, dashes), got "${v}"`);
+  return v;
+}
+
 /** Read and validate the whole configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env): AppConfig {
   const paperTrading = bool(env, 'QT_PAPER_TRADING', true);
@@ -254,7 +282,8 @@ export function loadConfig(env: Env): AppConfig {
     risk,
     reconcileSeconds: num(env, 'QT_RECONCILE_SECONDS', 60, 1, 86_400),
     orphanPolicy: oneOf(env, 'QT_ORPHAN_POLICY', ['adopt', 'flatten'] as const, 'adopt'),
-    modelDir: env.QT_MODEL_DIR?.trim() || 'models/xgb-v1',
+    strategy: strategyName(env),
+    modelDir: env.QT_MODEL_DIR?.trim() || null,
     backupModelDir: env.QT_BACKUP_MODEL_DIR?.trim() || 'models/tft-v1',
     allowUnprovenModel: bool(env, 'QT_ALLOW_UNPROVEN_MODEL', false),
     healthPort: num(env, 'QT_HEALTH_PORT', 8000, 0, 65535, true),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LABEL_BUY, LABEL_HOLD, LABEL_SELL, LABEL_UNKNOWN, netReturn, simulateTrade, tripleBarrierLabels } from './labels.js';
+import { LABEL_BUY, LABEL_HOLD, LABEL_SELL, LABEL_UNKNOWN, simulateTrade, tripleBarrierLabels } from './labels.js';
+import { netReturn } from './costs.js';
 import { DEFAULT_PARAMS } from './params.js';
 import { intrabarPath } from './intrabar.js';
 import { newTracker, observePrice } from './exits.js';

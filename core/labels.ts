@@ -1,9 +1,10 @@
 import type { Candle, ExitReason, PositionSide } from './types.js';
-import { entryOrderSide, exitOrderSide } from './types.js';
 import type { TradingParams } from './params.js';
-import { type ExitRules, newTracker, observePrice, trailingLevel } from './exits.js';
+import type { ExitRules } from './exits.js';
+import { type CustomExit, candleCannotExit, openPosition, step } from './position.js';
 import { intrabarPath } from './intrabar.js';
-import { DEFAULT_SLIPPAGE_BPS, TAKER_FEE_RATE, slippedPrice } from './costs.js';
+import { DEFAULT_SLIPPAGE_BPS, TAKER_FEE_RATE, entryFill, exitFill, netReturn } from './costs.js';
+
 
 /**
  * Triple-barrier labels that follow the agent's own exits: a trade entered at the next candle's open
@@ -38,26 +39,6 @@ export interface TradeOutcome {
   netReturn: number;
 }
 
-/** Net return of a round trip per unit of entry notional, both fills already slipped. */
-export function netReturn(side: PositionSide, entryFill: number, exitFill: number, feeRate: number): number {
-  const move = side === 'LONG' ? exitFill - entryFill : entryFill - exitFill;
-  return (move - feeRate * (entryFill + exitFill)) / entryFill;
-}
-
-/**
- * Whether no path point inside a candle spanning [low, high] can fire an exit or arm the trail.
- * Exact shortcut: while the trail is unarmed the tracker's best price matters to nothing, and once
- * it arms the best price exceeds every price of a skipped candle, so skipping its update is harmless.
- */
-export function quietCandle(side: PositionSide, entry: number, c: Candle, rules: ExitRules, armed: boolean): boolean {
-  if (armed) return false;
-  const arm = rules.trailingActivationPct / 100;
-  if (side === 'LONG') {
-    return c.high / entry - 1 < arm && c.high < entry * (1 + rules.takeProfitPct / 100) && c.low > entry * (1 - rules.stopLossPct / 100);
-  }
-  return 1 - c.low / entry < arm && c.low > entry * (1 - rules.takeProfitPct / 100) && c.high < entry * (1 + rules.stopLossPct / 100);
-}
-
 /**
  * Simulate a trade entered at the open of `candles[entryIndex]`. Returns null when the data ends or
  * has a gap before the trade settles.
@@ -69,28 +50,28 @@ export function simulateTrade(
   rules: ExitRules,
   intervalMs: number,
   costs: TradeCosts = DEFAULT_TRADE_COSTS,
+  customExit?: CustomExit,
 ): TradeOutcome | null {
   const first = candles[entryIndex];
   if (!first) return null;
   const ticks = Math.max(1, Math.round(intervalMs / costs.stepMs));
-  const entryPrice = slippedPrice(first.open, entryOrderSide(side), costs.slippageBps);
-  let tracker = newTracker(side, entryPrice, first.openTime);
-  const limitMs = rules.maxHoldSeconds * 1000;
+  // Quantity does not matter to a return: a unit notional.
+  const entryPrice = entryFill(side, first.open, 1, costs).price;
+  let position = openPosition(side, entryPrice, first.openTime);
   for (let i = entryIndex; i < candles.length; i++) {
     const c = candles[i]!;
     if (i > entryIndex && c.openTime - candles[i - 1]!.openTime !== intervalMs) return null;
-    const lastTickTime = c.openTime + (ticks - 1) * costs.stepMs;
-    const armed = trailingLevel(tracker, rules) !== null;
-    if (lastTickTime - tracker.openedAt < limitMs && quietCandle(side, entryPrice, c, rules, armed)) continue;
+    if (candleCannotExit(position, c, c.openTime + (ticks - 1) * costs.stepMs, rules, customExit)) continue;
     // The replay feed samples ticks 0..ticks-1 of a path whose last point (the close) is the next open.
     const path = intrabarPath(c, ticks + 1);
     for (let k = i === entryIndex ? 1 : 0; k < ticks; k++) {
-      const r = observePrice(tracker, path[k]!, c.openTime + k * costs.stepMs, rules);
-      tracker = r.tracker;
-      if (r.exit) {
-        const exitPrice = slippedPrice(r.exit.price, exitOrderSide(side), costs.slippageBps);
+      const r = step(position, path[k]!, c.openTime + k * costs.stepMs, rules, customExit);
+      position = r.state;
+      const exit = r.commands[0];
+      if (exit) {
+        const exitPrice = exitFill(side, exit.price, 1, costs).price;
         return {
-          side, entryPrice, exitPrice, exitTime: c.openTime + k * costs.stepMs, reason: r.exit.reason,
+          side, entryPrice, exitPrice, exitTime: c.openTime + k * costs.stepMs, reason: exit.reason,
           netReturn: netReturn(side, entryPrice, exitPrice, costs.feeRate),
         };
       }

@@ -1,4 +1,4 @@
-import { observePrice } from './exits.js';
+import { step as stepPosition } from './position.js';
 import { isPlausiblePrice, judgeMark } from './mark-sanity.js';
 import { bookFills, hasUnbookedFills, knownExecution, observeOrder, qtyTolerance, type FillFact, type OrderAttempt, type OrderFact } from './position-orders.js';
 import { entryOrderSide, exitOrderSide, type ExitReason } from './types.js';
@@ -241,8 +241,9 @@ function applyReading(s: PositionLifecycle, r: Reading, ctx: LifecycleContext, o
   }
   s.lastMark = judged.verdict.price;
   s.lastMarkAt = now;
-  const { tracker, exit } = observePrice(s.tracker, judged.verdict.price, now, ctx.rules);
+  const { state: tracker, commands } = stepPosition(s.tracker, judged.verdict.price, now, ctx.rules);
   s.tracker = tracker;
+  const exit = commands[0];
   if (exit) s.exitReason ??= exit.reason;
 }
 

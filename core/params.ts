@@ -1,76 +1,46 @@
+import { z } from 'zod';
+
 /**
- * Trading parameters that may change at runtime (`qt config set`) without a restart. They travel in
- * workflow state, so they must stay plain JSON. Percentages are in percent (1.5 = 1.5 %).
+ * The loop and exit parameters, each declared once: bounds, default, environment variable and meaning.
+ * All of them may change at runtime (`qt config set`) without a restart. They travel in workflow
+ * state, so they stay plain JSON numbers. Percentages are in percent (1.5 = 1.5 %).
  */
-export interface TradingParams {
-  checkIntervalSeconds: number;
-  confidenceThreshold: number;
-  cooldownSeconds: number;
-  takeProfitPct: number;
-  stopLossPct: number;
-  /** Distance of the trailing stop from the best price since entry. */
-  trailingStopPct: number;
-  /** Favourable move from entry after which the trailing stop arms. */
-  trailingActivationPct: number;
-  /** Close a position after this long whatever the price (also the label horizon). */
-  maxHoldSeconds: number;
-  /** Notional in the quote asset at full confidence (before leverage: this is position size). */
-  positionNotional: number;
-  /** Fraction of `positionNotional` used at exactly the threshold confidence. */
-  minSizeFraction: number;
-  leverage: number;
-  /** How often an open position re-reads the mark price. */
-  positionCheckSeconds: number;
+function param(env: string, description: string, min: number, max: number, dflt: number, integer = false) {
+  return (integer ? z.number().int() : z.number()).min(min).max(max).default(dflt).meta({ env, description, runtime: true });
 }
 
-export const DEFAULT_PARAMS: TradingParams = {
-  checkIntervalSeconds: 15,
-  confidenceThreshold: 0.55,
-  cooldownSeconds: 180,
-  takeProfitPct: 1.5,
-  stopLossPct: 1.0,
-  trailingStopPct: 0.6,
-  trailingActivationPct: 0.8,
-  maxHoldSeconds: 4 * 60 * 60,
-  positionNotional: 250,
-  minSizeFraction: 0.5,
-  leverage: 5,
-  positionCheckSeconds: 5,
-};
+export const TRADING_PARAMS = z.object({
+  checkIntervalSeconds: param('QT_CHECK_INTERVAL', 'seconds between two passes of the symbol loop', 1, 3600, 15),
+  confidenceThreshold: param('QT_CONFIDENCE_THRESHOLD', 'minimum confidence of a BUY / SELL to enter', 0.34, 1, 0.55),
+  cooldownSeconds: param('QT_COOLDOWN_SECONDS', 'no entry on a symbol for this long after its position closed', 0, 86_400, 180),
+  takeProfitPct: param('QT_TAKE_PROFIT_PCT', 'take profit, % from entry', 0.01, 100, 1.5),
+  stopLossPct: param('QT_STOP_LOSS_PCT', 'stop loss, % from entry (also placed on the exchange)', 0.01, 100, 1.0),
+  trailingStopPct: param('QT_TRAILING_STOP_PCT', 'distance of the trailing stop from the best price since entry, %', 0.01, 100, 0.6),
+  trailingActivationPct: param('QT_TRAILING_ACTIVATION_PCT', 'favourable move from entry after which the trailing stop arms, %', 0, 100, 0.8),
+  maxHoldSeconds: param('QT_MAX_HOLD_SECONDS', 'close a position after this long whatever the price (also the label horizon)', 60, 30 * 86_400, 4 * 60 * 60),
+  positionNotional: param('QT_POSITION_NOTIONAL', 'notional in the quote asset at full confidence (position size before leverage)', 1, 10_000_000, 250),
+  minSizeFraction: param('QT_MIN_SIZE_FRACTION', 'fraction of the notional used at exactly the threshold confidence', 0.01, 1, 0.5),
+  leverage: param('QT_LEVERAGE', 'leverage set on each symbol', 1, 125, 5, true),
+  positionCheckSeconds: param('QT_POSITION_CHECK_SECONDS', 'how often an open position re-reads the mark price', 1, 3600, 5),
+});
 
+export type TradingParams = z.output<typeof TRADING_PARAMS>;
+
+type ParamKey = keyof TradingParams;
 type Bounds = { min: number; max: number; integer?: boolean };
+const shape = TRADING_PARAMS.shape;
+const keys = Object.keys(shape) as ParamKey[];
 
-/** Valid range of every parameter; used by env parsing and by runtime `config set` alike. */
-export const PARAM_BOUNDS: Record<keyof TradingParams, Bounds> = {
-  checkIntervalSeconds: { min: 1, max: 3600 },
-  confidenceThreshold: { min: 0.34, max: 1 },
-  cooldownSeconds: { min: 0, max: 86_400 },
-  takeProfitPct: { min: 0.01, max: 100 },
-  stopLossPct: { min: 0.01, max: 100 },
-  trailingStopPct: { min: 0.01, max: 100 },
-  trailingActivationPct: { min: 0, max: 100 },
-  maxHoldSeconds: { min: 60, max: 30 * 86_400 },
-  positionNotional: { min: 1, max: 10_000_000 },
-  minSizeFraction: { min: 0.01, max: 1 },
-  leverage: { min: 1, max: 125, integer: true },
-  positionCheckSeconds: { min: 1, max: 3600 },
-};
+export const DEFAULT_PARAMS: TradingParams = TRADING_PARAMS.parse({});
 
-/** Environment variable for each parameter (QT_ prefix), the names users see in errors and docs. */
-export const PARAM_ENV: Record<keyof TradingParams, string> = {
-  checkIntervalSeconds: 'QT_CHECK_INTERVAL',
-  confidenceThreshold: 'QT_CONFIDENCE_THRESHOLD',
-  cooldownSeconds: 'QT_COOLDOWN_SECONDS',
-  takeProfitPct: 'QT_TAKE_PROFIT_PCT',
-  stopLossPct: 'QT_STOP_LOSS_PCT',
-  trailingStopPct: 'QT_TRAILING_STOP_PCT',
-  trailingActivationPct: 'QT_TRAILING_ACTIVATION_PCT',
-  maxHoldSeconds: 'QT_MAX_HOLD_SECONDS',
-  positionNotional: 'QT_POSITION_NOTIONAL',
-  minSizeFraction: 'QT_MIN_SIZE_FRACTION',
-  leverage: 'QT_LEVERAGE',
-  positionCheckSeconds: 'QT_POSITION_CHECK_SECONDS',
-};
+/** Valid range of every parameter (from the schema); used by env parsing and by runtime `config set` alike. */
+export const PARAM_BOUNDS = Object.fromEntries(keys.map((k) => {
+  const n = shape[k].unwrap();
+  return [k, { min: n.minValue!, max: n.maxValue!, ...(n.isInt ? { integer: true } : {}) }];
+})) as Record<ParamKey, Bounds>;
+
+/** Environment variable of each parameter (QT_ prefix), the names users see in errors and docs. */
+export const PARAM_ENV = Object.fromEntries(keys.map((k) => [k, (shape[k].meta() as { env: string }).env])) as Record<ParamKey, string>;
 
 export class ParamError extends Error {}
 

@@ -39,6 +39,8 @@ export type ExitReason =
   | 'STOP_LOSS'
   | 'TRAILING_STOP'
   | 'TIME_LIMIT'
+  /** A strategy's own exit rule (strategies/<name>.ts `exits.custom`). */
+  | 'STRATEGY_EXIT'
   | 'PROTECTIVE_STOP'
   | 'MANUAL'
   | 'KILL_FLATTEN'

@@ -1,22 +1,28 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
 import { FEATURE_NAMES } from '../core/features.js';
 import { SIGNAL_CLASSES } from '../core/types.js';
 
-/** How a model wants its input: one feature row per symbol, or the last `length` rows as a sequence. */
-export type ModelInput = { kind: 'features'; name?: string } | { kind: 'sequence'; length: number; name?: string };
+const modelInput = z.discriminatedUnion('kind', [
+  z.looseObject({ kind: z.literal('features'), name: z.string().optional() }),
+  z.looseObject({ kind: z.literal('sequence'), length: z.number().int().min(1, { error: 'sequence input needs a positive integer length' }), name: z.string().optional() }),
+], { error: (issue) => `unknown input kind ${JSON.stringify((issue.input as { kind?: unknown } | undefined)?.kind)}` });
 
-/** The part of `card.json` the runtime relies on (written by models/training). */
-export interface ModelCard {
-  name: string;
-  kind: string;
-  input: ModelInput;
-  featureNames: string[];
-  classes: string[];
-  promotable: boolean;
-  [more: string]: unknown;
-}
+/** The part of `card.json` the runtime relies on (written by models/training); other fields pass through. */
+const modelCard = z.looseObject({
+  name: z.string().min(1).optional(),
+  kind: z.string().optional(),
+  input: modelInput.default({ kind: 'features' }),
+  featureNames: z.array(z.string(), { error: 'card has no featureNames' }),
+  classes: z.array(z.string(), { error: 'card has no classes' }),
+  promotable: z.boolean().default(false),
+});
+
+/** How a model wants its input: one feature row per symbol, or the last `length` rows as a sequence. */
+export type ModelInput = z.infer<typeof modelInput>;
+export type ModelCard = z.infer<typeof modelCard>;
 
 /** A model that must not be used: missing files, a card that does not match the pipeline, or the live guard. */
 export class ModelLoadError extends Error {
@@ -49,34 +55,33 @@ export interface LoadedModel {
 export function readCard(dir: string): ModelCard {
   const path = join(dir, 'card.json');
   if (!existsSync(path)) throw new ModelLoadError(dir, 'card.json not found');
-  let card: ModelCard;
+  let raw: unknown;
   try {
-    card = JSON.parse(readFileSync(path, 'utf8')) as ModelCard;
+    raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new ModelLoadError(dir, `card.json is not valid JSON: ${(e as Error).message}`);
   }
-  checkCard(dir, card);
-  return card;
+  const parsed = modelCard.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ModelLoadError(dir, `card.json ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  checkCard(dir, parsed.data);
+  return parsed.data;
 }
 
 /** The card must describe exactly the features this build computes, in the same order, and the same classes. */
-export function checkCard(dir: string, card: ModelCard): void {
+function checkCard(dir: string, card: ModelCard): void {
   const names = card.featureNames;
-  if (!Array.isArray(names)) throw new ModelLoadError(dir, 'card has no featureNames');
   if (names.length !== FEATURE_NAMES.length || names.some((n, i) => n !== FEATURE_NAMES[i])) {
     const missing = FEATURE_NAMES.filter((n) => !names.includes(n));
     const extra = names.filter((n) => !FEATURE_NAMES.includes(n));
     throw new ModelLoadError(dir, `feature list does not match the pipeline (card ${names.length}, pipeline ${FEATURE_NAMES.length}; ` +
       `missing ${JSON.stringify(missing)}, unknown ${JSON.stringify(extra)}${missing.length + extra.length === 0 ? ', order differs' : ''})`);
   }
-  if (!Array.isArray(card.classes) || card.classes.join(',') !== SIGNAL_CLASSES.join(',')) {
+  if (card.classes.join(',') !== SIGNAL_CLASSES.join(',')) {
     throw new ModelLoadError(dir, `class order ${JSON.stringify(card.classes)} is not ${SIGNAL_CLASSES.join(',')}`);
   }
-  const input = card.input ?? { kind: 'features' };
-  if (input.kind === 'sequence' && !(Number.isInteger(input.length) && input.length >= 1)) {
-    throw new ModelLoadError(dir, 'sequence input needs a positive integer length');
-  }
-  if (input.kind !== 'features' && input.kind !== 'sequence') throw new ModelLoadError(dir, `unknown input kind ${String((input as { kind: unknown }).kind)}`);
 }
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
@@ -97,7 +102,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
   } catch (e) {
     throw new ModelLoadError(dir, `onnxruntime cannot load model.onnx: ${(e as Error).message}`);
   }
-  const input = card.input ?? { kind: 'features' };
+  const input = card.input;
   const inputName = input.name ?? session.inputNames[0]!;
   const outputName = session.outputNames.includes('probabilities') ? 'probabilities' : session.outputNames[0]!;
   const window = input.kind === 'sequence' ? input.length : 1;

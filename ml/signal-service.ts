@@ -2,6 +2,7 @@ import { pino, type Logger } from 'pino';
 import type { Candle, ScoredSignal, Signal } from '../core/types.js';
 import { SIGNAL_CLASSES } from '../core/types.js';
 import { CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
+import { staleCandle } from '../core/loop.js';
 import { type LoadedModel, loadModel } from './model.js';
 
 export interface SignalServiceOptions {
@@ -119,10 +120,8 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
       if (typeof rows === 'string') return hold(rows);
       if (!rows.every(Number.isFinite)) return hold('non-finite feature');
       const interval = candles[candles.length - 1]!.openTime - candles[candles.length - 2]!.openTime;
-      const closeTime = last!.openTime + interval;
-      const t = now();
-      if (closeTime > t) return hold(`last candle ${new Date(last!.openTime).toISOString()} has not closed yet`);
-      if (t - closeTime > (opts.staleAfterMs ?? 2 * interval)) return hold(`stale data: last candle closed ${Math.round((t - closeTime) / 1000)} s ago`);
+      const stale = staleCandle({ candleTime: last!.openTime, intervalMs: interval, staleAfterMs: opts.staleAfterMs ?? 2 * interval }, now());
+      if (stale) return hold(stale);
       const probs = await infer(rows);
       if (typeof probs === 'string') return hold(probs);
       if (!probs.every((p) => Number.isFinite(p) && p >= 0 && p <= 1)) return hold('model returned invalid probabilities');

@@ -11,6 +11,9 @@ import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
+import { StrategySignalSource } from '../ml/strategy-signals.js';
+import { isModelScorer } from '../core/strategy.js';
+import { loadStrategy, strategyParams } from '../strategies/index.js';
 import { MarketDataService } from '../market/market-data-service.js';
 import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
@@ -86,29 +89,32 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   await journal.migrate();
   // loadConfig only yields the live venue when QT_CONFIRM_LIVE_TRADING was given.
   const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live' });
-  // QT_SIGNAL_SOURCE=random:<seed>:<p> (paper only, enforced by loadConfig) replaces the models.
+  // QT_SIGNAL_SOURCE=random:<seed>:<p> (paper only, enforced by loadConfig) replaces the strategy.
   const scripted = opts.signals ?? (config.signalSource.kind === 'random' ? new RandomSignalSource(config.signalSource.seed, config.signalSource.entryProbability) : null);
-  const service = scripted
-    ? null
-    : await createSignalService({
-      primaryDir: config.modelDir,
+  const strategy = scripted ? null : await loadStrategy(config.strategy);
+  // A replay runs on market time, not the wall clock: staleness is then judged by the candle cache
+  // (the last closed candle must directly precede the forming one).
+  const replayClock = config.venue === 'paper' && config.marketData === 'replay' ? { staleAfterMs: Number.POSITIVE_INFINITY } : {};
+  const service = strategy && isModelScorer(strategy.scorer)
+    ? await createSignalService({
+      primaryDir: config.modelDir ?? strategy.scorer.model,
       backupDir: config.backupModelDir,
       allowUnproven: config.allowUnprovenModel,
       liveTrading: config.venue === 'live',
       logger: log,
-      // A replay runs on market time, not the wall clock: staleness is then judged by the candle
-      // cache (the last closed candle must directly precede the forming one).
-      ...(config.venue === 'paper' && config.marketData === 'replay' ? { staleAfterMs: Number.POSITIVE_INFINITY } : {}),
-    });
-  const signals = scripted ?? service!;
-  // Closed candles kept per symbol: what the loaded model needs (warm-up + its sequence window).
-  const candlesNeeded = service?.status().candlesNeeded ?? WARMUP_CANDLES;
+      ...replayClock,
+    })
+    : null;
+  const strategySignals = strategy ? new StrategySignalSource(strategy, strategyParams(strategy, process.env), { model: service, ...replayClock }) : null;
+  const signals = scripted ?? strategySignals!;
+  // Closed candles kept per symbol: what the strategy needs (warm-up + a model's sequence window).
+  const candlesNeeded = strategySignals?.candlesNeeded ?? WARMUP_CANDLES;
   const history = candlesNeeded + CANDLE_MARGIN;
   const marketData = new MarketDataService({
     rest: exchange,
     stream: streamEndpoint(config, at),
     history,
-    featureWindow: candlesNeeded - WARMUP_CANDLES + 1,
+    featureWindow: Math.max(1, candlesNeeded - WARMUP_CANDLES + 1),
     staleAfterMs: config.streamStaleSeconds * 1000,
     log: log.child({ component: 'market-data' }),
   });

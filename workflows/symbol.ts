@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { decideEntry } from '../core/decision.js';
+import { type LoopState, positionClosed, tick as loopTick } from '../core/loop.js';
 import { applyParamChanges } from '../core/params.js';
 import { orderStemOf, positionIdOf } from '../core/position-ids.js';
 import type { PositionSide, ScoredSignal } from '../core/types.js';
@@ -152,7 +152,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
     if (report.positionId !== state.openPositionId) return; // a stale or duplicate report
     state.openPositionId = null;
     state.openPositionSide = null;
-    state.cooldownUntil = report.at + state.params.cooldownSeconds * 1000;
+    state.cooldownUntil = positionClosed(loopStateOf(state), report.at, state.params).cooldownUntil;
     state.lastExit = { positionId: report.positionId, reason: report.exitReason ?? 'ENTRY_FAILED', netPnl: report.netPnl, at: report.at };
     wake = true;
   });
@@ -220,29 +220,26 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
   }
   state.lastSignal = { signal: signal.signal, confidence: signal.confidence, candleTime: signal.candleTime, at: timeOf(state), model: signal.model };
 
-  const decision = decideEntry(
-    signal,
-    {
-      now: timeOf(state),
-      killed: state.killed,
-      aiTradingEnabled: state.flags.aiTradingEnabled,
-      hasOpenPosition: state.openPositionId !== null,
-      cooldownUntil: state.cooldownUntil,
-    },
-    state.params,
-  );
-
-  let outcome: string = decision.kind === 'SKIP' ? decision.reason : 'ENTER';
-  let reason = decision.kind === 'SKIP' ? (signal.holdReason ?? '') : `${decision.side} notional ${decision.notional.toFixed(2)}`;
-  if (decision.kind === 'ENTER') {
+  const command = loopTick(loopStateOf(state), { signal, params: state.params }, timeOf(state)).commands[0]!;
+  let outcome: string;
+  let reason: string;
+  if (command.kind === 'JOURNAL_DECISION') {
+    ({ outcome, reason } = command);
+  } else {
+    reason = `${command.side} notional ${command.notional.toFixed(2)}`;
     ({ outcome, reason } = patched(RISK_BOOK)
-      ? await enterThroughRiskBook(state, decision.side, decision.notional, signal.confidence, seq, reason)
-      : await enterAfterJournalCheck(state, decision.side, decision.notional, signal.confidence, reason));
+      ? await enterThroughRiskBook(state, command.side, command.notional, command.confidence, seq, reason)
+      : await enterAfterJournalCheck(state, command.side, command.notional, command.confidence, reason));
   }
   state.lastDecision = outcome;
   const record: DecisionRecord = { workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason };
   if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state) });
   else await acts().journalDecision(record);
+}
+
+/** What core/loop.ts needs of the workflow's state. */
+function loopStateOf(state: SymbolState): LoopState {
+  return { killed: state.killed, aiTradingEnabled: state.flags.aiTradingEnabled, hasOpenPosition: state.openPositionId !== null, cooldownUntil: state.cooldownUntil };
 }
 
 type Verdict = { outcome: string; reason: string };

@@ -9,6 +9,9 @@ import { formatReport, reportJson } from '../../backtest/report.js';
 import { writeChartSvg } from '../../backtest/chart.js';
 import { writeHtmlReport } from '../../backtest/html-report.js';
 import { parseTime } from '../../core/config.js';
+import { DEFAULT_PARAMS } from '../../core/params.js';
+import { isModelScorer } from '../../core/strategy.js';
+import { DEFAULT_STRATEGY, loadStrategy, strategyParams, withStrategyExits } from '../../strategies/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -52,8 +55,11 @@ export function registerMlCommands(program: Command): void {
     .option('--from <time>', 'first row (ISO date or epoch ms); earlier candles are warm-up only')
     .option('--to <time>', 'end (exclusive); labels never look past it')
     .requiredOption('--out <file>', 'output sidecar path, e.g. data/ds.json (matrices are written next to it)')
-    .action(action((o: { data: string; symbols?: string[]; from?: string; to?: string; out: string }) => {
+    .option('--strategy <name>', "labels follow this strategy's exits (default QT_STRATEGY, else xgb)")
+    .action(action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; out: string; strategy?: string }) => {
+      const strategy = await loadStrategy(o.strategy ?? process.env.QT_STRATEGY?.trim() ?? DEFAULT_STRATEGY, o.strategy ? '--strategy' : 'QT_STRATEGY');
       const opts = {
+        params: withStrategyExits(DEFAULT_PARAMS, strategy, process.env),
         dataDir: o.data,
         symbols: o.symbols,
         from: o.from ? parseTime(o.from, '--from') : undefined,
@@ -92,21 +98,23 @@ export function registerMlCommands(program: Command): void {
     .option('--symbols <list>', 'comma-separated symbols (default: every file)', symbolList)
     .option('--from <time>', 'start (ISO date or epoch ms); earlier candles are warm-up only')
     .option('--to <time>', 'end (exclusive)')
-    .option('--model <dir>', 'model directory (default models/xgb-v1 when present)')
+    .option('--strategy <name>', 'strategy under test, a file of strategies/ (default QT_STRATEGY, else xgb)')
+    .option('--model <dir>', "model directory (default: the model strategy's own)")
     .option('--no-model', 'baselines only')
     .option('--capital <n>', 'starting capital for returns and drawdown (default: the total-notional risk limit)')
     .option('--seed <n>', 'seed of the random baseline', '42')
     .option('--json', 'print the full report as JSON')
     .option('--report <file>', 'write a self-contained HTML report: equity and drawdown charts, per-symbol table, trades, parameters')
     .option('--plot <file>', 'write the equity and drawdown chart as SVG')
-    .action(action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; model?: string | false; capital?: string; seed: string; json?: boolean; plot?: string; report?: string }) => {
+    .action(action(async (o: { data: string; symbols?: string[]; from?: string; to?: string; strategy?: string; model?: string | false; capital?: string; seed: string; json?: boolean; plot?: string; report?: string }) => {
       // Refuse a bad output name before minutes of backtesting, not after.
       if (o.plot && !o.plot.toLowerCase().endsWith('.svg')) throw new Error(`--plot ${o.plot}: only .svg is written (PNG was dropped; use --report FILE.html for the interactive report)`);
       if (o.report && !/\.html?$/i.test(o.report)) throw new Error(`--report ${o.report}: the report is HTML, name it FILE.html`);
-      const fallback = join(ROOT, 'models', 'xgb-v1');
-      const modelDir = o.model === false ? null : (o.model ?? (existsSync(fallback) ? fallback : null));
+      const strategy = await loadStrategy(o.strategy ?? process.env.QT_STRATEGY?.trim() ?? DEFAULT_STRATEGY, o.strategy ? '--strategy' : 'QT_STRATEGY');
+      const modelDir = o.model === false ? null : o.model !== undefined ? o.model : isModelScorer(strategy.scorer) ? join(ROOT, strategy.scorer.model) : undefined;
       const run = await runBacktest({
-        dataDir: o.data, symbols: o.symbols, modelDir,
+        dataDir: o.data, symbols: o.symbols, modelDir, strategy, strategyParams: strategyParams(strategy, process.env),
+        params: withStrategyExits(DEFAULT_PARAMS, strategy, process.env),
         from: o.from ? parseTime(o.from, '--from') : undefined,
         to: o.to ? parseTime(o.to, '--to') : undefined,
         capital: o.capital === undefined ? undefined : Number(o.capital), seed: Number(o.seed),

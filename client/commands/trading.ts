@@ -9,6 +9,7 @@ import { parseDuration, table } from '../format.js';
 import { formatPnlReport } from '../pnl.js';
 import { databaseUrl, temporalAddress } from '../runtime-file.js';
 import { PARAM_ENV, type TradingParams } from '../../core/params.js';
+import { describeParams, loadStrategy, strategyParams, withStrategyExits } from '../../strategies/index.js';
 
 export async function withClient<T>(config: AppConfig, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = await connectClient(temporalAddress(), config.temporalNamespace);
@@ -138,7 +139,11 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
     .option('--json', 'machine-readable output')
     .action(async (o: { symbol?: string; json?: boolean }) => {
       const cfg = config();
-      if (!o.symbol) return print(!!o.json, cfg, () => JSON.stringify(cfg, null, 2));
+      if (!o.symbol) {
+        const strategy = await loadStrategy(cfg.strategy);
+        const shown = { ...cfg, params: withStrategyExits(cfg.params, strategy, process.env), strategyParams: strategyParams(strategy, process.env), strategyParamTable: describeParams(strategy) };
+        return print(!!o.json, shown, () => JSON.stringify(shown, null, 2));
+      }
       await withClient(cfg, async (c) => {
         const s = await querySymbol(c, parseSymbols(o.symbol!, '--symbol')[0]!);
         print(!!o.json, { params: s.params, flags: s.flags }, () => JSON.stringify({ params: s.params, flags: s.flags }, null, 2));

@@ -1,7 +1,7 @@
 import type { OrderSide } from '../../core/types.js';
 import { ORDER_COUNT_LIMITS } from '../weights.js';
 import { badRequest, mandatory } from './api-error.js';
-import type { Engine, PartialFill } from './engine.js';
+import type { Engine, PartialFill } from './matching-engine.js';
 import { intervalToMs } from './feed.js';
 import type { AlgoType } from './state.js';
 import { decimalsOfStep, exchangeInfoSymbol } from './symbols.js';

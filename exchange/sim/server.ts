@@ -4,7 +4,7 @@ import { DEFAULT_SLIPPAGE_BPS } from '../../core/costs.js';
 import { DEFAULT_WEIGHT_LIMIT_PER_MINUTE, ORDER_ENDPOINTS, requestWeight } from '../weights.js';
 import { handleAdmin, releaseHeld, type LateExecution } from './admin.js';
 import { ApiError } from './api-error.js';
-import { Engine } from './engine.js';
+import { Engine } from './matching-engine.js';
 import { Faults, type FaultConfig } from './faults.js';
 import { ManualFeed, ReplayFeed, type MarketFeed } from './feed.js';
 import { sendJson } from './http.js';

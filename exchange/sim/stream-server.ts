@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { klinePayload, markPricePayload } from '../streams/payloads.js';
-import type { Engine } from './engine.js';
+import type { Engine } from './matching-engine.js';
 import type { Faults } from './faults.js';
 import { intervalToMs } from './feed.js';
 import { premiumIndex } from './routes.js';

@@ -1,4 +1,4 @@
-import type { Engine } from './engine.js';
+import type { Engine } from './matching-engine.js';
 import type { AlgoRecord, FillRecord, OrderRecord } from './state.js';
 import { decimalsOfStep, quoteOf } from './symbols.js';
 

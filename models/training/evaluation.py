@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-MOMENTUM_Z = 1.5  # Same rule as backtest/baselines.ts: trade the 12-candle move when it exceeds 1.5 sigma.
+MOMENTUM_Z = 1.5  # Same rule as strategies/momentum.ts: trade the 12-candle move when it exceeds 1.5 sigma.
 
 
 def trade_metrics(p: np.ndarray, y: np.ndarray, long_ret: np.ndarray, short_ret: np.ndarray, threshold: float) -> dict:

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { inject } from 'vitest';
 import { DEFAULT_PARAMS, type TradingParams } from '../../core/params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from '../../core/risk.js';
-import { ScriptedSignalSource } from '../../activities/signal-source.js';
+import { ScriptedSignalSource, type SignalSource } from '../../activities/signal-source.js';
 import { wireActivities } from '../../activities/wiring.js';
 import { createExchange, type ExchangeConfig } from '../../exchange/index.js';
 import { startLocalExchange, type FeedOptions, type LocalExchange } from '../../exchange/sim/server.js';
@@ -83,6 +83,9 @@ export interface HarnessOptions {
   /** The local exchange's market data; default prices set by hand (setPrice). */
   feed?: FeedOptions;
   intrabarStepMs?: number;
+  /** What scores the loops instead of the scripted source (e.g. a strategy's), and the closed candles it needs. */
+  signalSource?: SignalSource;
+  candleHistory?: number;
 }
 
 async function journalFor(databaseUrl: string | undefined) {
@@ -113,8 +116,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const { activities } = wireActivities({
     exchange: opts.wrapExchange ? opts.wrapExchange(exchange) : exchange,
     journal: db.journal,
-    signals,
-    candleHistory: 10,
+    signals: opts.signalSource ?? signals,
+    candleHistory: opts.candleHistory ?? 10,
     ...(opts.accountReadMaxAgeMs !== undefined ? { accountReadMaxAgeMs: opts.accountReadMaxAgeMs } : {}),
     risk: () => riskLimits,
     log,

@@ -1,4 +1,4 @@
-import { FUNDING_INTERVAL_MS, TAKER_FEE_RATE, slippedPrice } from '../../core/costs.js';
+import { FUNDING_INTERVAL_MS, fillFee, slippedPrice } from '../../core/costs.js';
 import type { OrderSide } from '../../core/types.js';
 import { floorToStep } from '../rounding.js';
 import type { SymbolRules } from '../types.js';
@@ -330,7 +330,7 @@ export class Engine {
     const fillPrice = this.fillPrice(symbol, side, price);
     const opening = qty - (Math.sign(amt) === -dir ? Math.min(qty, Math.abs(amt)) : 0);
     if (opening > 0) {
-      const required = (opening * fillPrice) / this.leverageOf(symbol) + round8(fillPrice * qty * TAKER_FEE_RATE);
+      const required = (opening * fillPrice) / this.leverageOf(symbol) + round8(fillFee(fillPrice, qty));
       if (this.available(this.requireRules(symbol).quoteAsset) < required) throw badRequest(-2019, 'Margin is insufficient.');
     }
     return qty;
@@ -387,7 +387,7 @@ export class Engine {
     const fillPrice = this.fillPrice(symbol, side, price);
     const closing = Math.sign(pos.amt) === -dir ? Math.min(qty, Math.abs(pos.amt)) : 0;
     const opening = qty - closing;
-    const fee = round8(fillPrice * qty * TAKER_FEE_RATE);
+    const fee = round8(fillFee(fillPrice, qty));
     const realized = round8(closing * (fillPrice - pos.entryPrice) * Math.sign(pos.amt));
     const stepDecimals = decimalsOfStep(rules.stepSize);
     const newAmt = Number((pos.amt + dir * qty).toFixed(stepDecimals));

@@ -1,12 +1,11 @@
 import type { Candle, ExitReason, PositionSide, Signal } from '../core/types.js';
-import { SIGNAL_CLASSES, entryOrderSide, exitOrderSide } from '../core/types.js';
+import { SIGNAL_CLASSES } from '../core/types.js';
 import type { TradingParams } from '../core/params.js';
-import { decideEntry } from '../core/decision.js';
-import { type ExitTracker, newTracker, observePrice, trailingLevel } from '../core/exits.js';
-import { quietCandle } from '../core/labels.js';
+import { type LoopState, couldEnter, positionClosed, staleCandle, tick } from '../core/loop.js';
+import { type CustomExit, type PositionState, candleCannotExit, openPosition, step } from '../core/position.js';
 import { type RiskLimits, checkRisk } from '../core/risk.js';
 import { intrabarPath } from '../core/intrabar.js';
-import { TAKER_FEE_RATE, grossPnl, slippedPrice } from '../core/costs.js';
+import { DEFAULT_SLIPPAGE_BPS, type FillModel, TAKER_FEE_RATE, entryFill, exitFill, grossPnl } from '../core/costs.js';
 import type { SignalTrack } from './signals.js';
 
 export interface Market {
@@ -20,13 +19,15 @@ export interface Market {
   timeline?: Float64Array;
 }
 
-export interface EngineOptions {
+export interface BacktesterOptions {
   params: TradingParams;
   limits: RiskLimits;
   /** Loop resolution: the symbol workflow ticks every checkIntervalSeconds (15 s). */
   stepMs?: number;
   slippageBps?: number;
   feeRate?: number;
+  /** The strategy's own exit rule, checked after the standard exits. */
+  customExit?: CustomExit;
 }
 
 export interface Trade {
@@ -44,7 +45,7 @@ export interface Trade {
   reason: ExitReason;
 }
 
-export interface EngineResult {
+export interface BacktesterResult {
   trades: Trade[];
   /** Mark-to-market equity change (realized + unrealized) at each candle close of the timeline. */
   equity: Float64Array;
@@ -56,7 +57,7 @@ export interface EngineResult {
 }
 
 interface Open {
-  tracker: ExitTracker;
+  position: PositionState;
   quantity: number;
   notional: number;
   entryFee: number;
@@ -66,20 +67,22 @@ const DAY_MS = 86_400_000;
 
 /**
  * Replays the symbol loop without Temporal: every `stepMs` inside every candle, each symbol either
- * feeds its open position's price to core/exits.ts, or (flat) asks core/decision.ts whether the
- * signal of the last closed candle opens a position, then core/risk.ts with the whole book. Fills
- * are MARKET at the intrabar price with the local exchange's slippage and taker fee.
+ * steps its open position (core/position.ts) at the intrabar price, or runs the loop's pass
+ * (core/loop.ts) on the signal of the last closed candle and checks an entry against the whole book
+ * (core/risk.ts). Fills and fees are core/costs.ts's, as on the local exchange.
  */
-export function runEngine(market: Market, tracks: SignalTrack[], opts: EngineOptions): EngineResult {
-  const { params, limits } = opts;
+export function runBacktester(market: Market, tracks: SignalTrack[], opts: BacktesterOptions): BacktesterResult {
+  const { params, limits, customExit } = opts;
   const stepMs = opts.stepMs ?? params.checkIntervalSeconds * 1000;
-  const feeRate = opts.feeRate ?? TAKER_FEE_RATE;
+  const fills: FillModel = { slippageBps: opts.slippageBps ?? DEFAULT_SLIPPAGE_BPS, feeRate: opts.feeRate ?? TAKER_FEE_RATE };
   const ticks = Math.max(1, Math.round(market.intervalMs / stepMs));
+  // The loop acts during the candle after the signal's: a signal older than that (after a gap) is stale.
+  const staleAfterMs = market.intervalMs - stepMs;
   const times = timeline(market);
   const n = market.symbols.length;
   const cursor = market.candles.map((cs) => lowerBound(cs, market.from));
   const open: (Open | null)[] = new Array(n).fill(null);
-  const cooldownUntil = new Float64Array(n);
+  const loop: LoopState[] = market.symbols.map(() => ({ killed: false, aiTradingEnabled: true, hasOpenPosition: false, cooldownUntil: 0 }));
   const trades: Trade[] = [];
   const equity = new Float64Array(times.length);
   const symbolExposedSteps = new Array<number>(n).fill(0);
@@ -97,9 +100,11 @@ export function runEngine(market: Market, tracks: SignalTrack[], opts: EngineOpt
   const verdictVersion = new Float64Array(n).fill(-1);
   const verdictNotional = new Float64Array(n);
   const verdictApproved = new Uint8Array(n);
+  const timingOf = (s: number, prev: number) => ({ candleTime: market.candles[s]![prev]!.openTime, intervalMs: market.intervalMs, staleAfterMs });
+  const signalOf = (s: number, prev: number) => ({ signal: SIGNAL_CLASSES[tracks[s]!.signal[prev]!] as Signal, confidence: tracks[s]!.confidence[prev]! });
 
-  for (let step = 0; step < times.length; step++) {
-    const t0 = times[step]!;
+  for (let stepIndex = 0; stepIndex < times.length; stepIndex++) {
+    const t0 = times[stepIndex]!;
     if (Math.floor(t0 / DAY_MS) !== day) {
       day = Math.floor(t0 / DAY_MS);
       realizedToday = 0;
@@ -115,14 +120,13 @@ export function runEngine(market: Market, tracks: SignalTrack[], opts: EngineOpt
       if (!c) continue;
       const pos = open[s];
       if (pos) {
-        // A candle whose whole range can neither fire an exit nor arm the trail, with the time limit
-        // beyond its last tick, changes nothing (same exact shortcut as the labels): skip its ticks.
-        const t = pos.tracker;
-        const lastTick = t0 + (ticks - 1) * stepMs;
-        const quiet = t.openedAt < t0 && lastTick - t.openedAt < params.maxHoldSeconds * 1000 &&
-          quietCandle(t.side, t.entryPrice, c, params, trailingLevel(t, params) !== null);
+        // A candle in which no exit can fire changes nothing (the labels take the same shortcut): skip its ticks.
+        const quiet = pos.position.openedAt < t0 && candleCannotExit(pos.position, c, t0 + (ticks - 1) * stepMs, params, customExit);
         if (!quiet) active.push(s);
-      } else if (actionable(tracks[s]!, cs, i - 1, t0, market.intervalMs, params.confidenceThreshold)) active.push(s);
+      } else if (i > 0) {
+        const sig = signalOf(s, i - 1);
+        if (couldEnter(sig.signal, sig.confidence, params) && !staleCandle(timingOf(s, i - 1), t0)) active.push(s);
+      }
     }
     for (let k = 0; k < ticks && active.length > 0; k++) {
       const now = t0 + k * stepMs;
@@ -130,47 +134,44 @@ export function runEngine(market: Market, tracks: SignalTrack[], opts: EngineOpt
         const c = bar[s]!;
         const pos = open[s];
         if (pos) {
-          if (pos.tracker.openedAt === now) continue;
+          if (pos.position.openedAt === now) continue;
           const price = (path[s] ??= intrabarPath(c, ticks + 1))[k]!;
-          const r = observePrice(pos.tracker, price, now, params);
-          pos.tracker = r.tracker;
-          if (!r.exit) continue;
-          const side = pos.tracker.side;
-          const exitPrice = slippedPrice(r.exit.price, exitOrderSide(side), opts.slippageBps);
-          const exitFee = exitPrice * pos.quantity * feeRate;
-          const pnl = grossPnl(side, pos.tracker.entryPrice, exitPrice, pos.quantity) - pos.entryFee - exitFee;
+          const r = step(pos.position, price, now, params, customExit);
+          pos.position = r.state;
+          const exit = r.commands[0];
+          if (!exit) continue;
+          const side = pos.position.side;
+          const out = exitFill(side, exit.price, pos.quantity, fills);
+          const pnl = grossPnl(side, pos.position.entryPrice, out.price, pos.quantity) - pos.entryFee - out.fee;
           trades.push({
-            symbol: market.symbols[s]!, side, entryTime: pos.tracker.openedAt, exitTime: now, entryPrice: pos.tracker.entryPrice,
-            exitPrice, quantity: pos.quantity, notional: pos.notional, fees: pos.entryFee + exitFee, pnl, reason: r.exit.reason,
+            symbol: market.symbols[s]!, side, entryTime: pos.position.openedAt, exitTime: now, entryPrice: pos.position.entryPrice,
+            exitPrice: out.price, quantity: pos.quantity, notional: pos.notional, fees: pos.entryFee + out.fee, pnl, reason: exit.reason,
           });
           realized += pnl;
           realizedToday += pnl;
           open[s] = null;
           bookVersion++;
-          cooldownUntil[s] = now + params.cooldownSeconds * 1000;
+          loop[s] = positionClosed(loop[s]!, now, params);
           continue;
         }
         // The signal of the last closed candle (the one before the candle now forming).
         const prev = cursor[s]! - 1;
-        const track = tracks[s]!;
-        if (!actionable(track, market.candles[s]!, prev, t0, market.intervalMs, params.confidenceThreshold)) continue;
-        const signal = { signal: SIGNAL_CLASSES[track.signal[prev]!] as Signal, confidence: track.confidence[prev]! };
-        const d = decideEntry(signal, { now, killed: false, aiTradingEnabled: true, hasOpenPosition: false, cooldownUntil: cooldownUntil[s]! }, params);
-        if (d.kind !== 'ENTER') continue;
-        if (verdictVersion[s] !== bookVersion || verdictNotional[s] !== d.notional) {
+        const command = tick(loop[s]!, { signal: signalOf(s, prev), params, timing: timingOf(s, prev) }, now).commands[0];
+        if (command?.kind !== 'ENTER') continue;
+        if (verdictVersion[s] !== bookVersion || verdictNotional[s] !== command.notional) {
           const book = { globalKill: false, realizedPnlToday: realizedToday, openPositions: openBook(market.symbols, open) };
-          const verdict = checkRisk({ symbol: market.symbols[s]!, notional: d.notional, leverage: params.leverage }, book, limits);
+          const verdict = checkRisk({ symbol: market.symbols[s]!, notional: command.notional, leverage: params.leverage }, book, limits);
           verdictVersion[s] = bookVersion;
-          verdictNotional[s] = d.notional;
+          verdictNotional[s] = command.notional;
           verdictApproved[s] = verdict.approved ? 1 : 0;
           // Counted once per book state, not once per 15 s retry.
           if (!verdict.approved) riskRejections[verdict.rule] = (riskRejections[verdict.rule] ?? 0) + 1;
         }
         if (!verdictApproved[s]) continue;
         const price = (path[s] ??= intrabarPath(c, ticks + 1))[k]!;
-        const entryPrice = slippedPrice(price, entryOrderSide(d.side), opts.slippageBps);
-        const quantity = d.notional / entryPrice;
-        open[s] = { tracker: newTracker(d.side, entryPrice, now), quantity, notional: d.notional, entryFee: entryPrice * quantity * feeRate };
+        const fill = entryFill(command.side, price, command.notional, fills);
+        open[s] = { position: openPosition(command.side, fill.price, now), quantity: fill.quantity, notional: command.notional, entryFee: fill.fee };
+        loop[s] = { ...loop[s]!, hasOpenPosition: true };
         bookVersion++;
       }
     }
@@ -183,22 +184,15 @@ export function runEngine(market: Market, tracks: SignalTrack[], opts: EngineOpt
       if (pos) {
         anyOpen = true;
         symbolExposedSteps[s]!++;
-        const mark = c ? c.close : pos.tracker.entryPrice;
-        unrealized += grossPnl(pos.tracker.side, pos.tracker.entryPrice, mark, pos.quantity) - pos.entryFee;
+        const mark = c ? c.close : pos.position.entryPrice;
+        unrealized += grossPnl(pos.position.side, pos.position.entryPrice, mark, pos.quantity) - pos.entryFee;
       }
       if (c) cursor[s]!++;
     }
     if (anyOpen) exposedSteps++;
-    equity[step] = realized + unrealized;
+    equity[stepIndex] = realized + unrealized;
   }
   return { trades, equity, times, exposedSteps, symbolExposedSteps, riskRejections };
-}
-
-/** Whether the signal of closed candle `prev` could open a position during the candle starting at t0. */
-function actionable(track: SignalTrack, cs: Candle[], prev: number, t0: number, intervalMs: number, threshold: number): boolean {
-  if (prev < 0 || track.signal[prev] === 0 || !(track.confidence[prev]! >= threshold)) return false;
-  // After a gap the last closed candle is not the previous interval's: the live service would call it stale.
-  return cs[prev]!.openTime === t0 - intervalMs;
 }
 
 function openBook(symbols: string[], open: (Open | null)[]): { symbol: string; notional: number }[] {

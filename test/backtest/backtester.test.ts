@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runEngine, type Market } from '../../backtest/engine.js';
+import { runBacktester, type Market } from '../../backtest/backtester.js';
 import { holdTrack, type SignalTrack } from '../../backtest/signals.js';
 import { portfolioStats } from '../../backtest/metrics.js';
 import { runBacktest } from '../../backtest/run.js';
@@ -28,12 +28,12 @@ function buyAt(n: number, index: number, confidence: number): SignalTrack {
   return t;
 }
 
-describe('backtest engine', () => {
+describe('backtester', () => {
   it('books a take-profit trade exactly as computed by hand (slippage, both taker fees, confidence sizing)', () => {
     // Candle 4 closes with BUY at 0.8; the position opens at candle 5's open (100), candle 6 gaps to 103 (> TP).
     const cs = [...Array.from({ length: 6 }, (_, i) => flat(i, 100)), ...Array.from({ length: 20 }, (_, i) => flat(6 + i, 103))];
     const params = { ...DEFAULT_PARAMS, positionNotional: 100 };
-    const r = runEngine(market([cs], ['BTCUSDT']), [buyAt(cs.length, 4, 0.8)], { params, limits: DEFAULT_RISK_LIMITS });
+    const r = runBacktester(market([cs], ['BTCUSDT']), [buyAt(cs.length, 4, 0.8)], { params, limits: DEFAULT_RISK_LIMITS });
     expect(r.trades).toHaveLength(1);
     const t = r.trades[0]!;
     // Hand computation with a 100 notional: 100 * (0.5 + 0.5 * (0.8 - 0.55) / 0.45) = 77.777... (confidence is a float32)
@@ -71,7 +71,7 @@ describe('backtest engine', () => {
       }
       const track = buyAt(cs.length, 4, 0.9);
       if (trial % 2) track.signal[4] = 2;
-      const r = runEngine(market([cs], ['XUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
+      const r = runBacktester(market([cs], ['XUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
       const sim = simulateTrade(cs, 5, trial % 2 ? 'SHORT' : 'LONG', DEFAULT_PARAMS, MIN5)!;
       expect(r.trades).toHaveLength(1);
       expect(r.trades[0]!.reason).toBe(sim.reason);
@@ -87,7 +87,7 @@ describe('backtest engine', () => {
     const track = holdTrack(cs.length);
     track.signal.fill(1);
     track.confidence.fill(0.9);
-    const r = runEngine(market([cs], ['ETHUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
+    const r = runBacktester(market([cs], ['ETHUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
     expect(r.trades.length).toBeGreaterThan(3);
     for (let k = 1; k < r.trades.length; k++) {
       expect(r.trades[k]!.entryTime - r.trades[k - 1]!.exitTime).toBeGreaterThanOrEqual(DEFAULT_PARAMS.cooldownSeconds * 1000);
@@ -99,7 +99,7 @@ describe('backtest engine', () => {
     const a = Array.from({ length: 40 }, (_, i) => flat(i, 10));
     const b = Array.from({ length: 40 }, (_, i) => flat(i, 20));
     const limits = { ...DEFAULT_RISK_LIMITS, maxOpenPositions: 1 };
-    const r = runEngine(market([a, b], ['AUSDT', 'BUSDT']), [buyAt(40, 3, 0.9), buyAt(40, 3, 0.9)], { params: DEFAULT_PARAMS, limits });
+    const r = runBacktester(market([a, b], ['AUSDT', 'BUSDT']), [buyAt(40, 3, 0.9), buyAt(40, 3, 0.9)], { params: DEFAULT_PARAMS, limits });
     expect(r.riskRejections.MAX_POSITIONS).toBeGreaterThan(0);
     // Only one of the two opened (and it runs to the time limit inside the data).
     expect(new Set(r.trades.map((t) => t.symbol)).size).toBeLessThanOrEqual(1);
