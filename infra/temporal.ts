@@ -4,7 +4,8 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import protos, { type temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
-import { ManagedChild, commandLineOf, freePort, isAlive, sleep, terminatePid, type LogFn } from './process.js';
+import { ManagedChild, commandLineOf, freePort, isAlive, terminatePid, type LogFn } from './process.js';
+import { sleep } from './sleep.js';
 
 type Env = Record<string, string | undefined>;
 // The proto package is CommonJS: its namespaces come through the default export under ESM.

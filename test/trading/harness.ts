@@ -22,6 +22,7 @@ import { createTestJournal } from '../helpers/db.js';
 import { ensureBookkeepers } from '../../worker/bookkeepers.js';
 import { mapLimit } from '../../core/map-limit.js';
 import type { OrphanPolicy } from '../../core/config.js';
+import { sleep } from '../../infra/sleep.js';
 
 
 /** Fast loop settings for tests: a 1 s interval and short cooldown, the real exit percentages. */
@@ -209,7 +210,7 @@ export async function eventually<T>(probe: () => Promise<T | null | undefined | 
     } catch (err) {
       lastError = err;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }

@@ -4,8 +4,8 @@ import { positionStateQuery, positionWorkflowId, symbolWorkflowId, type SymbolSt
 import { runQt } from '../helpers/qt-cli.js';
 import { captureHistory } from './capture.js';
 import { TEST_PARAMS, eventually, openedPosition, startHarness, uniqueSymbol, type Harness } from './harness.js';
+import { sleep } from '../../infra/sleep.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The environment `qt` runs with against a harness: the fast test loop settings. */
 const qtEnv = (h: Harness): Record<string, string> => ({

@@ -6,6 +6,7 @@ import type { PositionSide } from '../../core/types.js';
 import type { TradingParams } from '../../core/params.js';
 import { closePositionSignal, positionStateQuery, positionWorkflowId, type PositionInput } from '../../workflows/contracts.js';
 import { positionWorkflow } from '../../workflows/position.js';
+import { captureHistoryOf } from '../trading/capture.js';
 import { PARAMS, skipUntil, startTestbed, uniqueSymbol, type WorkflowTestbed } from './setup.js';
 
 /**
@@ -13,7 +14,7 @@ import { PARAMS, skipUntil, startTestbed, uniqueSymbol, type WorkflowTestbed } f
  * workflow and lifecycle, the exchange modelled in memory (test/workflows/fake-venue.ts), production
  * parameters (5 s checks) in skipped time.
  */
-describe('position workflow (time skipping)', () => {
+describe('position workflow (time skipping)', { timeout: 180_000 }, () => {
   let t: WorkflowTestbed;
   beforeAll(async () => {
     t = await startTestbed();
@@ -89,6 +90,7 @@ describe('position workflow (time skipping)', () => {
     await t.venue.setPrice(p.symbol, trail - 0.02);
     expect(await p.handle.result()).toMatchObject({ outcome: 'CLOSED', exitReason: 'TRAILING_STOP' });
     expect(ids(p.symbol)).toEqual(['E FILLED', 'X1 FILLED']);
+    await captureHistoryOf(p.handle, 'position-trailing-stop');
   });
 
   it('a print through both the armed trail and the stop loss is booked STOP_LOSS (worst case first)', async () => {

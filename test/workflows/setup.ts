@@ -54,6 +54,7 @@ export async function startTestbed(): Promise<WorkflowTestbed> {
 export async function skipUntil<T>(env: TestWorkflowEnvironment, probe: () => Promise<T | null | undefined | false>, what: string, stepMs = 1_000, maxSkipMs = 30 * 60_000): Promise<T> {
   for (let skipped = 0; skipped <= maxSkipMs; skipped += stepMs) {
     const v = await probe();
+    if (process.env.QT_TEST_VERBOSE && skipped % 30_000 === 0) console.log(`waiting for ${what}: ${skipped} ms skipped`);
     if (v) return v;
     await env.sleep(stepMs);
   }

@@ -12,6 +12,7 @@ import {
   type SymbolWorkflowInput,
 } from '../../workflows/contracts.js';
 import { symbolWorkflow } from '../../workflows/symbol.js';
+import { captureHistoryOf } from '../trading/capture.js';
 import { PARAMS, skipUntil, startTestbed, uniqueSymbol, type WorkflowTestbed } from './setup.js';
 
 /**
@@ -19,7 +20,8 @@ import { PARAMS, skipUntil, startTestbed, uniqueSymbol, type WorkflowTestbed } f
  * position children) with the activities modelled in memory, the production 15 s interval and 180 s
  * cooldown, and time measured in workflow time, so every bound is exact.
  */
-describe('symbol loop (time skipping)', () => {
+// Each test skips minutes of workflow time in steps; on a loaded machine a step costs real time too.
+describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
   let t: WorkflowTestbed;
   beforeAll(async () => {
     t = await startTestbed();
@@ -117,6 +119,8 @@ describe('symbol loop (time skipping)', () => {
     expect(entriesSent(symbol)).toHaveLength(1); // killed: no re-entry despite BUY
     await wf.signal(resumeSignal);
     await skip(async () => entriesSent(symbol).length === 2, 're-entry after resume');
+    await captureHistoryOf(wf, 'symbol-kill-flatten-resume');
+    await captureHistoryOf(t.env.client.workflow.getHandle(positionWorkflowId(position)), 'position-kill-flatten');
   });
 
   it('applies a valid config update from the next tick and rejects an invalid one with the reason', async () => {
@@ -157,5 +161,6 @@ describe('symbol loop (time skipping)', () => {
     // Tick numbers run on across runs: none journaled twice, none skipped.
     const seqs = decisions(symbol).map((d) => d.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    await captureHistoryOf(t.env.client.workflow.getHandle(symbolWorkflowId(symbol)), 'symbol-continue-as-new');
   });
 });
