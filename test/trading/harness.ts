@@ -17,7 +17,7 @@ import { Journal } from '../../journal/index.js';
 import { bundleWorkflows, createTradingWorker } from '../../worker/create-worker.js';
 import { installTemporalLogger } from '../../worker/runtime.js';
 import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId, type SymbolWorkflowInput } from '../../workflows/contracts.js';
-import type { symbolWorkflow } from '../../workflows/symbol.js';
+import { symbolWorkflow } from '../../workflows/symbol.js';
 import { createTestJournal } from '../helpers/db.js';
 import { ensureBookkeepers } from '../../worker/bookkeepers.js';
 import { mapLimit } from '../../core/map-limit.js';
@@ -174,7 +174,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       worker = null;
     },
     async startSymbol(symbol, params = {}, extra = {}) {
-      await client.workflow.start<typeof symbolWorkflow>('symbolWorkflow', {
+      await client.workflow.start(symbolWorkflow, {
         workflowId: symbolWorkflowId(symbol),
         taskQueue,
         args: [{ symbol, params: { ...TEST_PARAMS, ...params }, flags: { aiTradingEnabled: true, executionEnabled: true }, ...extra }],
