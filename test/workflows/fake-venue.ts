@@ -164,6 +164,8 @@ export class FakeVenue {
       reserveEntry: logged('reserveEntry', async () => ({ approved: true as const })),
       findLivePosition: logged('findLivePosition', async (): Promise<LivePosition> => ({ owner: null, exposure: null })),
       flattenSymbol: logged('flattenSymbol', async () => ({ flattened: false, netPnl: 0, venueTime: null, detail: 'nothing to flatten' })),
+      loadKillSwitch: async () => ({ on: false, reason: null }),
+      persistKillSwitch: async () => {},
     };
   }
 }

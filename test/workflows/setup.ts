@@ -5,6 +5,8 @@ import pino from 'pino';
 import { DEFAULT_PARAMS, type TradingParams } from '../../core/params.js';
 import type { TradingActivities } from '../../activities/contracts.js';
 import { bundleWorkflows } from '../../worker/create-worker.js';
+import { riskBookWorkflowId } from '../../workflows/book-contracts.js';
+import { riskBookWorkflow } from '../../workflows/risk-book.js';
 import { installTemporalLogger } from '../../worker/runtime.js';
 import { startTimeSkippingServer } from '../helpers/time-skipping.js';
 import { FakeVenue } from './fake-venue.js';
@@ -35,6 +37,8 @@ export async function startTestbed(): Promise<WorkflowTestbed> {
     activities: venue.activities() as TradingActivities,
   });
   const running = worker.run();
+  // The risk book the loops give capacity back to, as in a deployment (its reservations are the venue's: always approved).
+  await env.client.workflow.start(riskBookWorkflow, { workflowId: riskBookWorkflowId(taskQueue), taskQueue, args: [{}] });
   return {
     env,
     venue,
