@@ -30,6 +30,7 @@ import { mapLimit } from '../core/map-limit.js';
 import { symbolWorkflowId } from '../workflows/contracts.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { percentile } from './stats.js';
+import { sleep } from '../infra/sleep.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -135,7 +136,7 @@ try {
     }),
   );
   console.error(`started ${N} symbol workflows in ${Date.now() - t0} ms; warming up ${warmupS} s, measuring ${durationS} s`);
-  await new Promise((r) => setTimeout(r, warmupS * 1000));
+  await sleep(warmupS * 1000);
   metrics.latenessSamples.length = 0;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -148,7 +149,7 @@ try {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     machineBusy.push(machine());
   }, 1000);
-  await new Promise((r) => setTimeout(r, durationS * 1000));
+  await sleep(durationS * 1000);
   clearInterval(sampler);
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);

@@ -23,6 +23,7 @@ import { MarketDataService } from '../market/market-data-service.js';
 import { createSignalService } from '../ml/signal-service.js';
 import { CANDLE_MARGIN } from '../worker/runtime.js';
 import { median, percentile } from './stats.js';
+import { sleep } from '../infra/sleep.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -148,9 +149,6 @@ console.log(`  feature rows kept by the store (after)             ${median(after
 console.log(`  largest confidence difference between the two      ${Math.max(...same).toExponential(2)} (the kept rows start from the seed, a batch from the last ${HISTORY} candles)`);
 process.exit(0);
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 async function until(probe: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;

@@ -32,6 +32,7 @@ import { installTemporalLogger } from '../worker/runtime.js';
 import { positionStateQuery, positionWorkflowId, symbolWorkflowId, type PositionInput } from '../workflows/contracts.js';
 import type { positionWorkflow } from '../workflows/position.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
+import { sleep } from '../infra/sleep.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,7 +52,6 @@ const holdWithCandles: SignalSource = {
   score: async (symbol: string, candles: Candle[]): Promise<ScoredSignal> => holdSignal(symbol, candles, 'weight bench'),
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-weight-'));
 const stops: (() => Promise<void>)[] = [];
 try {

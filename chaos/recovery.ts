@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { sleep } from '../infra/process.js';
+import { sleep } from '../infra/sleep.js';
 
 /**
  * Recovery after a restart, measured from the journal: every tick of a symbol loop writes one `signals`

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { sleep } from '../infra/process.js';
+import { sleep } from '../infra/sleep.js';
 import { symbolWorkflowId } from '../workflows/contracts.js';
 import { checkInvariants, persistent, type InvariantResult, type Snapshot } from './invariants.js';
 import { takeSnapshot, withTimeout } from './observe.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_PARAMS, PARAM_ENV, ParamError, checkParam, type TradingParams } from './params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from './risk.js';
 import { quoteAsset } from './types.js';
+import { splitSymbols } from './symbols.js';
 import type { OrphanPolicy } from './reconcile.js';
 
 export type { OrphanPolicy } from './reconcile.js';
@@ -170,7 +171,7 @@ export function parseTime(value: string, name: string): number {
 }
 
 export function parseSymbols(value: string, name = 'QT_SYMBOLS'): string[] {
-  const symbols = value.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const symbols = splitSymbols(value);
   if (symbols.length === 0) throw new ConfigError(name, 'no symbols given');
   for (const s of symbols) {
     if (!/^[A-Z0-9]{2,20}$/.test(s)) throw new ConfigError(name, `"${s}" is not a symbol`);
@@ -180,7 +181,7 @@ export function parseSymbols(value: string, name = 'QT_SYMBOLS'): string[] {
       throw new ConfigError(name, (e as Error).message);
     }
   }
-  return [...new Set(symbols)];
+  return symbols;
 }
 
 /** QT_SIGNAL_SOURCE: `model` (default) or `random:<seed>:<entry-probability>`, the latter on paper only. */

@@ -19,6 +19,7 @@ import type {
   StopOrderRequest,
   SymbolRules,
 } from './types.js';
+import { sleep } from '../infra/sleep.js';
 
 export interface AdapterOptions {
   /** Label for logs and health: 'paper', 'testnet', 'live'. */
@@ -477,6 +478,3 @@ function parseAlgo(a: Raw): AlgoOrderState {
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
-}

@@ -36,10 +36,6 @@ export class ExchangeError extends Error {
   }
 }
 
-export function isExchangeError(e: unknown): e is ExchangeError {
-  return e instanceof ExchangeError;
-}
-
 /** Binance error codes with a fixed meaning for callers. */
 export const BinanceCode = {
   UNKNOWN: -1000,

@@ -2,7 +2,9 @@ import { BinanceFuturesAdapter } from './adapter.js';
 import type { ApiCredentials } from './credentials.js';
 import { DEV_API_KEY, DEV_API_SECRET } from './sim/server.js';
 
-export type Venue = 'paper' | 'testnet' | 'live';
+import type { Venue } from '../core/config.js';
+
+export type { Venue };
 
 export const VENUE_BASE_URLS: Record<Exclude<Venue, 'paper'>, string> = {
   testnet: 'https://testnet.binancefuture.com',

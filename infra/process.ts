@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { sleep } from './sleep.js';
 
 /** Receives one line of a child's output. */
 export type LogFn = (line: string) => void;
@@ -37,7 +38,6 @@ export function commandLineOf(pid: number): string {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Sends `signal`, then SIGKILL if the process is still there after `graceMs`. */
 export async function terminatePid(pid: number, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {

@@ -18,7 +18,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { DEFAULT_SYMBOLS } from '../core/config.js';
 import { symbolWorkflowId } from '../workflows/contracts.js';
-import { ManagedChild, freePort, sleep } from './process.js';
+import { ManagedChild, freePort } from './process.js';
+import { sleep } from './sleep.js';
 import { postgresUrl, startEmbeddedPostgres, type RunningPostgres } from './postgres.js';
 import { composeTemporalVersion, setUpTemporalSchema, startTemporalServer, temporalServerBinaries, type RunningTemporalServer } from './temporal-server.js';
 

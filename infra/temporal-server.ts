@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { Connection } from '@temporalio/client';
-import { ManagedChild, freePort, sleep, type LogFn } from './process.js';
+import { ManagedChild, freePort, type LogFn } from './process.js';
+import { sleep } from './sleep.js';
 
 /**
  * The production Temporal server (`temporal-server`, from go.temporal.io/server) outside Docker: the

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { migrate } from './migrate.js';
 import { pnlReport, type PnlGrouping, type PnlReport } from './pnl-report.js';
 import type {
-  FillRecord, FillRow, GlobalKill, OpenPositionSummary, OrderRecord, OrderRow, PnlSummary, PositionClose,
+  BookedFill, FillRow, GlobalKill, OpenPositionSummary, BookedOrder, OrderRow, PnlSummary, PositionClose,
   PositionOpen, PositionRow, RiskEvent, SignalRecord, SignalRow, SignalWriteResult, TimeInput,
 } from './types.js';
 
@@ -142,7 +142,7 @@ export class Journal {
    * Inserts or updates an order by client order id. An update older than the stored one is
    * ignored, so a late retry cannot turn a FILLED order back into NEW.
    */
-  async upsertOrder(row: OrderRecord): Promise<void> {
+  async upsertOrder(row: BookedOrder): Promise<void> {
     const updatedAt = toDate(row.updatedAt);
     await this.pool.query(
       `INSERT INTO orders (client_order_id, symbol, position_id, purpose, side, type, quantity, status,
@@ -164,7 +164,7 @@ export class Journal {
   }
 
   /** Books exchange fills; returns how many were new ((symbol, tradeId) already booked is skipped). */
-  async recordFills(fills: FillRecord[]): Promise<number> {
+  async recordFills(fills: BookedFill[]): Promise<number> {
     if (fills.length === 0) return 0;
     const columns = 13;
     const values: unknown[] = [];

@@ -43,7 +43,8 @@ export interface SignalWriteResult {
 
 export type OrderPurpose = 'ENTRY' | 'EXIT' | 'PROTECTIVE_STOP';
 
-export interface OrderRecord {
+/** An order as the journal books it (ours, with its purpose and position); the paper exchange's own order is exchange/sim/state.ts's OrderRecord. */
+export interface BookedOrder {
   clientOrderId: string;
   symbol: string;
   positionId: string | null;
@@ -60,14 +61,15 @@ export interface OrderRecord {
   updatedAt: TimeInput;
 }
 
-export type OrderRow = Omit<OrderRecord, 'updatedAt' | 'exchangeOrderId'> & {
+export type OrderRow = Omit<BookedOrder, 'updatedAt' | 'exchangeOrderId'> & {
   exchangeOrderId: string | null;
   createdAt: Date;
   updatedAt: Date;
 };
 
-export type FillRecord = Fill & { clientOrderId: string; positionId: string | null };
-export type FillRow = Omit<FillRecord, 'time'> & { time: Date };
+/** A fill as the journal books it: the exchange's trade, tied to our order and position. */
+export type BookedFill = Fill & { clientOrderId: string; positionId: string | null };
+export type FillRow = Omit<BookedFill, 'time'> & { time: Date };
 
 /** A position's entry, as the position lifecycle writes it (its time may arrive as text: TimeInput). */
 export type PositionOpen = Omit<JournalEntry, 'openedAt'> & { openedAt: TimeInput };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { downloadKlines, parseTime } from '../../exchange/download.js';
+import { splitSymbols } from '../../core/symbols.js';
 
 interface DownloadCliOptions {
   symbols: string;
@@ -23,7 +24,7 @@ export function registerDataCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory')
     .option('--base-url <url>', 'API base URL (default https://fapi.binance.com; e.g. a local exchange)')
     .action(async (o: DownloadCliOptions) => {
-      const symbols = o.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+      const symbols = splitSymbols(o.symbols);
       const counts = await downloadKlines({
         symbols,
         interval: o.interval,

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { BINANCE_USDM_REST_URL, BINANCE_USDM_WS_URL, parseTime } from '../../core/config.js';
 import { startLocalExchange } from '../../exchange/sim/server.js';
+import { splitSymbols } from '../../core/symbols.js';
 
 interface ExchangeCliOptions {
   replay?: string;
@@ -53,7 +54,7 @@ export function registerExchangeCommands(program: Command): void {
     .option('--upstream-ws <url>', 'upstream stream base for --live', BINANCE_USDM_WS_URL)
     .action(async (o: ExchangeCliOptions) => {
       const speed = o.speed;
-      const symbols = o.symbols?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+      const symbols = (o.symbols === undefined ? undefined : splitSymbols(o.symbols));
       if (o.live && (o.replay || !symbols?.length)) throw new Error('--live needs --symbols and no --replay');
       const ex = await startLocalExchange({
         port: o.port,

@@ -11,11 +11,11 @@ import { writeHtmlReport } from '../../backtest/html-report.js';
 import { parseTime } from '../../core/config.js';
 import { DEFAULT_PARAMS } from '../../core/params.js';
 import { isModelScorer } from '../../core/strategy.js';
+import { splitSymbols } from '../../core/symbols.js';
 import { DEFAULT_STRATEGY, loadStrategy, strategyParams, withStrategyExits } from '../../strategies/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-const symbolList = (v: string): string[] => v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
 
 /** The project venv's interpreter (QT_PYTHON overrides it). */
 export function pythonPath(): string {
@@ -51,7 +51,7 @@ export function registerMlCommands(program: Command): void {
     .command('build')
     .description('features + triple-barrier labels for every symbol of a klines directory')
     .requiredOption('--data <dir>', 'directory of SYMBOL.csv[.gz] klines')
-    .option('--symbols <list>', 'comma-separated symbols (default: every file)', symbolList)
+    .option('--symbols <list>', 'comma-separated symbols (default: every file)', splitSymbols)
     .option('--from <time>', 'first row (ISO date or epoch ms); earlier candles are warm-up only')
     .option('--to <time>', 'end (exclusive); labels never look past it')
     .requiredOption('--out <file>', 'output sidecar path, e.g. data/ds.json (matrices are written next to it)')
@@ -95,7 +95,7 @@ export function registerMlCommands(program: Command): void {
     .command('backtest')
     .description('replay klines through the same decision, sizing, risk and exit code as the workflows, with baselines')
     .requiredOption('--data <dir>', 'directory of SYMBOL.csv[.gz] klines')
-    .option('--symbols <list>', 'comma-separated symbols (default: every file)', symbolList)
+    .option('--symbols <list>', 'comma-separated symbols (default: every file)', splitSymbols)
     .option('--from <time>', 'start (ISO date or epoch ms); earlier candles are warm-up only')
     .option('--to <time>', 'end (exclusive)')
     .option('--strategy <name>', 'strategy under test, a file of strategies/ (default QT_STRATEGY, else xgb)')

@@ -520,10 +520,6 @@ export class Engine {
 
   // ---- bookkeeping -------------------------------------------------------------------------------------
 
-  ordersOf(orderId: number): FillRecord[] {
-    return this.fillsByOrder.get(orderId) ?? [];
-  }
-
   private indexOrder(o: OrderRecord): void {
     this.ordersById.set(o.orderId, o);
     this.ordersByClient.add(clientKey(o.symbol, o.clientOrderId), o);

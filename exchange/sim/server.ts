@@ -15,6 +15,7 @@ import { signatureMatches, splitSignature } from './signature.js';
 import { emptyState, type SimState } from './state.js';
 import { StateStore } from './store.js';
 import { attachStreamServer, type StreamServer, type StreamServerOptions } from './stream-server.js';
+import { sleep } from '../../infra/sleep.js';
 
 export type FeedOptions =
   | { kind: 'replay'; dir: string; speed?: number; start?: number; symbols?: string[] }
@@ -366,6 +367,3 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

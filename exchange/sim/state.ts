@@ -1,4 +1,5 @@
 import type { OrderSide } from '../../core/types.js';
+import type { FillFact } from '../../core/position-orders.js';
 
 /** Everything the local exchange must not lose across a restart. Plain JSON. */
 export interface SimState {
@@ -73,19 +74,8 @@ export interface AlgoRecord {
   triggerTime: number;
 }
 
-export interface FillRecord {
-  id: number;
-  orderId: number;
-  symbol: string;
-  side: OrderSide;
-  price: number;
-  qty: number;
-  quoteQty: number;
-  commission: number;
-  commissionAsset: string;
-  realizedPnl: number;
-  time: number;
-}
+/** A trade of the paper exchange: the fill the lifecycle reads, under Binance's own name for its id. */
+export type FillRecord = Omit<FillFact, 'tradeId'> & { id: number; symbol: string };
 
 export interface FundingRecord {
   symbol: string;

@@ -3,6 +3,7 @@ import { ExchangeError } from '../../exchange/errors.js';
 import { toExchangeError, type BinanceFuturesAdapter } from '../../exchange/adapter.js';
 import type { LocalExchange } from '../../exchange/sim/server.js';
 import { adapterFor, failure, manualExchange, rawClient, setFaults } from './helpers.js';
+import { sleep } from '../../infra/sleep.js';
 
 /** Sends a request with the raw client and maps its failure the way the adapter does. */
 async function rawFailure(p: Promise<unknown>): Promise<ExchangeError> {
@@ -102,7 +103,7 @@ describe('error codes and their mapping', () => {
     const blocked = (await failure(a.markPrice('BTCUSDT'))) as ExchangeError;
     expect(blocked.kind).toBe('retryable');
     expect(blocked.message).toMatch(/not sent/);
-    await new Promise((r) => setTimeout(r, 1_050));
+    await sleep(1_050);
     expect(await a.markPrice('BTCUSDT')).toBe(60_000);
   });
 

@@ -6,6 +6,7 @@ import { emptyState, type SimState } from '../../exchange/sim/state.js';
 import { StateStore } from '../../exchange/sim/store.js';
 import { startLocalExchange } from '../../exchange/sim/server.js';
 import { adapterFor, failure, tempDir } from './helpers.js';
+import { sleep } from '../../infra/sleep.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -57,7 +58,7 @@ describe('durable state of the local exchange', () => {
     // Executed in memory, so a lookup by client id finds it, as the caller of an "unknown" must do.
     expect(await a.getOrder('ETHUSDT', 'unsaved-2')).toMatchObject({ status: 'FILLED' });
     // The background saver keeps failing for a while: no crash, no unhandled rejection.
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const state = (await (await fetch(`${ex.baseUrl}/admin/state`)).json()) as { storage: { failedWrites: number; lastError: string } };
     expect(state.storage.failedWrites).toBeGreaterThan(1);
     expect(state.storage.lastError).toMatch(/ENOTDIR/);

@@ -4,6 +4,7 @@ import type { ExchangeError } from '../../exchange/errors.js';
 import { StateStore } from '../../exchange/sim/store.js';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import { FIXTURE_DIR, FIXTURE_START, ManualClock, adapterFor, failure, manualExchange, setFaults, setPrice, tempDir } from './helpers.js';
+import { sleep } from '../../infra/sleep.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -23,7 +24,7 @@ interface AdminState {
 }
 const adminState = async (ex: LocalExchange): Promise<AdminState> => (await fetch(`${ex.baseUrl}/admin/state`)).json() as Promise<AdminState>;
 const waitFor = async (check: () => Promise<boolean>, ms = 5_000): Promise<void> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 25))) if (await check()) return;
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (await check()) return;
   throw new Error('condition not met in time');
 };
 const eth = (clientOrderId: string, quantity = 0.01, extra: { reduceOnly?: boolean; side?: 'BUY' | 'SELL' } = {}) =>

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import type { BinanceFuturesAdapter } from '../../exchange/adapter.js';
 import { ManualClock, adapterFor, setPrice } from './helpers.js';
+import { sleep } from '../../infra/sleep.js';
 
 /**
  * Paper trading on live prices: a second local exchange stands in for Binance as the upstream (manual feed,
@@ -37,7 +38,7 @@ describe('the live feed (paper exchange on an upstream Binance)', () => {
     const deadline = Date.now() + timeoutMs;
     while (!(await probe())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   };
 

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ExchangeError } from '../../exchange/errors.js';
 import { startLocalExchange, type LocalExchange, type LocalExchangeOptions } from '../../exchange/sim/server.js';
 import { ManualClock, adapterFor, failure, rawClient, setFaults } from './helpers.js';
+import { sleep } from '../../infra/sleep.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -117,10 +118,10 @@ describe('the adapter against the weight limit', () => {
         (e: unknown) => failures.push(e),
       ),
     );
-    await new Promise((r) => setTimeout(r, 600));
+    await sleep(600);
     expect(done).toBe(9); // 1 + 9 x 10 = 91; a tenth would pass 95
     clock.advance(60_000);
-    await new Promise((r) => setTimeout(r, 600));
+    await sleep(600);
     expect(done).toBe(18);
     clock.advance(60_000);
     await Promise.all(calls);
@@ -134,10 +135,10 @@ describe('the adapter against the weight limit', () => {
     await a.exchangeInfo();
     let done = 0;
     const calls = Array.from({ length: 3 }, () => a.markPrices().then(() => done++));
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     expect(done).toBe(1); // 1 + 10 = 11; 21 would pass 95 % of 21
     clock.advance(60_000);
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     clock.advance(60_000);
     await Promise.all(calls);
     expect(done).toBe(3);

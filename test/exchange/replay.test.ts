@@ -4,6 +4,7 @@ import { readCandleSeries } from '../../exchange/klines-file.js';
 import { StateStore } from '../../exchange/sim/store.js';
 import { startLocalExchange, type LocalExchange, type LocalExchangeOptions } from '../../exchange/sim/server.js';
 import { FIXTURE_DIR, FIXTURE_START, ManualClock, adapterFor, rawClient, tempDir } from './helpers.js';
+import { sleep } from '../../infra/sleep.js';
 
 const FIVE_MIN = 300_000;
 const opened: Array<() => Promise<void> | void> = [];
@@ -60,7 +61,7 @@ describe('replay feed', () => {
     const ex = await startLocalExchange({ port: 0, feed: { kind: 'replay', dir: FIXTURE_DIR, speed: 1000, start: FIXTURE_START } });
     opened.push(() => ex.close());
     const t0 = Date.now();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const m = await rawClient(ex).getMarkPrice({ symbol: 'ETHUSDT' });
     const wall = Date.now() - t0;
     expect(m.time - FIXTURE_START).toBeGreaterThanOrEqual(1000 * 290);

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { WebsocketClient } from 'binance';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import { FIXTURE_DIR, FIXTURE_START, ManualClock, adapterFor, setPrice } from './helpers.js';
+import { sleep } from '../../infra/sleep.js';
 
 /**
  * The local exchange's market streams: Binance's paths, payloads and control messages, driven by raw
@@ -53,7 +54,6 @@ function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Re
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('market streams of the local exchange', () => {
   const exchanges: LocalExchange[] = [];

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { inject } from 'vitest';
 import { ensureSearchAttributes } from '../../infra/temporal.js';
+import { sleep } from '../../infra/sleep.js';
 
 /** Address of the shared Temporal server started by test/global-setup.ts (or TEMPORAL_ADDRESS). */
 export function temporalAddress(): string {
@@ -55,7 +56,7 @@ export async function createTestNamespace(
       break;
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   }
   if (options.searchAttributes !== false) await ensureSearchAttributes(connection, name);

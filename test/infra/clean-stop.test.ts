@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../infra/process.js';
 import { symbolStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
+import { sleep } from '../../infra/sleep.js';
 
 /**
  * `npm start` as a user runs it, stopped as a terminal's Ctrl-C stops it: SIGINT to the whole
@@ -106,7 +107,7 @@ async function stopWithCtrlC(stack: Started, watch: number[] = []): Promise<Map<
   const poll = (async () => {
     while (!done) {
       for (const pid of watch) if (isAlive(pid)) lastSeen.set(pid, Date.now());
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
   })();
   process.kill(-stack.child.pid!, 'SIGINT');
@@ -169,7 +170,7 @@ describe('Ctrl-C on npm start', () => {
     // The servers are out of the terminal's process group, so its Ctrl-C reaches only our process.
     for (const p of servers) expect(processGroupOf(p.pid), p.cmd).not.toBe(first.child.pid);
     // Let the loops tick a few times, so there is history to resume from.
-    await new Promise((r) => setTimeout(r, 5_000));
+    await sleep(5_000);
     const before = await tickSeqs(stateDir);
 
     const lastSeen = await stopWithCtrlC(first, servers.map((p) => p.pid));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FillRecord, OrderRecord, PositionOpen, SignalRecord } from '../../journal/types.js';
+import type { BookedFill, BookedOrder, PositionOpen, SignalRecord } from '../../journal/types.js';
 import { Journal } from '../../journal/journal.js';
 import { useTestJournal } from '../helpers/db.js';
 
@@ -39,7 +39,7 @@ describe('Journal', () => {
   });
 
   it('upserts orders by client id and ignores stale updates', async () => {
-    const order: OrderRecord = {
+    const order: BookedOrder = {
       clientOrderId: 'qt-pos-2-entry', symbol: 'BTCUSDT', positionId: 'pos-2', purpose: 'ENTRY', side: 'BUY',
       type: 'MARKET', quantity: 0.01, status: 'NEW', exchangeOrderId: null, avgPrice: null, executedQty: 0,
       reduceOnly: false, updatedAt: 1_000,
@@ -53,7 +53,7 @@ describe('Journal', () => {
   });
 
   it('books fills once per (symbol, tradeId)', async () => {
-    const fill = (tradeId: number): FillRecord => ({
+    const fill = (tradeId: number): BookedFill => ({
       symbol: 'BTCUSDT', tradeId, orderId: 991, side: 'BUY', price: 40_010.1, qty: 0.005, quoteQty: 200.0505,
       commission: 0.08, commissionAsset: 'USDT', realizedPnl: 0, time: 2_000, clientOrderId: 'qt-pos-2-entry', positionId: 'pos-2',
     });

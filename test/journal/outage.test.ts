@@ -4,6 +4,7 @@ import { Journal } from '../../journal/journal.js';
 import type { SignalRecord } from '../../journal/types.js';
 import { useTestJournal } from '../helpers/db.js';
 import { startRestartablePostgres, type RestartablePostgres } from '../helpers/restartable-postgres.js';
+import { sleep } from '../../infra/sleep.js';
 
 const signal = (over: Partial<SignalRecord> = {}): SignalRecord => ({
   workflowId: 'qt-symbol-BTCUSDT', symbol: 'BTCUSDT', seq: 1, candleTime: new Date('2026-01-01T00:00:00Z'),
@@ -34,7 +35,7 @@ describe('journal across a Postgres restart', () => {
     await locker.connect();
     await locker.query("BEGIN; SELECT * FROM risk_state WHERE key = 'global_kill' FOR UPDATE");
     const held = journal.setGlobalKill(true, 'during restart').catch((e: Error) => e);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await pg.stop();
     expect(await held).toBeInstanceOf(Error);
     await locker.end().catch(() => undefined);

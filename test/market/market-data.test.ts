@@ -11,6 +11,7 @@ import { DEFAULT_RISK_LIMITS } from '../../core/risk.js';
 import { createSignalService } from '../../ml/signal-service.js';
 import { createTestJournal } from '../helpers/db.js';
 import { connectTestClient, uniqueTaskQueue } from '../helpers/temporal.js';
+import { sleep } from '../../infra/sleep.js';
 
 /**
  * The worker's market-data service against the local exchange replaying real klines fast (3000x: a
@@ -24,7 +25,6 @@ const DATA = 'test/fixtures/ml-slice';
 const START = Date.UTC(2025, 8, 3);
 const HISTORY = 420;
 const quiet = pino({ level: process.env.QT_TEST_VERBOSE ? 'info' : 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitUntil(probe: () => boolean | Promise<boolean>, what: string, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

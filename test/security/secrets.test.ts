@@ -7,6 +7,7 @@ import protos from '@temporalio/proto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessStack } from '../../chaos/stack.js';
+import { sleep } from '../../infra/sleep.js';
 
 /**
  * A paper session whose operator environment holds recognisable fake Binance keys: the real worker (its
@@ -72,13 +73,13 @@ describe('secrets stay in the environment of the process that trades', () => {
     // Trade until positions have opened and closed (entries, stops, exits, fills all journaled), with an
     // exchange fault on the way so error paths log too.
     await stack.admin('POST', '/admin/faults', { errorRate5xx: 0.3 });
-    await new Promise((r) => setTimeout(r, 4_000));
+    await sleep(4_000);
     await stack.admin('DELETE', '/admin/faults');
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
       const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM positions WHERE status = 'CLOSED'`);
       if (rows[0]!.n >= 1) break;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
     for (const args of [['status', '--json'], ['config', 'get'], ['kill', '--flatten', '--reason', 'secrets test'], ['resume']]) {
       expect((await stack.qt(args)).code).toBe(0);

@@ -17,11 +17,12 @@ import { Journal } from '../../journal/index.js';
 import { bundleWorkflows, createTradingWorker } from '../../worker/create-worker.js';
 import { installTemporalLogger } from '../../worker/runtime.js';
 import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId, type SymbolWorkflowInput } from '../../workflows/contracts.js';
-import type { symbolWorkflow } from '../../workflows/symbol.js';
+import { symbolWorkflow } from '../../workflows/symbol.js';
 import { createTestJournal } from '../helpers/db.js';
 import { ensureBookkeepers } from '../../worker/bookkeepers.js';
 import { mapLimit } from '../../core/map-limit.js';
 import type { OrphanPolicy } from '../../core/config.js';
+import { sleep } from '../../infra/sleep.js';
 
 
 /** Fast loop settings for tests: a 1 s interval and short cooldown, the real exit percentages. */
@@ -176,7 +177,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       worker = null;
     },
     async startSymbol(symbol, params = {}, extra = {}) {
-      await client.workflow.start<typeof symbolWorkflow>('symbolWorkflow', {
+      await client.workflow.start(symbolWorkflow, {
         workflowId: symbolWorkflowId(symbol),
         taskQueue,
         args: [{ symbol, params: { ...TEST_PARAMS, ...params }, flags: { aiTradingEnabled: true, executionEnabled: true }, ...extra }],
@@ -212,7 +213,7 @@ export async function eventually<T>(probe: () => Promise<T | null | undefined | 
     } catch (err) {
       lastError = err;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }

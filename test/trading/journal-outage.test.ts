@@ -4,8 +4,8 @@ import { startRestartablePostgres, type RestartablePostgres } from '../helpers/r
 import { captureHistory } from './capture.js';
 import { eventually, startHarness, uniqueSymbol, type Harness } from './harness.js';
 import { exchangeView, expectBooksMatchExchange, reachStage, startPosition, type StartedPosition } from './positions.js';
+import { sleep } from '../../infra/sleep.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Protect first, journal after: with Postgres stopped for 10 s right after entries fill, the stops still

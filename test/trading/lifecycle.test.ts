@@ -14,8 +14,8 @@ import {
   startPosition,
   type StartedPosition,
 } from './positions.js';
+import { sleep } from '../../infra/sleep.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One position's life on an exchange that misbehaves the ways Binance can: answers lost or partial, reads
@@ -167,17 +167,6 @@ describe('position lifecycle on a faulty exchange', () => {
     expect((await exchangeView(h, symbol)).orders).toHaveLength(1);
     await expectOwnedAndProtected(h, p);
     expect(await closeManually(p)).toMatchObject({ outcome: 'CLOSED', exitReason: 'MANUAL' });
-  });
-
-  it('a close requested before the entry was sent sends nothing', async () => {
-    await h.stopWorker();
-    const symbol = uniqueSymbol();
-    await h.setPrice(symbol, 100);
-    const p = await startPosition(h, symbol);
-    await p.handle.signal(closePositionSignal, { reason: 'KILL_FLATTEN' });
-    await h.startWorker();
-    expect(await p.result()).toMatchObject({ outcome: 'ENTRY_FAILED', detail: 'close requested before the entry was sent' });
-    expect((await exchangeView(h, symbol)).orders).toEqual([]);
   });
 
   it('a close requested while the entry is in flight closes it as soon as its exposure is known', async () => {

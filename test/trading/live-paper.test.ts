@@ -12,7 +12,7 @@ import { exitLevels } from '../../core/exits.js';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import { startWorker, type RunningWorker } from '../../worker/runtime.js';
 import { positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
-import type { symbolWorkflow } from '../../workflows/symbol.js';
+import { symbolWorkflow } from '../../workflows/symbol.js';
 import { createTestJournal } from '../helpers/db.js';
 import { TEST_PARAMS, eventually, uniqueSymbol } from './harness.js';
 
@@ -69,7 +69,7 @@ describe('paper trading on live prices (stand-in upstream)', () => {
   });
 
   async function startLoop(symbol: string) {
-    await client.workflow.start<typeof symbolWorkflow>('symbolWorkflow', {
+    await client.workflow.start(symbolWorkflow, {
       workflowId: symbolWorkflowId(symbol),
       taskQueue: config.taskQueue,
       args: [{ symbol, params: TEST_PARAMS, flags: { aiTradingEnabled: true, executionEnabled: true } }],

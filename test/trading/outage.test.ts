@@ -5,8 +5,8 @@ import { runQt } from '../helpers/qt-cli.js';
 import { startRestartablePostgres, type RestartablePostgres } from '../helpers/restartable-postgres.js';
 import { captureHistory } from './capture.js';
 import { eventually, openedPosition, startHarness, uniqueSymbol, type Harness } from './harness.js';
+import { sleep } from '../../infra/sleep.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Postgres taken away for 10 s (the test's own server; the shared one is never stopped). */
 describe('Postgres down for 10 s', () => {

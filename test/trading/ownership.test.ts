@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { riskBookQuery, riskBookWorkflowId } from '../../workflows/book-contracts.js';
-import { positionStateQuery, positionWorkflowId, symbolWorkflowId, type SymbolState } from '../../workflows/contracts.js';
+import { closePositionSignal, positionStateQuery, positionWorkflowId, symbolWorkflowId, type SymbolState } from '../../workflows/contracts.js';
+import { riskBookWorkflow } from '../../workflows/risk-book.js';
 import { runQt } from '../helpers/qt-cli.js';
 import { captureHistory } from './capture.js';
 import { TEST_PARAMS, eventually, openedPosition, startHarness, uniqueSymbol, type Harness } from './harness.js';
+import { sleep } from '../../infra/sleep.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The environment `qt` runs with against a harness: the fast test loop settings. */
 const qtEnv = (h: Harness): Record<string, string> => ({
@@ -89,7 +90,7 @@ describe('one owner per symbol when the loop is started again', () => {
 
     // The position reports to whichever run is current.
     h.signals.set(symbol, 'HOLD', 0.9);
-    await pos.handle.signal('closePosition', { reason: 'MANUAL' });
+    await pos.handle.signal(closePositionSignal, { reason: 'MANUAL' });
     const after = await eventually(async () => {
       const s = await h.symbolState(symbol);
       return s.openPositionId === null && s.lastExit ? s : null;
@@ -109,7 +110,7 @@ describe('one owner per symbol when the loop is started again', () => {
     h.signals.set(symbol, 'BUY', 0.9);
     // A loop continuing with a known instance id, and some workflow already holding its first position id.
     const instanceId = 'taken001';
-    await h.client.workflow.start('riskBookWorkflow', { workflowId: positionWorkflowId(`${symbol}-${instanceId}-1`), taskQueue: h.taskQueue, args: [{}] });
+    await h.client.workflow.start(riskBookWorkflow, { workflowId: positionWorkflowId(`${symbol}-${instanceId}-1`), taskQueue: h.taskQueue, args: [{}] });
     const state: SymbolState = {
       symbol, instanceId, params: { ...TEST_PARAMS, cooldownSeconds: 600 }, flags: { aiTradingEnabled: true, executionEnabled: true }, killed: false, killReason: null,
       cooldownUntil: 0, openPositionId: null, openPositionSide: null, positionSeq: 0, tickSeq: 0, lastSignal: null, lastDecision: null, lastExit: null, runsSoFar: 0,

@@ -4,7 +4,7 @@ import type { PositionSide } from '../../core/types.js';
 import type { FaultConfig } from '../../exchange/sim/faults.js';
 import type { PositionLifecycle } from '../../core/position-lifecycle.js';
 import { positionStateQuery, positionWorkflowId, type PositionInput, type PositionReport } from '../../workflows/contracts.js';
-import type { positionWorkflow } from '../../workflows/position.js';
+import { positionWorkflow } from '../../workflows/position.js';
 import { TEST_PARAMS, eventually, type Harness } from './harness.js';
 
 /** Position workflows driven directly (no symbol loop), and the exchange's view of them. */
@@ -42,7 +42,7 @@ export async function startPosition(h: Harness, symbol: string, opts: { side?: P
     orderIdStem: `qt-${tag}-1`,
     ...(opts.adopt ? { adopt: opts.adopt } : {}),
   };
-  const handle = await h.client.workflow.start<typeof positionWorkflow>('positionWorkflow', { workflowId: positionWorkflowId(positionId), taskQueue: h.taskQueue, args: [input] });
+  const handle = await h.client.workflow.start(positionWorkflow, { workflowId: positionWorkflowId(positionId), taskQueue: h.taskQueue, args: [input] });
   return {
     symbol,
     positionId,

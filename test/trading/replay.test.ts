@@ -16,7 +16,7 @@ installTemporalLogger(pino({ level: 'error' }));
  * that breaks determinism for workflows already running fails here: guard it with patched().
  * `position-legacy-*` are histories of the position workflow before the lifecycle
  * (workflows/position-legacy.ts) and are never refreshed. Refresh the others with
- * `QT_CAPTURE_HISTORIES=1 npx vitest run test/trading` after an intended change.
+ * `QT_CAPTURE_HISTORIES=1 npx vitest run test/trading test/workflows` after an intended change.
  */
 const DIR = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 

@@ -4,8 +4,8 @@ import { symbolWorkflowId } from '../../workflows/contracts.js';
 import { FIXTURE_DIR, FIXTURE_START } from '../exchange/helpers.js';
 import { captureHistory } from './capture.js';
 import { eventually, startHarness, uniqueSymbol, type Harness } from './harness.js';
+import { sleep } from '../../infra/sleep.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The exchange's own open positions, read from its engine in this process: sampling every few ms

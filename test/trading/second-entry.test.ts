@@ -3,8 +3,8 @@ import { LIFECYCLE_TIMING } from '../../core/position-lifecycle.js';
 import { closePositionSignal } from '../../workflows/contracts.js';
 import { eventually, startHarness, uniqueSymbol, type Harness } from './harness.js';
 import { exchangeView, expectBooksMatchExchange, expectOwnedAndProtected, reachStage, setFaults, startPosition, type StartedPosition } from './positions.js';
+import { sleep } from '../../infra/sleep.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Defect 6: an entry request whose answer is lost can execute seconds later, and Binance accepts a reused

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TradingParams } from '../../core/params.js';
+import {
+  closePositionSignal,
+  configUpdate,
+  killSignal,
+  positionStateQuery,
+  positionWorkflowId,
+  resumeSignal,
+  symbolStateQuery,
+  symbolWorkflowId,
+  type SymbolWorkflowInput,
+} from '../../workflows/contracts.js';
+import { symbolWorkflow } from '../../workflows/symbol.js';
+import { captureHistoryOf } from '../trading/capture.js';
+import { PARAMS, skipUntil, startTestbed, uniqueSymbol, type WorkflowTestbed } from './setup.js';
+
+/**
+ * The symbol loop's rules on Temporal's time-skipping test server: the real workflow code (and its real
+ * position children) with the activities modelled in memory, the production 15 s interval and 180 s
+ * cooldown, and time measured in workflow time, so every bound is exact.
+ */
+// Each test skips minutes of workflow time in steps; on a loaded machine a step costs real time too.
+describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
+  let t: WorkflowTestbed;
+  beforeAll(async () => {
+    t = await startTestbed();
+  });
+  afterAll(async () => t?.close());
+
+  const INTERVAL_MS = PARAMS.checkIntervalSeconds * 1000;
+  /** Skips a third of an interval at a time: assertions use the times the loop recorded, not the step. */
+  const skip = <T>(probe: () => Promise<T | null | undefined | false>, what: string) => skipUntil(t.env, probe, what, INTERVAL_MS / 3);
+
+  async function startLoop(symbol: string, price: number, params: Partial<TradingParams> = {}, extra: Partial<SymbolWorkflowInput> = {}) {
+    await t.venue.setPrice(symbol, price);
+    return t.env.client.workflow.start(symbolWorkflow, {
+      workflowId: symbolWorkflowId(symbol),
+      taskQueue: t.taskQueue,
+      args: [{ symbol, params: { ...PARAMS, ...params }, flags: { aiTradingEnabled: true, executionEnabled: true }, ...extra }],
+    });
+  }
+  const state = (symbol: string) => t.env.client.workflow.getHandle(symbolWorkflowId(symbol)).query(symbolStateQuery);
+  const decisions = (symbol: string) => t.venue.decisions.filter((d) => d.symbol === symbol);
+  const entriesSent = (symbol: string) => [...t.venue.orders.values()].filter((o) => o.symbol === symbol && /-E\d*$/.test(o.clientOrderId));
+  const openPosition = (symbol: string) =>
+    skip(async () => {
+      const id = (await state(symbol)).openPositionId;
+      if (!id) return null;
+      const p = await t.env.client.workflow.getHandle(positionWorkflowId(id)).query(positionStateQuery);
+      return p.state.stage === 'OPEN' ? id : null;
+    }, `${symbol} to hold an open position`);
+  const closePosition = async (positionId: string) => {
+    const handle = t.env.client.workflow.getHandle(positionWorkflowId(positionId));
+    await handle.signal(closePositionSignal, { reason: 'MANUAL' });
+    return handle.result();
+  };
+
+  it('never enters on HOLD or below the threshold, and journals every tick', async () => {
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'HOLD', 0.95);
+    await startLoop(symbol, 10);
+    await skip(async () => decisions(symbol).length >= 4, '4 ticks');
+    t.venue.signals.set(symbol, 'BUY', 0.54); // the threshold is 0.55
+    await skip(async () => decisions(symbol).filter((d) => d.decision === 'BELOW_THRESHOLD').length >= 4, '4 below-threshold ticks');
+    expect(new Set(decisions(symbol).map((d) => d.decision))).toEqual(new Set(['HOLD', 'BELOW_THRESHOLD']));
+    // One tick per interval, every one journaled under its own sequence number.
+    const seqs = decisions(symbol).map((d) => d.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    const ats = decisions(symbol).map((d) => d.at!);
+    // Ticks keep a fixed cadence (a clock read lags its due time by the worker's own latency).
+    for (let i = 1; i < ats.length; i++) expect(Math.abs(ats[i]! - ats[i - 1]! - INTERVAL_MS)).toBeLessThan(INTERVAL_MS / 2);
+    expect(entriesSent(symbol)).toEqual([]);
+    expect((await state(symbol)).openPositionId).toBeNull();
+  });
+
+  it('blocks re-entry for exactly the cooldown after an exit, counted from the exit in workflow time', async () => {
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'BUY', 0.8);
+    await startLoop(symbol, 20);
+    const first = await openPosition(symbol);
+    const report = await closePosition(first);
+    expect(report.exitReason).toBe('MANUAL');
+    const afterExit = await skip(async () => {
+      const s = await state(symbol);
+      return s.openPositionId === null && s.lastExit ? s : null;
+    }, 'the exit report');
+    expect(afterExit.lastExit!.at).toBe(report.at);
+    expect(afterExit.cooldownUntil - report.at).toBe(PARAMS.cooldownSeconds * 1000);
+    const second = await openPosition(symbol);
+    expect(second).not.toBe(first);
+    const after = decisions(symbol).filter((d) => d.at! > report.at);
+    const reentry = after.find((d) => d.decision === 'ENTER')!;
+    // Every tick inside the cooldown said so; the first tick at or after its end entered.
+    expect(new Set(after.slice(0, after.indexOf(reentry)).map((d) => d.decision))).toEqual(new Set(['COOLDOWN']));
+    expect(reentry.at!).toBeGreaterThanOrEqual(afterExit.cooldownUntil);
+    expect(reentry.at! - afterExit.cooldownUntil).toBeLessThan(INTERVAL_MS);
+  });
+
+  it('kill stops entries, kill --flatten closes the open position, resume trades again', async () => {
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'HOLD', 0.9);
+    const wf = await startLoop(symbol, 30, { cooldownSeconds: 0 });
+    await wf.signal(killSignal, { flatten: false, reason: 'test kill' });
+    await skip(async () => (await state(symbol)).killed, 'the kill');
+    t.venue.signals.set(symbol, 'BUY', 0.9);
+    await skip(async () => decisions(symbol).filter((d) => d.decision === 'KILLED').length >= 5, 'five KILLED ticks');
+    expect(entriesSent(symbol)).toEqual([]);
+    expect((await state(symbol)).phase).toBe('KILLED');
+
+    await wf.signal(resumeSignal);
+    const position = await openPosition(symbol);
+    await wf.signal(killSignal, { flatten: true, reason: 'flatten test' });
+    const report = await t.env.client.workflow.getHandle(positionWorkflowId(position)).result();
+    expect(report.exitReason).toBe('KILL_FLATTEN');
+    expect(t.venue.amount(symbol)).toBe(0);
+    const killedAt = decisions(symbol).length;
+    await skip(async () => decisions(symbol).length >= killedAt + 5, 'five more ticks');
+    expect(entriesSent(symbol)).toHaveLength(1); // killed: no re-entry despite BUY
+    await wf.signal(resumeSignal);
+    await skip(async () => entriesSent(symbol).length === 2, 're-entry after resume');
+    await captureHistoryOf(wf, 'symbol-kill-flatten-resume');
+    await captureHistoryOf(t.env.client.workflow.getHandle(positionWorkflowId(position)), 'position-kill-flatten');
+  });
+
+  it('applies a valid config update from the next tick and rejects an invalid one with the reason', async () => {
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'BUY', 0.6);
+    const wf = await startLoop(symbol, 40, { confidenceThreshold: 0.7 });
+    await skip(async () => decisions(symbol).some((d) => d.decision === 'BELOW_THRESHOLD'), 'below threshold at 0.7');
+    const rejected = await wf.executeUpdate(configUpdate, { args: [{ params: { confidenceThreshold: 7 } }] }).catch((e: Error) => e);
+    expect((rejected as Error & { cause?: Error }).cause?.message).toMatch(/confidenceThreshold must be between 0.34 and 1/);
+    expect((await state(symbol)).params.confidenceThreshold).toBe(0.7);
+    const applied = await wf.executeUpdate(configUpdate, { args: [{ params: { confidenceThreshold: '0.58' } }] });
+    expect(applied.params.confidenceThreshold).toBe(0.58);
+    await openPosition(symbol);
+    expect(decisions(symbol).map((d) => d.decision)).toContain('ENTER');
+  });
+
+  it('continue-as-new loses no state, and the position child reports to the current run', async () => {
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'BUY', 0.8);
+    await startLoop(symbol, 60, {}, { tickCap: 3 });
+    const position = await openPosition(symbol);
+    const before = await state(symbol);
+    await skip(async () => (await state(symbol)).runsSoFar >= before.runsSoFar + 2, 'two continue-as-new');
+    const during = await state(symbol);
+    expect(during.openPositionId).toBe(position);
+    expect(during.instanceId).toBe(before.instanceId);
+    expect(during.positionSeq).toBe(before.positionSeq);
+    expect(during.tickSeq).toBeGreaterThan(before.tickSeq);
+    const report = await closePosition(position);
+    const after = await skip(async () => {
+      const s = await state(symbol);
+      return s.openPositionId === null ? s : null;
+    }, 'the exit report');
+    expect(after.runsSoFar).toBeGreaterThan(before.runsSoFar);
+    expect(after.lastExit).toMatchObject({ positionId: position, reason: 'MANUAL', at: report.at });
+    expect(after.cooldownUntil - report.at).toBe(PARAMS.cooldownSeconds * 1000);
+    expect(after.phase).toBe('COOLDOWN');
+    // Tick numbers run on across runs: none journaled twice, none skipped.
+    const seqs = decisions(symbol).map((d) => d.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    await captureHistoryOf(t.env.client.workflow.getHandle(symbolWorkflowId(symbol)), 'symbol-continue-as-new');
+  });
+});
