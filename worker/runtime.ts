@@ -11,6 +11,8 @@ import { createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
+import { followActiveModel } from './model-registry.js';
+import { retrainActivities } from '../activities/retrain.js';
 import { MarketDataService } from '../market/market-data-service.js';
 import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
@@ -96,6 +98,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
       allowUnproven: config.allowUnprovenModel,
       liveTrading: config.venue === 'live',
       logger: log,
+      models: await followActiveModel(config, journal, log),
       // A replay runs on market time, not the wall clock: staleness is then judged by the candle
       // cache (the last closed candle must directly precede the forming one).
       ...(config.venue === 'paper' && config.marketData === 'replay' ? { staleAfterMs: Number.POSITIVE_INFINITY } : {}),
@@ -133,7 +136,8 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   let worker: Worker;
   try {
     connection = await NativeConnection.connect({ address: at.temporalAddress });
-    worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
+    const learning = retrainActivities({ config, pool: journal.pool, exchange, log: log.child({ component: 'retrain' }) });
+    worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities: { ...activities, ...learning } });
   } catch (e) {
     // Open stream connections would keep the process alive after a failed start.
     marketData.close();

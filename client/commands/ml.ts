@@ -9,17 +9,13 @@ import { formatReport, reportJson } from '../../backtest/report.js';
 import { writeChartSvg } from '../../backtest/chart.js';
 import { writeHtmlReport } from '../../backtest/html-report.js';
 import { parseTime } from '../../core/config.js';
+import { pythonPath } from '../../ml/python.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 const symbolList = (v: string): string[] => v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
 
-/** The project venv's interpreter (QT_PYTHON overrides it). */
-export function pythonPath(): string {
-  const p = process.env.QT_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
-  if (!existsSync(p)) throw new Error(`Python not found at ${p}: run "npm install" (it creates .venv with models/training/requirements.txt) or set QT_PYTHON`);
-  return p;
-}
+export { pythonPath };
 
 /** Run models/training/train.py with the given arguments, streaming its output; resolves with its exit code. */
 export function runTraining(args: string[]): Promise<number> {
