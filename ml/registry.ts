@@ -138,8 +138,10 @@ export class ModelRegistry {
   async rollback(by: string, guard: PromotionGuard): Promise<{ from: string; to: string }> {
     const current = await this.active();
     if (!current) throw new RegistryError('no ACTIVE model to roll back from');
+    // Compared in SQL: a JS Date would drop the timestamps' microseconds.
     const previous = (await this.pool.query<{ version: string }>(
-      `SELECT version FROM models WHERE status = 'RETIRED' AND retired_at = $1 ORDER BY version LIMIT 1`, [current.promotedAt],
+      `SELECT version FROM models WHERE status = 'RETIRED'
+         AND retired_at = (SELECT promoted_at FROM models WHERE version = $1) ORDER BY version LIMIT 1`, [current.version],
     )).rows[0];
     if (!previous) throw new RegistryError(`${current.version} replaced no model: nothing to roll back to`);
     await this.promote(previous.version, by, `rollback from ${current.version}`, guard);
