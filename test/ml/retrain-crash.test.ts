@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RetrainResult } from '../../workflows/retrain-contracts.js';
+import { captureHistory } from '../trading/capture.js';
 import { eventually } from '../trading/harness.js';
 import { startLearningStack, type LearningStack } from './learning-stack.js';
 
@@ -44,5 +45,6 @@ describe('retraining survives a worker crash', () => {
     const events = (await handle.fetchHistory()).events ?? [];
     const attempts = events.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
     expect(Math.max(...attempts)).toBeGreaterThan(1);
+    await captureHistory(workflowId, 'retrain-worker-crash');
   }, 400_000);
 });
