@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
@@ -9,7 +10,6 @@ import { WARMUP_CANDLES } from '../core/features.js';
 import { judgeCandidate, type GateEvidence } from '../core/promotion-gate.js';
 import { downloadKlines } from '../exchange/download.js';
 import type { FuturesExchange } from '../exchange/types.js';
-import { buildDataset, writeDataset } from '../ml/dataset.js';
 import { checkCard, loadModel, readCard, type ModelCard } from '../ml/model.js';
 import { checkParity, PARITY_TOLERANCE } from '../ml/model-provider.js';
 import { PROJECT_ROOT, pythonPath } from '../ml/python.js';
@@ -46,15 +46,18 @@ export function retrainActivities(d: RetrainDeps): RetrainActivities {
       mkdirSync(work, { recursive: true });
       const symbols = d.config.retrain.symbols;
       // The venue's clock: the replay clock on the paper exchange (never past it), the exchange's time live.
-      const dataEnd = Math.floor((await d.exchange.venueTime(symbols[0]!)) / INTERVAL_MS) * INTERVAL_MS;
+      const dataEnd = Math.floor((await d.exchange.venueTime(d.config.symbols[0]!)) / INTERVAL_MS) * INTERVAL_MS;
       const windowStart = dataEnd - d.config.retrain.windowDays * DAY_MS;
       const dataDir = await marketData(d.config, work, symbols, windowStart, dataEnd);
-      const opts = { dataDir, symbols: symbols.filter((s) => hasKlines(dataDir, s)), from: windowStart, to: dataEnd, progress: false };
-      if (opts.symbols.length === 0) throw new Error(`no kline files for ${symbols.join(',')} in ${dataDir}`);
-      Context.current().heartbeat({ stage: 'dataset', symbols: opts.symbols.length });
-      const ds = buildDataset(opts);
+      const available = symbols.filter((s) => hasKlines(dataDir, s));
+      if (available.length === 0) throw new Error(`no kline files for ${symbols.join(',')} in ${dataDir}`);
+      const dataset = join(work, 'dataset.json');
+      // In a child process: building features and labels takes seconds to a minute of CPU, which would
+      // stall this worker's symbol loops if it ran on its event loop.
+      await runWithHeartbeats(process.execPath, ['--import', 'tsx', join(ROOT, 'client', 'main.ts'), 'dataset', 'build', '--data', dataDir,
+        '--symbols', available.join(','), '--from', String(windowStart), '--to', String(dataEnd), '--out', dataset], d.log.child({ candidate }), { stage: 'dataset' });
+      const ds = JSON.parse(readFileSync(dataset, 'utf8')) as { rows: number; symbols: string[] };
       if (ds.rows === 0) throw new Error(`no labelled rows between ${new Date(windowStart).toISOString()} and ${new Date(dataEnd).toISOString()}`);
-      const dataset = writeDataset(ds, join(work, 'dataset.json'), opts).json;
       const outcomes = join(work, 'outcomes.json');
       const own = await ownOutcomes(d.pool, windowStart, dataEnd);
       writeFileSync(outcomes, JSON.stringify(own));
@@ -166,14 +169,22 @@ async function ownOutcomes(pool: pg.Pool, from: number, to: number): Promise<Own
 }
 
 /**
- * Runs the trainer, heartbeating every second with its latest progress line; a cancelled or timed-out
- * activity kills it. The trainer also dies with this process (models/training/retrain.py).
+ * Runs a child (the trainer, the dataset build), heartbeating every second with its latest JSON progress
+ * line; a cancelled activity kills it. The trainer also dies with this process (models/training/retrain.py).
  */
-function runWithHeartbeats(python: string, args: string[], log: Logger): Promise<void> {
+function runWithHeartbeats(command: string, args: string[], log: Logger, first: unknown = { stage: 'starting' }): Promise<void> {
   const ctx = Context.current();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let last: unknown = { stage: 'starting' };
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Below the trading work on a shared machine.
+    if (child.pid) {
+      try {
+        setPriority(child.pid, 15);
+      } catch {
+        // Not permitted here: it runs at the worker's priority.
+      }
+    }
+    let last: unknown = first;
     let stderr = '';
     let buffered = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -204,7 +215,7 @@ function runWithHeartbeats(python: string, args: string[], log: Logger): Promise
     child.on('exit', (code, sig) => {
       clearInterval(beat);
       if (code === 0) resolvePromise();
-      else reject(new Error(`trainer exited with ${code ?? sig}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      else reject(new Error(`${command === process.execPath ? 'dataset build' : 'trainer'} exited with ${code ?? sig}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
 }
