@@ -137,6 +137,7 @@ export class RegistryModelProvider implements ModelProvider {
   private refusedVersion: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
+  private registryDown = false;
 
   constructor(private readonly o: RegistryProviderOptions) {
     this.model = o.fallback.model;
@@ -169,8 +170,11 @@ export class RegistryModelProvider implements ModelProvider {
     let active;
     try {
       active = await this.o.registry.active();
+      this.registryDown = false;
     } catch (e) {
-      this.o.log.warn({ err: (e as Error).message }, 'model registry not readable; keeping the loaded model');
+      // Once per outage (Postgres away): the loaded model keeps serving meanwhile.
+      if (!this.registryDown) this.o.log.warn({ err: (e as Error).message }, 'model registry not readable; keeping the loaded model');
+      this.registryDown = true;
       return;
     }
     if (!active || active.version === this.loadedVersion || active.version === this.refusedVersion) return;

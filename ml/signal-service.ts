@@ -53,8 +53,9 @@ interface Pending {
 }
 
 /**
- * Loads the primary model once (falling back to the backup, then to HOLD with an alert) and scores
- * symbols in micro-batches: every score() call arriving within `batchWindowMs` goes into ONE
+ * Scores symbols with the model its provider lends (by default the primary model loaded once, falling back
+ * to the backup, then to HOLD with an alert; in the worker the registry's ACTIVE model, hot-reloaded) in
+ * micro-batches: every score() call arriving within `batchWindowMs` goes into ONE
  * session.run, so a tick's symbols are scored together.
  */
 export async function createSignalService(opts: SignalServiceOptions): Promise<SignalService> {
