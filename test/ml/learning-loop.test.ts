@@ -17,7 +17,7 @@ describe('learning loop', () => {
   let registry: ModelRegistry;
 
   beforeAll(async () => {
-    s = await startLearningStack();
+    s = await startLearningStack({ ownNamespace: true });
     registry = new ModelRegistry(s.journal.pool);
     // Positions the agent executed inside the window, entered on xgb-v1 signals.
     for (let i = 0; i < 3; i++) {
@@ -31,7 +31,7 @@ describe('learning loop', () => {
     const start = await s.qt(['start']);
     expect(start.stderr).toBe('');
     expect(start.stdout).toContain(`retrain schedule qt-retrain-${s.env.QT_TASK_QUEUE}: 30 0 * * * (UTC)`);
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => s?.close());
 
   const newSignalsOf = async (model: string, after: Date) =>

@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 import { startLocalExchange, type LocalExchange } from '../../exchange/sim/server.js';
 import { Journal } from '../../journal/index.js';
 import { createTestJournal } from '../helpers/db.js';
+import { createTestNamespace } from '../helpers/temporal.js';
 import { runQt, type CliResult } from '../helpers/qt-cli.js';
 
 /** Four symbols, 2025-09-01 .. 2025-09-10 (5 m): small enough that a retraining takes seconds. */
@@ -40,16 +41,22 @@ const freePort = (): Promise<number> =>
     });
   });
 
-export async function startLearningStack(extraEnv: Record<string, string> = {}): Promise<LearningStack> {
+/**
+ * `ownNamespace`: a Temporal namespace of its own, for a stack that runs symbol loops (`qt start`): their
+ * workflow ids name real symbols, which other test files running at the same time use too.
+ */
+export async function startLearningStack(opts: { ownNamespace?: boolean } = {}): Promise<LearningStack> {
   const db = await createTestJournal();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'qt-learning-'));
   const exchange: LocalExchange = await startLocalExchange({ port: 0, stateFile: path.join(stateDir, 'exchange.json'), feed: { kind: 'replay', dir: SLICE, speed: 1, start: REPLAY_START } });
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  const client = new Client({ connection });
+  const namespace = opts.ownNamespace ? await createTestNamespace(connection) : 'default';
+  const client = new Client({ connection, namespace });
   const healthPort = await freePort();
   const storeDir = path.join(stateDir, 'models');
   const env: Record<string, string> = {
     TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_NAMESPACE: namespace,
     DATABASE_URL: db.url,
     QT_EXCHANGE_URL: exchange.baseUrl,
     QT_TASK_QUEUE: `learning-${randomBytes(4).toString('hex')}`,
@@ -66,7 +73,6 @@ export async function startLearningStack(extraEnv: Record<string, string> = {}):
     QT_RETRAIN_MAX_ROWS: '20000',
     QT_HEALTH_PORT: String(healthPort),
     QT_LOG_FORMAT: 'json',
-    ...extraEnv,
   };
   let worker: ChildProcess | null = null;
   const stack: LearningStack = {

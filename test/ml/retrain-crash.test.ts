@@ -15,7 +15,7 @@ describe('retraining survives a worker crash', () => {
   beforeAll(async () => {
     s = await startLearningStack();
     await s.startWorker();
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => s?.close());
 
   const trainersOf = (dir: string) => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(dir) && l.includes('python'));
