@@ -262,5 +262,6 @@ function describe(input: PositionInput, s: PositionLifecycle): void {
 /** The position's journal row carries the model version and candle of the signal that opened it (absent when adopted). */
 function withEntrySignal(w: JournalWrite, signal: PositionInput['entrySignal']): JournalWrite {
   if (w.kind !== 'entry' || !signal) return w;
-  return { ...w, entry: { ...w.entry, modelVersion: signal.model, entryCandleTime: signal.candleTime } };
+  // A scripted signal scores no candle (time 0): no candle to refer to.
+  return { ...w, entry: { ...w.entry, modelVersion: signal.model, entryCandleTime: signal.candleTime > 0 ? signal.candleTime : null } };
 }
