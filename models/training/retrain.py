@@ -4,7 +4,8 @@
 
 Stages, each skipped when its checkpoint exists (a worker killed mid-training resumes where it stopped):
   candidate  train.py on the dataset -> STORE/VERSION (model.onnx, parity-sample.json, card.json last)
-  control    train.py --shuffle-labels on the same dataset -> WORK/control (the gate's chance level)
+  control    train.py --shuffle-labels on the same dataset -> WORK/control (the gate's chance level;
+             a shuffled-label candidate is its own control)
   evidence   the most recent walk-forward test block scored by the ACTIVE model -> WORK/evidence.json
   meta       the agent's own trades: label check and the meta-labelling model -> WORK/meta.json
 Then the card gets a `retraining` section. Progress goes to stdout as one JSON object per line.
@@ -59,6 +60,11 @@ def run_train(stage: str, args: argparse.Namespace, out: Path, shuffle: bool) ->
         raise SystemExit(f"{stage}: train.py exited with {child.returncode}")
 
 
+def control_dir(args: argparse.Namespace) -> Path:
+    """A candidate trained on shuffled labels is its own control (the same training, same seed): not trained twice."""
+    return Path(args.out) if args.shuffle_labels else Path(args.work) / "control"
+
+
 def last_fold_rows(side: dict, times: np.ndarray, folds: int) -> np.ndarray:
     horizon = float(side["label"]["horizonMs"])
     f = make_folds(times, folds, horizon, float(side["intervalMs"]) * 12, CALIBRATION_FRACTION)[-1]
@@ -91,7 +97,7 @@ def evidence_stage(args, side, X, meta) -> None:
     times, y = meta[:, 0], meta[:, 2].astype(np.int64)
     te = last_fold_rows(side, times, args.folds)
     card = json.loads((Path(args.out) / "card.json").read_text())
-    control = json.loads((Path(args.work) / "control" / "card.json").read_text())
+    control = json.loads((control_dir(args) / "card.json").read_text())
     fold, control_fold = card["metrics"]["folds"][-1], control["metrics"]["folds"][-1]
     active_card = json.loads((Path(args.active_dir) / "card.json").read_text())
     progress("evidence", f"scoring the ACTIVE model {active_card['name']} on {len(te)} rows of the last test block")
@@ -189,7 +195,7 @@ def main() -> None:
         os.nice(15 - os.nice(0))
     started = time.time()
     run_train("candidate", args, Path(args.out), args.shuffle_labels)
-    run_train("control", args, Path(args.work) / "control", True)
+    run_train("control", args, control_dir(args), True)
     side, X, meta, _ = load_dataset(Path(args.dataset))
     evidence_stage(args, side, X, meta)
     meta_stage(args, side, X, meta)

@@ -42,7 +42,7 @@ describe('learning loop', () => {
     expect((await registry.active())?.version).toBe('xgb-v1'); // seeded on first start
     await eventually(async () => (await newSignalsOf('xgb-v1', new Date(0))) > 0, 'signals scored by xgb-v1', 60_000);
 
-    const run = await s.qt(['retrain', '--now', '--wait'], 240_000);
+    const run = await s.qt(['retrain', '--now', '--wait'], 420_000);
     expect(run.stderr).toBe('');
     const outcome = /(xgb-r\S+): (PROMOTED|REJECTED)/.exec(run.stdout);
     expect(outcome, run.stdout).not.toBeNull();
@@ -94,10 +94,10 @@ describe('learning loop', () => {
     expect((await registry.get(candidate))!.status).toBe('RETIRED');
     const list = await s.qt(['models', 'list']);
     expect(list.stdout).toMatch(/xgb-v1\s+.*ACTIVE/);
-  }, 360_000);
+  }, 600_000);
 
   it('never promotes a candidate trained on shuffled labels', async () => {
-    const run = await s.qt(['retrain', '--now', '--shuffle-labels', '--wait'], 240_000);
+    const run = await s.qt(['retrain', '--now', '--shuffle-labels', '--wait'], 420_000);
     expect(run.stderr).toBe('');
     const m = /(xgb-r\S+-shuffled): (PROMOTED|REJECTED) \((.+)\); ACTIVE (\S+)/.exec(run.stdout);
     expect(m, run.stdout).not.toBeNull();
@@ -105,5 +105,5 @@ describe('learning loop', () => {
     expect(m![3]).toContain('trained on shuffled labels');
     expect(m![4]).toBe('xgb-v1');
     expect((await registry.get(m![1]!))!.status).toBe('REJECTED');
-  }, 300_000);
+  }, 480_000);
 });
