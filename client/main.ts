@@ -6,6 +6,8 @@ import { registerStackCommands } from './commands/stack.js';
 import { registerExchangeCommands } from './commands/exchange.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerMlCommands } from './commands/ml.js';
+import { registerModelCommands } from './models.js';
+import { withClient } from './commands/trading.js';
 
 let cached: AppConfig | null = null;
 /** Configuration is read lazily so `qt --help` works even with a bad environment. */
@@ -22,6 +24,7 @@ registerSafetyCommands(program, config);
 registerExchangeCommands(program);
 registerDataCommands(program);
 registerMlCommands(program);
+registerModelCommands(program, config, withClient);
 
 try {
   await program.parseAsync(process.argv);

@@ -37,6 +37,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ QT_STREAM_STALE_SECONDS: '0' })).toThrow(/^QT_STREAM_STALE_SECONDS: must be between 2 and 3600/);
   });
 
+  it('reads the learning loop settings, naming the variable of a bad value', () => {
+    const d = loadConfig({});
+    expect(d.retrain).toMatchObject({ schedule: '30 0 * * *', windowDays: 30, minTrades: 100, folds: 4, trees: 40, metaMinTrades: 50 });
+    expect(d.retrain.symbols).toEqual(DEFAULT_SYMBOLS);
+    expect([d.modelStoreDir, d.modelRefreshSeconds]).toEqual(['.qt/models', 5]);
+    const c = loadConfig({ QT_RETRAIN_SCHEDULE: ' 0  */6 * * * ', QT_SYMBOLS: 'BTCUSDT', QT_STATE_DIR: '/var/qt', QT_PROMOTION_MIN_TRADES: '20' });
+    expect([c.retrain.schedule, c.retrain.symbols, c.modelStoreDir, c.retrain.minTrades]).toEqual(['0 */6 * * *', ['BTCUSDT'], '/var/qt/models', 20]);
+    expect(() => loadConfig({ QT_RETRAIN_SCHEDULE: 'daily' })).toThrow(/^QT_RETRAIN_SCHEDULE: must be a 5-field cron expression/);
+    expect(() => loadConfig({ QT_RETRAIN_WINDOW_DAYS: '0' })).toThrow(/^QT_RETRAIN_WINDOW_DAYS: must be between 1 and 3650/);
+    expect(() => loadConfig({ QT_RETRAIN_SYMBOLS: 'BTC USDT' })).toThrow(/^QT_RETRAIN_SYMBOLS/);
+  });
+
   it('names the variable in one line when a value is bad', () => {
     const bad: [Record<string, string>, RegExp][] = [
       [{ QT_CHECK_INTERVAL: 'fast' }, /^QT_CHECK_INTERVAL: /],

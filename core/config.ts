@@ -61,6 +61,11 @@ export interface AppConfig {
   backupModelDir: string;
   /** Refuse a model whose card says it loses to the baselines unless this is set. */
   allowUnprovenModel: boolean;
+  /** Where retrained models' files are kept (one directory per version); the registry rows point here. */
+  modelStoreDir: string;
+  /** How often a worker reads the registry's ACTIVE model (hot reload). */
+  modelRefreshSeconds: number;
+  retrain: RetrainSettings;
   healthPort: number;
   /** Address /health and /metrics listen on: loopback unless a container needs them reachable. */
   healthHost: string;
@@ -85,6 +90,22 @@ export interface AppConfig {
   /** A symbol without a mark price on the stream for this long is stale: it holds and /health warns. */
   streamStaleSeconds: number;
   dataDir: string;
+}
+
+/** The learning loop: its schedule, data window, trainer size and promotion gate. */
+export interface RetrainSettings {
+  /** Cron (UTC) of the `qt-retrain` schedule. */
+  schedule: string;
+  windowDays: number;
+  /** The gate refuses a candidate with fewer out-of-sample trades than this. */
+  minTrades: number;
+  folds: number;
+  trees: number;
+  maxRows: number;
+  /** Symbols whose market data trains a candidate (default QT_SYMBOLS). */
+  symbols: string[];
+  /** Own closed trades needed before the meta-labelling model is trained. */
+  metaMinTrades: number;
 }
 
 /** A bad configuration value. The message is one line naming the variable. */
@@ -147,9 +168,20 @@ function oneOfText<T extends string>(allowed: readonly T[]): z.ZodType<T, string
     .refine((s): s is T => (allowed as readonly string[]).includes(s), { error: (i) => `expected one of ${allowed.join('|')}, got "${String(i.input)}"` }) as unknown as z.ZodType<T, string>;
 }
 
+/** Five cron fields (minute hour day-of-month month day-of-week), as Temporal schedules take them. */
+const cronText: z.ZodType<string, string> = z
+  .string()
+  .trim()
+  .transform((s) => s.split(/\s+/))
+  .refine((f) => f.length === 5 && f.every((x) => /^[\d*/,\-A-Za-z?]+$/.test(x)), {
+    error: (i) => `must be a 5-field cron expression (UTC), e.g. "30 0 * * *", got "${(i.input as string[]).join(' ')}"`,
+  })
+  .transform((f) => f.join(' '));
+
 const bool = (env: Env, name: string, dflt: boolean): boolean => read(env, name, boolText, dflt);
 const num = (env: Env, name: string, dflt: number, min: number, max: number, integer = false): number => read(env, name, numberText(min, max, integer), dflt);
 const url = (env: Env, name: string, dflt: string | null, schemes: string[]): string | null => read<string | null>(env, name, urlText(schemes), dflt);
+const cron = (env: Env, name: string, dflt: string): string => read(env, name, cronText, dflt);
 const oneOf = <T extends string>(env: Env, name: string, allowed: readonly T[], dflt: T): T => read(env, name, oneOfText(allowed), dflt);
 
 /**
@@ -287,6 +319,18 @@ export function loadConfig(env: Env): AppConfig {
     modelDir: env.QT_MODEL_DIR?.trim() || null,
     backupModelDir: env.QT_BACKUP_MODEL_DIR?.trim() || 'models/tft-v1',
     allowUnprovenModel: bool(env, 'QT_ALLOW_UNPROVEN_MODEL', false),
+    modelStoreDir: env.QT_MODEL_STORE_DIR?.trim() || `${env.QT_STATE_DIR?.trim() || '.qt'}/models`,
+    modelRefreshSeconds: num(env, 'QT_MODEL_REFRESH_SECONDS', 5, 1, 3600),
+    retrain: {
+      schedule: cron(env, 'QT_RETRAIN_SCHEDULE', '30 0 * * *'),
+      windowDays: num(env, 'QT_RETRAIN_WINDOW_DAYS', 30, 1, 3650),
+      minTrades: num(env, 'QT_PROMOTION_MIN_TRADES', 100, 1, 1e9, true),
+      folds: num(env, 'QT_RETRAIN_FOLDS', 4, 2, 20, true),
+      trees: num(env, 'QT_RETRAIN_TREES', 40, 1, 2000, true),
+      maxRows: num(env, 'QT_RETRAIN_MAX_ROWS', 150_000, 1000, 1e8, true),
+      symbols: env.QT_RETRAIN_SYMBOLS ? parseSymbols(env.QT_RETRAIN_SYMBOLS, 'QT_RETRAIN_SYMBOLS') : env.QT_SYMBOLS ? parseSymbols(env.QT_SYMBOLS) : [...DEFAULT_SYMBOLS],
+      metaMinTrades: num(env, 'QT_META_MIN_TRADES', 50, 1, 1e9, true),
+    },
     healthPort: num(env, 'QT_HEALTH_PORT', 8000, 0, 65535, true),
     healthHost: env.QT_HEALTH_HOST?.trim() || '127.0.0.1',
     temporalAddress: env.TEMPORAL_ADDRESS?.trim() || null,

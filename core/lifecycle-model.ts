@@ -201,6 +201,9 @@ export interface JournalEntry {
   openedAt: number;
   stopPrice: number | null;
   takeProfitPrice: number | null;
+  /** The model version whose signal opened the position and the open time of the candle it scored (the workflow adds them). */
+  modelVersion?: string | null;
+  entryCandleTime?: number | null;
 }
 export interface JournalClose {
   positionId: string;

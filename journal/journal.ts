@@ -21,10 +21,12 @@ const toDate = (t: TimeInput): Date => (t instanceof Date ? t : new Date(t));
 
 const GLOBAL_KILL_KEY = 'global_kill';
 
+const entryCandle = (row: PositionOpen): Date | null => (row.entryCandleTime == null ? null : new Date(row.entryCandleTime));
+
 const POSITION_COLUMNS = `position_id AS "positionId", workflow_id AS "workflowId", symbol, side, status, quantity,
   entry_price AS "entryPrice", entry_fee AS "entryFee", opened_at AS "openedAt", stop_price AS "stopPrice",
   take_profit_price AS "takeProfitPrice", exit_price AS "exitPrice", exit_reason AS "exitReason",
-  exit_fee AS "exitFee", gross_pnl AS "grossPnl", net_pnl AS "netPnl", closed_at AS "closedAt"`;
+  exit_fee AS "exitFee", gross_pnl AS "grossPnl", net_pnl AS "netPnl", closed_at AS "closedAt", model_version AS "modelVersion"`;
 
 const ORDER_COLUMNS = `client_order_id AS "clientOrderId", symbol, position_id AS "positionId", purpose, side, type,
   quantity, status, exchange_order_id AS "exchangeOrderId", avg_price AS "avgPrice", executed_qty AS "executedQty",
@@ -187,11 +189,11 @@ export class Journal {
   async openPosition(row: PositionOpen): Promise<boolean> {
     const result = await this.pool.query(
       `INSERT INTO positions (position_id, workflow_id, symbol, side, quantity, entry_price, entry_fee, opened_at,
-         stop_price, take_profit_price)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         stop_price, take_profit_price, model_version, entry_candle_time)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (position_id) DO NOTHING`,
       [row.positionId, row.workflowId, row.symbol, row.side, row.quantity, row.entryPrice, row.entryFee,
-        toDate(row.openedAt), row.stopPrice, row.takeProfitPrice],
+        toDate(row.openedAt), row.stopPrice, row.takeProfitPrice, row.modelVersion ?? null, entryCandle(row)],
     );
     return result.rowCount === 1;
   }
@@ -215,14 +217,16 @@ export class Journal {
   async recordEntry(row: PositionOpen): Promise<void> {
     await this.pool.query(
       `INSERT INTO positions (position_id, workflow_id, symbol, side, quantity, entry_price, entry_fee, opened_at,
-         stop_price, take_profit_price)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         stop_price, take_profit_price, model_version, entry_candle_time)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (position_id) DO UPDATE SET quantity = EXCLUDED.quantity, entry_price = EXCLUDED.entry_price,
          entry_fee = EXCLUDED.entry_fee, stop_price = COALESCE(EXCLUDED.stop_price, positions.stop_price),
-         take_profit_price = COALESCE(EXCLUDED.take_profit_price, positions.take_profit_price)
+         take_profit_price = COALESCE(EXCLUDED.take_profit_price, positions.take_profit_price),
+         model_version = COALESCE(EXCLUDED.model_version, positions.model_version),
+         entry_candle_time = COALESCE(EXCLUDED.entry_candle_time, positions.entry_candle_time)
        WHERE positions.status = 'OPEN'`,
       [row.positionId, row.workflowId, row.symbol, row.side, row.quantity, row.entryPrice, row.entryFee,
-        toDate(row.openedAt), row.stopPrice, row.takeProfitPrice],
+        toDate(row.openedAt), row.stopPrice, row.takeProfitPrice, row.modelVersion ?? null, entryCandle(row)],
     );
   }
 

@@ -102,6 +102,8 @@ export interface PositionRow {
   grossPnl: number | null;
   netPnl: number | null;
   closedAt: Date | null;
+  /** The model version of the entry signal; null for adopted positions and rows from before it was kept. */
+  modelVersion: string | null;
 }
 
 export interface OpenPositionSummary {

@@ -71,7 +71,7 @@ export function readCard(dir: string): ModelCard {
 }
 
 /** The card must describe exactly the features this build computes, in the same order, and the same classes. */
-function checkCard(dir: string, card: ModelCard): void {
+export function checkCard(dir: string, card: ModelCard): void {
   const names = card.featureNames;
   if (names.length !== FEATURE_NAMES.length || names.some((n, i) => n !== FEATURE_NAMES[i])) {
     const missing = FEATURE_NAMES.filter((n) => !names.includes(n));

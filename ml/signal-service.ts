@@ -3,7 +3,8 @@ import type { Candle, ScoredSignal, Signal } from '../core/types.js';
 import { SIGNAL_CLASSES } from '../core/types.js';
 import { CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
 import { staleCandle } from '../core/loop.js';
-import { type LoadedModel, loadModel } from './model.js';
+import type { LoadedModel } from './model.js';
+import { fixedModelProvider, loadFixedModels, type ModelProvider, type ModelSource } from './model-provider.js';
 
 export interface SignalServiceOptions {
   primaryDir: string;
@@ -17,11 +18,13 @@ export interface SignalServiceOptions {
   /** Clock (the replay clock in replay mode). */
   now?: () => number;
   logger?: Logger;
+  /** Where each score gets its model (hot reload: ml/model-provider.ts); default the fixed primary / backup. */
+  models?: ModelProvider;
 }
 
 export interface SignalServiceStatus {
   model: string | null;
-  source: 'primary' | 'backup' | 'none';
+  source: ModelSource;
   dir: string | null;
   promotable: boolean | null;
   /** Closed candles a score() call needs: the warm-up plus the model's sequence window. */
@@ -45,34 +48,24 @@ export interface SignalService {
 }
 
 interface Pending {
+  model: LoadedModel;
   rows: Float32Array;
   resolve: (probs: Float32Array | string) => void;
 }
 
 /**
- * Loads the primary model once (falling back to the backup, then to HOLD with an alert) and scores
- * symbols in micro-batches: every score() call arriving within `batchWindowMs` goes into ONE
+ * Scores symbols with the model its provider lends (by default the primary model loaded once, falling back
+ * to the backup, then to HOLD with an alert; in the worker the registry's ACTIVE model, hot-reloaded) in
+ * micro-batches: every score() call arriving within `batchWindowMs` goes into ONE
  * session.run, so a tick's symbols are scored together.
  */
 export async function createSignalService(opts: SignalServiceOptions): Promise<SignalService> {
   const log = opts.logger ?? pino({ name: 'signals' });
   const now = opts.now ?? Date.now;
-  const errors: string[] = [];
-  let model: LoadedModel | null = null;
-  let source: SignalServiceStatus['source'] = 'none';
-  for (const [dir, kind] of [[opts.primaryDir, 'primary'], [opts.backupDir, 'backup']] as const) {
-    if (!dir) continue;
-    try {
-      model = await loadModel(dir, { liveTrading: opts.liveTrading, allowUnproven: opts.allowUnproven });
-      source = kind;
-      break;
-    } catch (e) {
-      errors.push((e as Error).message);
-      log.warn({ dir, err: (e as Error).message }, `${kind} model failed to load`);
-    }
-  }
-  if (!model) log.warn({ errors }, 'ALERT: no usable model: every signal is HOLD');
-  else log.info({ model: model.name, source, promotable: model.card.promotable }, 'model loaded');
+  const models = opts.models ?? fixedModelProvider(await loadFixedModels(opts, { liveTrading: opts.liveTrading, allowUnproven: opts.allowUnproven }, log));
+  const loaded = models.describe().model;
+  if (!loaded) log.warn({ errors: models.describe().loadErrors }, 'ALERT: no usable model: every signal is HOLD');
+  else log.info({ model: loaded.name, source: models.describe().source, promotable: loaded.card.promotable }, 'model loaded');
 
   const stats = { scored: 0, batches: 0, lastBatchSize: 0, holds: 0 };
   let queue: Pending[] = [];
@@ -82,7 +75,11 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
     timer = null;
     const batch = queue;
     queue = [];
-    if (batch.length === 0 || !model) return;
+    // A model swapped during the window: each model scores the rows asked of it.
+    for (const model of new Set(batch.map((p) => p.model))) await runBatch(model, batch.filter((p) => p.model === model));
+  }
+
+  async function runBatch(model: LoadedModel, batch: Pending[]): Promise<void> {
     const rowLen = model.window * FEATURE_NAMES.length;
     const input = new Float32Array(batch.length * rowLen);
     batch.forEach((p, i) => input.set(p.rows, i * rowLen));
@@ -97,15 +94,18 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
     }
   }
 
-  function infer(rows: Float32Array): Promise<Float32Array | string> {
+  function infer(model: LoadedModel, rows: Float32Array): Promise<Float32Array | string> {
     return new Promise((resolve) => {
-      queue.push({ rows, resolve });
+      queue.push({ model, rows, resolve });
       timer ??= setTimeout(() => void flush(), opts.batchWindowMs ?? 2);
     });
   }
 
   async function score(symbol: string, candles: readonly Candle[], features?: Float32Array): Promise<ScoredSignal> {
     const last = candles[candles.length - 1];
+    // The model this score runs on, held until it is done: a hot reload meanwhile closes it only afterwards.
+    const lease = models.acquire();
+    const model = lease?.model ?? null;
     const hold = (reason: string): ScoredSignal => {
       stats.holds++;
       return {
@@ -122,28 +122,32 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
       const interval = candles[candles.length - 1]!.openTime - candles[candles.length - 2]!.openTime;
       const stale = staleCandle({ candleTime: last!.openTime, intervalMs: interval, staleAfterMs: opts.staleAfterMs ?? 2 * interval }, now());
       if (stale) return hold(stale);
-      const probs = await infer(rows);
+      const probs = await infer(model, rows);
       if (typeof probs === 'string') return hold(probs);
       if (!probs.every((p) => Number.isFinite(p) && p >= 0 && p <= 1)) return hold('model returned invalid probabilities');
       stats.scored++;
       return toSignal(symbol, probs, last!, model.name);
     } catch (e) {
       return hold(`scoring error: ${(e as Error).message}`);
+    } finally {
+      lease?.release();
     }
   }
 
   return {
     score,
-    status: () => ({
-      model: model?.name ?? null, source, dir: model?.dir ?? null, promotable: model ? model.card.promotable === true : null,
-      candlesNeeded: WARMUP_CANDLES + (model?.window ?? 1) - 1,
-      loadErrors: [...errors], ...stats,
-    }),
+    status: () => {
+      const { model, source, loadErrors } = models.describe();
+      return {
+        model: model?.name ?? null, source, dir: model?.dir ?? null, promotable: model ? model.card.promotable === true : null,
+        candlesNeeded: WARMUP_CANDLES + (model?.window ?? 1) - 1,
+        loadErrors, ...stats,
+      };
+    },
     async close() {
       if (timer) clearTimeout(timer);
       await flush();
-      await model?.close();
-      model = null;
+      await models.close();
     },
   };
 }

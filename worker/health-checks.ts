@@ -12,7 +12,8 @@ export function modelCheck(status: () => SignalServiceStatus | null): () => Prom
     const s = status();
     if (!s) return { name: 'scripted signals' };
     if (s.source === 'none' || !s.model) throw new Error(`no model loaded${s.loadErrors.length ? `: ${s.loadErrors.join('; ')}` : ''}`);
-    return { name: s.model, source: s.source, dir: s.dir, promotable: s.promotable };
+    // Up while a model serves; a registry model that could not be used is reported beside it.
+    return { name: s.model, source: s.source, dir: s.dir, promotable: s.promotable, ...(s.loadErrors.length ? { alerts: s.loadErrors } : {}) };
   };
 }
 

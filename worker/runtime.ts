@@ -14,6 +14,8 @@ import { createSignalService } from '../ml/signal-service.js';
 import { StrategySignalSource } from '../ml/strategy-signals.js';
 import { isModelScorer } from '../core/strategy.js';
 import { loadStrategy, strategyParams } from '../strategies/index.js';
+import { followActiveModel } from './model-registry.js';
+import { retrainActivities } from '../activities/retrain.js';
 import { MarketDataService } from '../market/market-data-service.js';
 import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
@@ -102,6 +104,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
       allowUnproven: config.allowUnprovenModel,
       liveTrading: config.venue === 'live',
       logger: log,
+      models: await followActiveModel(config, config.modelDir ?? strategy.scorer.model, journal, log),
       ...replayClock,
     })
     : null;
@@ -139,7 +142,8 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   let worker: Worker;
   try {
     connection = await NativeConnection.connect({ address: at.temporalAddress });
-    worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities });
+    const learning = retrainActivities({ config, pool: journal.pool, exchange, log: log.child({ component: 'retrain' }) });
+    worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities: { ...activities, ...learning } });
   } catch (e) {
     // Open stream connections would keep the process alive after a failed start.
     marketData.close();

@@ -126,6 +126,8 @@ export interface PositionInput {
    * journals an OPEN row unless the position id has one, and manages the exits. `notional` is ignored.
    */
   adopt?: { quantity: number; entryPrice: number; reason: string };
+  /** The signal that opened it: its model version and scored candle go into the position's journal row. */
+  entrySignal?: { model: string; candleTime: number };
   /** Present when continuing from a previous run (the legacy shape for a run of the earlier workflow). */
   state?: PositionLifecycle | LegacyPositionState;
   /** Journal writes Postgres has not taken yet, carried across continue-as-new. */

@@ -126,7 +126,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     now = await trustedNow();
     const out = step(lc, fact, { now, rules: input.params, checkEveryMs: input.params.positionCheckSeconds * 1000 });
     lc = out.state;
-    pending.push(...out.journal);
+    pending.push(...out.journal.map((w) => withEntrySignal(w, input.entrySignal)));
     if (out.notices.length > 0) {
       await notices.notifyPosition({ positionId: input.positionId, notices: out.notices }).catch((err) => log.warn('notice not delivered', { error: failureText(err) }));
     }
@@ -257,4 +257,11 @@ function describe(input: PositionInput, s: PositionLifecycle): void {
       (s.stopPrice !== null && s.takeProfitPrice !== null ? ` | TP ${s.takeProfitPrice.toPrecision(6)} SL ${s.stopPrice.toPrecision(6)} (stop ${s.protection.status})` : '') +
       (s.result ? ` | ${s.result.exitReason ?? s.result.outcome} net ${s.result.netPnl.toFixed(4)}` : ''),
   );
+}
+
+/** The position's journal row carries the model version and candle of the signal that opened it (absent when adopted). */
+function withEntrySignal(w: JournalWrite, signal: PositionInput['entrySignal']): JournalWrite {
+  if (w.kind !== 'entry' || !signal) return w;
+  // A scripted signal scores no candle (time 0): no candle to refer to.
+  return { ...w, entry: { ...w.entry, modelVersion: signal.model, entryCandleTime: signal.candleTime > 0 ? signal.candleTime : null } };
 }

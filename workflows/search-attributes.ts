@@ -11,4 +11,8 @@ export const SA_SIGNAL = defineSearchAttributeKey('QtSignal', 'KEYWORD');
 export const SA_SIDE = defineSearchAttributeKey('QtSide', 'KEYWORD');
 export const SA_CONFIDENCE = defineSearchAttributeKey('QtConfidence', 'DOUBLE');
 
-export const SEARCH_ATTRIBUTES = [SA_SYMBOL, SA_STATE, SA_SIGNAL, SA_SIDE, SA_CONFIDENCE] as const;
+/** The retrain workflow's columns: the candidate version it trains and how it ended (TRAINING, PROMOTED, REJECTED). */
+export const SA_CANDIDATE = defineSearchAttributeKey('QtCandidate', 'KEYWORD');
+export const SA_OUTCOME = defineSearchAttributeKey('QtOutcome', 'KEYWORD');
+
+export const SEARCH_ATTRIBUTES = [SA_SYMBOL, SA_STATE, SA_SIGNAL, SA_SIDE, SA_CONFIDENCE, SA_CANDIDATE, SA_OUTCOME] as const;

@@ -423,7 +423,7 @@ async function startPositionWorkflow(state: SymbolState, positionId: string, seq
     parentWorkflowId: workflowInfo().workflowId,
     params: state.params,
     orderIdStem: `qt-${state.instanceId}-${seq}`,
-    ...(adopt ? { adopt } : {}),
+    ...(adopt ? { adopt } : state.lastSignal ? { entrySignal: { model: state.lastSignal.model, candleTime: state.lastSignal.candleTime } } : {}),
   };
   await startChild(positionWorkflow, {
     workflowId: positionWorkflowId(positionId),

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -12,17 +11,13 @@ import { parseTime } from '../../core/config.js';
 import { DEFAULT_PARAMS } from '../../core/params.js';
 import { isModelScorer } from '../../core/strategy.js';
 import { splitSymbols } from '../../core/symbols.js';
+import { pythonPath } from '../../ml/python.js';
 import { DEFAULT_STRATEGY, loadStrategy, strategyParams, withStrategyExits } from '../../strategies/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 
-/** The project venv's interpreter (QT_PYTHON overrides it). */
-export function pythonPath(): string {
-  const p = process.env.QT_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
-  if (!existsSync(p)) throw new Error(`Python not found at ${p}: run "npm install" (it creates .venv with models/training/requirements.txt) or set QT_PYTHON`);
-  return p;
-}
+export { pythonPath };
 
 /** Run models/training/train.py with the given arguments, streaming its output; resolves with its exit code. */
 export function runTraining(args: string[]): Promise<number> {

@@ -7,6 +7,7 @@ import { resolveDatabase, type RunningPostgres } from '../../infra/postgres.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../../infra/temporal.js';
 import { createLogger, startWorker, type RunningWorker } from '../../worker/runtime.js';
 import { connectClient, ensureFleet } from '../fleet.js';
+import { ensureRetrainSchedule } from '../models.js';
 import { STATE_DIR, clearRuntimeInfo, writeRuntimeInfo } from '../runtime-file.js';
 
 /**
@@ -70,9 +71,11 @@ async function up(config: AppConfig): Promise<void> {
 
     const client = await connectClient(temporalAddress, config.temporalNamespace);
     const fleet = await ensureFleet(client, config);
+    const schedule = await ensureRetrainSchedule(client, config);
     await client.connection.close();
     const health = config.healthPort > 0 ? `; health on http://localhost:${config.healthPort}/health` : '';
     log.info(`fleet: ${fleet.started.length} symbol workflow(s) started, ${fleet.running.length} resumed${health}`);
+    log.info(`retrain schedule ${schedule}: ${config.retrain.schedule} (UTC)`);
     await worker.done;
     // The worker stopped by itself (a fatal error): the servers go too.
     await stopOnce();

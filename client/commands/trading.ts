@@ -10,6 +10,7 @@ import { formatPnlReport } from '../pnl.js';
 import { databaseUrl, temporalAddress } from '../runtime-file.js';
 import { PARAM_ENV, type TradingParams } from '../../core/params.js';
 import { describeParams, loadStrategy, strategyParams, withStrategyExits } from '../../strategies/index.js';
+import { activeModelLine, ensureRetrainSchedule } from '../models.js';
 
 export async function withClient<T>(config: AppConfig, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = await connectClient(temporalAddress(), config.temporalNamespace);
@@ -67,6 +68,7 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
       await withClient(cfg, async (c) => {
         const { started, running } = await ensureFleet(c, cfg, o.symbols ? parseSymbols(o.symbols, '--symbols') : cfg.symbols);
         console.log(`started ${started.length} symbol workflow(s)${started.length ? `: ${started.join(' ')}` : ''}; ${running.length} already running`);
+        console.log(`retrain schedule ${await ensureRetrainSchedule(c, cfg)}: ${cfg.retrain.schedule} (UTC)`);
       });
     });
 
@@ -79,7 +81,8 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
       await withClient(cfg, async (c) => {
         const symbols = await runningSymbols(c);
         const states = await mapLimit(symbols, 16, (s) => querySymbol(c, s).catch((e: Error) => ({ symbol: s, error: e.message })));
-        print(!!o.json, states, () =>
+        const model = o.json ? '' : await activeModelLine();
+        print(!!o.json, states, () => `${model}\n` +
           table(
             states.map((s) =>
               'error' in s

@@ -51,6 +51,8 @@ describe('position exits', () => {
     const row = await expectJournalMatchesExchange(pos.positionId, symbol);
     expect(row.exitPrice!).toBeGreaterThanOrEqual(takeProfit * 0.999);
     expect(row.netPnl!).toBeGreaterThan(0);
+    // The row names the model whose signal opened it (the learning loop's own outcomes).
+    expect(row.modelVersion).toBe('script');
     await captureHistory(pos.handle.workflowId, 'position-take-profit');
     await captureHistory(symbolWorkflowId(symbol), 'symbol-long-take-profit');
   });

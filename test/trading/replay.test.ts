@@ -12,7 +12,7 @@ installTemporalLogger(pino({ level: 'error' }));
  * Saved histories of real runs (symbol loop with entries, exits, kill, continue-as-new, risk-book
  * reservations, a journal outage, a restart that owns the running position, a flatten without a
  * position workflow; positions through TP, stop and trailing exits, partial entries, a failed stop, a
- * journal outage; the risk book; the reconciler) replayed against the current workflow code. A change
+ * journal outage; the risk book; the reconciler; a retraining whose worker was killed mid-training) replayed against the current workflow code. A change
  * that breaks determinism for workflows already running fails here: guard it with patched().
  * `position-legacy-*` are histories of the position workflow before the lifecycle
  * (workflows/position-legacy.ts) and are never refreshed. Refresh the others with
@@ -24,7 +24,7 @@ describe('workflow replay compatibility', () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
   it('has saved histories of every workflow type', () => {
-    for (const type of ['symbol-', 'position-', 'risk-book-', 'reconciler-']) expect(files.some((f) => f.startsWith(type))).toBe(true);
+    for (const type of ['symbol-', 'position-', 'risk-book-', 'reconciler-', 'retrain-']) expect(files.some((f) => f.startsWith(type))).toBe(true);
   });
 
   it('replays every saved history without a determinism error', async () => {

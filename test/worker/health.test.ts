@@ -42,7 +42,8 @@ describe('worker /health and /metrics', () => {
     const res = await fetch(`${base}/health`);
     const body = (await res.json()) as Record<string, { status: string; name?: string; source?: string }>;
     expect(res.status, JSON.stringify(body)).toBe(200);
-    expect(body.model).toMatchObject({ status: 'up', name: 'xgb-v1', source: 'primary' });
+    // The shipped model, seeded into the registry on first start and served from it.
+    expect(body.model).toMatchObject({ status: 'up', name: 'xgb-v1', source: 'registry' });
     for (const dep of ['worker', 'temporal', 'postgres', 'exchange']) expect(body[dep]?.status, dep).toBe('up');
   });
 
