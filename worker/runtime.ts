@@ -7,7 +7,7 @@ import { WARMUP_CANDLES } from '../core/features.js';
 import type { SignalSource } from '../activities/signal-source.js';
 import { RandomSignalSource } from '../activities/random-signal-source.js';
 import { wireActivities } from '../activities/wiring.js';
-import { createExchange, type ApiCredentials } from '../exchange/index.js';
+import { DEFAULT_PRICE_BAND_PCT, createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
@@ -85,7 +85,9 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   const journal = await Journal.connect(at.databaseUrl);
   await journal.migrate();
   // loadConfig only yields the live venue when QT_CONFIRM_LIVE_TRADING was given.
-  const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live' });
+  // The risk check's caps again at the adapter, with the default price band (exchange/order-caps.ts).
+  const caps = { maxOrderNotional: config.risk.maxOrderNotional, maxLeverage: config.risk.maxLeverage, priceBandPct: DEFAULT_PRICE_BAND_PCT };
+  const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live', caps });
   // QT_SIGNAL_SOURCE=random:<seed>:<p> (paper only, enforced by loadConfig) replaces the models.
   const scripted = opts.signals ?? (config.signalSource.kind === 'random' ? new RandomSignalSource(config.signalSource.seed, config.signalSource.entryProbability) : null);
   const service = scripted
