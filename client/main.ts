@@ -6,6 +6,7 @@ import { registerStackCommands } from './commands/stack.js';
 import { registerExchangeCommands } from './commands/exchange.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerMlCommands } from './commands/ml.js';
+import { showUsageOnErrors } from './arguments.js';
 
 let cached: AppConfig | null = null;
 /** Configuration is read lazily so `qt --help` works even with a bad environment. */
@@ -13,7 +14,6 @@ const config = (): AppConfig => (cached ??= loadConfig(process.env));
 
 const program = new Command('qt')
   .description('Quantum Trader: durable autonomous trading agent for Binance USD-M futures')
-  .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
 registerStackCommands(program, config);
@@ -22,6 +22,7 @@ registerSafetyCommands(program, config);
 registerExchangeCommands(program);
 registerDataCommands(program);
 registerMlCommands(program);
+showUsageOnErrors(program);
 
 try {
   await program.parseAsync(process.argv);
