@@ -2,7 +2,7 @@ import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '
 import type { AppConfig } from '../core/config.js';
 import { mapLimit } from '../core/map-limit.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
-import { LOOP_TASK_TIMEOUT, symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
+import { symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
 import { SA_SYMBOL } from '../workflows/search-attributes.js';
 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
@@ -28,7 +28,6 @@ export async function ensureFleet(client: Client, config: AppConfig, symbols = c
       taskQueue: config.taskQueue,
       args: [{ symbol, params: config.params, flags: { aiTradingEnabled: config.enableAiTrading, executionEnabled: config.enableExecution } }],
       workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowTaskTimeout: LOOP_TASK_TIMEOUT,
       typedSearchAttributes: [{ key: SA_SYMBOL, value: symbol }],
       staticSummary: `${symbol} signal loop`,
     });

@@ -6,17 +6,6 @@ import type { JournalWrite, PositionLifecycle } from '../core/position-lifecycle
 import type { ReleaseRequest } from '../core/risk-book.js';
 import type { DecisionRecord } from '../activities/contracts.js';
 
-/**
- * Workflow task timeout of symbol loops and position workflows (Temporal's default is 10 s). A worker killed
- * while it held one of their tasks (a tick's local activities run inside it) leaves that workflow waiting this
- * long before another worker may take the task, so it bounds how soon every loop ticks after a crash. Long
- * local activities are unaffected (the SDK extends the task while they run); a task that really takes longer
- * only runs again. Set when a workflow starts: a running one keeps its own, continue-as-new inherits it.
- */
-export const LOOP_TASK_TIMEOUT = '5s';
-/** Marks the position workflows started with LOOP_TASK_TIMEOUT, so older histories replay unchanged. */
-export const SHORT_TASK_TIMEOUT_PATCH = 'short-task-timeout';
-
 /** Feature switches that can change at runtime alongside the trading parameters. */
 export interface TradingFlags {
   /** QT_ENABLE_AI_TRADING: false keeps signals journaled but opens no position. */

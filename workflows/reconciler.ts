@@ -5,7 +5,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -32,7 +31,7 @@ import {
   type ReconcilerInput,
   type ReconcilerState,
 } from './book-contracts.js';
-import { LOOP_TASK_TIMEOUT, SHORT_TASK_TIMEOUT_PATCH, positionWorkflowId, reclaimSignal, symbolWorkflowId, type PositionInput } from './contracts.js';
+import { positionWorkflowId, reclaimSignal, symbolWorkflowId, type PositionInput } from './contracts.js';
 import { failureText } from './failure-text.js';
 
 /**
@@ -158,7 +157,6 @@ async function act(state: ReconcilerState, config: ReconcilerConfig, a: Reconcil
         args: [input],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        ...(patched(SHORT_TASK_TIMEOUT_PATCH) ? { workflowTaskTimeout: LOOP_TASK_TIMEOUT } : {}),
         staticSummary: `adopted ${input.side} ${a.symbol}`,
       });
       return `position workflow ${positionWorkflowId(positionId)} adopts ${a.positionAmt}`;

@@ -23,8 +23,6 @@ import type { PositionSide, ScoredSignal } from '../core/types.js';
 import type { DecisionRecord, LivePosition, TradingActivities } from '../activities/contracts.js';
 import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
 import {
-  LOOP_TASK_TIMEOUT,
-  SHORT_TASK_TIMEOUT_PATCH,
   closePositionSignal,
   configUpdate,
   killSignal,
@@ -436,7 +434,6 @@ async function startPositionWorkflow(state: SymbolState, positionId: string, seq
     // The position must outlive this run: continue-as-new closes the parent run.
     parentClosePolicy: ParentClosePolicy.ABANDON,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    ...(patched(SHORT_TASK_TIMEOUT_PATCH) ? { workflowTaskTimeout: LOOP_TASK_TIMEOUT } : {}),
     staticSummary: `${adopt ? 'adopted ' : ''}${side} ${state.symbol}`,
   }).catch((err: unknown) => {
     // Not started: this loop holds no position by that id; whoever holds the id is found by the next ownership check.
