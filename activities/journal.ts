@@ -41,6 +41,7 @@ export function journalActivities({ journal, log, metrics }: ActivityDeps): Pick
         await journal.recordRiskEvent({ kind: 'DECISIONS_DROPPED', symbol, detail: { count: dropped, reason: 'journal unreachable longer than the loop buffers' } });
         log.error({ symbol, dropped }, `${dropped} decision(s) of ${symbol} were dropped while the journal was unreachable`);
       }
+      if (result.superseded > 0) log.warn({ symbol, superseded: result.superseded }, `${result.superseded} decision(s) of ${symbol} written by a workflow task that did not complete were replaced by its re-run`);
       if (result.collisions > 0) log.error({ symbol, collisions: result.collisions }, `journal key collision on ${symbol}: ${result.collisions} decision(s) kept as SIGNAL_KEY_COLLISION risk events`);
       if (records.length > 1) log.info({ symbol, written: result.inserted }, `Journal caught up: ${records.length} decisions of ${symbol} written`);
       records.forEach(afterWrite);

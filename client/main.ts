@@ -1,30 +1,12 @@
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { ConfigError, loadConfig, type AppConfig } from '../core/config.js';
-import { registerTradingCommands } from './commands/trading.js';
-import { registerSafetyCommands } from './commands/safety.js';
-import { registerStackCommands } from './commands/stack.js';
-import { registerExchangeCommands } from './commands/exchange.js';
-import { registerDataCommands } from './commands/data.js';
-import { registerMlCommands } from './commands/ml.js';
-import { registerModelCommands } from './models.js';
-import { withClient } from './commands/trading.js';
+import { buildProgram } from './program.js';
 
 let cached: AppConfig | null = null;
 /** Configuration is read lazily so `qt --help` works even with a bad environment. */
 const config = (): AppConfig => (cached ??= loadConfig(process.env));
 
-const program = new Command('qt')
-  .description('Quantum Trader: durable autonomous trading agent for Binance USD-M futures')
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
-
-registerStackCommands(program, config);
-registerTradingCommands(program, config);
-registerSafetyCommands(program, config);
-registerExchangeCommands(program);
-registerDataCommands(program);
-registerMlCommands(program);
-registerModelCommands(program, config, withClient);
+const program = buildProgram(config);
 
 try {
   await program.parseAsync(process.argv);

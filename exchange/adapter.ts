@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { USDMClient } from 'binance';
 import type { Candle, OrderSide } from '../core/types.js';
 import { BinanceCode, ExchangeError, classifyHttpFailure, classifyNetworkFailure } from './errors.js';
+import { checkLeverage, checkOpeningOrder, validOrderCaps, type OrderCaps } from './order-caps.js';
 import { definedOnly, floorToStep, roundToTick } from './rounding.js';
 import { requestWeight } from './weights.js';
 import type {
@@ -41,6 +42,12 @@ export interface AdapterOptions {
    * measured by syncTime. Tests pass the local exchange's controllable clock.
    */
   serverClock?: () => number;
+  /**
+   * Hard caps checked on every opening order and leverage change before anything is sent (order-caps.ts).
+   * createExchange always sets them; a bare adapter (tests of the wire protocol, the upstream market feed)
+   * runs without.
+   */
+  caps?: OrderCaps;
 }
 
 /** Share of the weight budget used before calls wait for the next minute. */
@@ -60,6 +67,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   readonly #infoTtlMs: number;
   readonly #weightLimit: number;
   readonly #serverClock: (() => number) | undefined;
+  readonly #caps: OrderCaps | null;
   /** REQUEST_WEIGHT per minute from exchangeInfo, once read. */
   #reportedWeightLimit = Infinity;
   /** Server time minus local time (from syncTime): Binance's minutes are the server's. */
@@ -77,6 +85,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
     this.#infoTtlMs = opts.exchangeInfoTtlMs ?? 10 * 60_000;
     this.#weightLimit = opts.weightLimitPerMinute ?? 2400;
     this.#serverClock = opts.serverClock;
+    this.#caps = opts.caps ? validOrderCaps({ ...opts.caps }) : null;
     const keepAlive = { keepAlive: true, maxSockets: 64 };
     this.#client = new USDMClient(
       {
@@ -178,6 +187,7 @@ export class BinanceFuturesAdapter implements FuturesExchange {
   }
 
   async prepareSymbol(symbol: string, leverage: number): Promise<void> {
+    if (this.#caps) checkLeverage(this.#caps, symbol, leverage);
     if (!this.#oneWayChecked) {
       await this.ignoring(BinanceCode.NO_NEED_TO_CHANGE_POSITION_SIDE, 'positionMode', 'POST /fapi/v1/positionSide/dual', () => this.#client.setPositionMode({ dualSidePosition: 'false' }));
       this.#oneWayChecked = true;
@@ -201,8 +211,11 @@ export class BinanceFuturesAdapter implements FuturesExchange {
       throw new ExchangeError('rejected', `${req.symbol}: quantity ${req.quantity} rounds to zero`, { code: BinanceCode.QTY_LESS_THAN_ZERO });
     }
     if (!req.reduceOnly) {
-      const price = req.referencePrice ?? (await this.markPrice(req.symbol));
-      requirePositive(req.symbol, 'mark price', price, BinanceCode.PRICE_LESS_THAN_ZERO);
+      // With caps the mark is read even when the caller sized from its own price: that price is held against it.
+      const mark = this.#caps || req.referencePrice === undefined ? await this.markPrice(req.symbol) : undefined;
+      if (mark !== undefined) requirePositive(req.symbol, 'mark price', mark, BinanceCode.PRICE_LESS_THAN_ZERO);
+      const price = (req.referencePrice ?? mark)!;
+      if (this.#caps && mark !== undefined) checkOpeningOrder(this.#caps, req.symbol, qty, price, mark);
       if (qty < r.minQty || qty * price < r.minNotional) {
         throw new ExchangeError('rejected', `${req.symbol}: order notional ${(qty * price).toFixed(2)} below minimum ${r.minNotional}`, { code: BinanceCode.MIN_NOTIONAL });
       }

@@ -71,6 +71,20 @@ export const BinanceCode = {
   MIN_NOTIONAL: -4164,
 } as const;
 
+/**
+ * The adapter's own hard caps (exchange/order-caps.ts): codes outside Binance's ranges, on a `rejected` error
+ * raised before anything is sent. A caller handles them as a final refusal, never by sending again.
+ */
+export const HardCapCode = {
+  ORDER_NOTIONAL: -9001,
+  LEVERAGE: -9002,
+  PRICE_BAND: -9003,
+} as const;
+
+export function isHardCapRefusal(e: unknown): e is ExchangeError {
+  return e instanceof ExchangeError && e.code !== undefined && (Object.values(HardCapCode) as number[]).includes(e.code);
+}
+
 /** Codes meaning "not executed, try again" (besides -1021, which needs a time re-sync first). */
 const RETRYABLE_CODES = new Set<number>([BinanceCode.TOO_MANY_REQUESTS, BinanceCode.SERVER_BUSY]);
 /** Codes meaning "the request may have been executed". */

@@ -1,5 +1,6 @@
 import { BinanceFuturesAdapter } from './adapter.js';
 import type { ApiCredentials } from './credentials.js';
+import { DEFAULT_ORDER_CAPS, type OrderCaps } from './order-caps.js';
 import { DEV_API_KEY, DEV_API_SECRET } from './sim/server.js';
 
 import type { Venue } from '../core/config.js';
@@ -30,6 +31,8 @@ export interface ExchangeConfig {
   allowLive?: boolean;
   /** The exchange's clock for the weight budget's minutes (tests move it by hand); see AdapterOptions. */
   serverClock?: () => number;
+  /** Hard caps on opening orders and leverage, checked before anything is sent. Default DEFAULT_ORDER_CAPS. */
+  caps?: OrderCaps;
 }
 
 /** The adapter for a venue. The same code path serves all three; only URL and keys differ. */
@@ -57,6 +60,7 @@ export function createExchange(cfg: ExchangeConfig): BinanceFuturesAdapter {
     apiKey,
     apiSecret,
     weightLimitPerMinute,
+    caps: cfg.caps ?? DEFAULT_ORDER_CAPS,
     ...(cfg.timeoutMs !== undefined ? { timeoutMs: cfg.timeoutMs } : {}),
     ...(cfg.serverClock ? { serverClock: cfg.serverClock } : {}),
   });

@@ -98,12 +98,14 @@ export class Journal {
 
   /**
    * Books ticks' signals and decisions, keyed by (symbol, run id, tick seq). A key already booked with
-   * the same decision is a retry and changes nothing. A key already booked with a *different* decision
-   * cannot come from a retry: the row is kept in a SIGNAL_KEY_COLLISION risk event rather than dropped,
-   * and counted in `collisions` so the caller can raise it.
+   * the same decision is a retry and changes nothing. A key booked with a *different* decision at an
+   * earlier moment (`at`, the workflow's clock) was written by a workflow task that never completed (its
+   * worker died after the write): the later decision is the one in history and replaces it (`superseded`).
+   * Any other difference cannot come from a retry or a re-run: the row is kept in a SIGNAL_KEY_COLLISION
+   * risk event rather than dropped, and counted in `collisions` so the caller can raise it.
    */
   async recordSignals(rows: SignalRecord[]): Promise<SignalWriteResult> {
-    const result: SignalWriteResult = { inserted: 0, duplicates: 0, collisions: 0 };
+    const result: SignalWriteResult = { inserted: 0, duplicates: 0, superseded: 0, collisions: 0 };
     if (rows.length === 0) return result;
     const columns = 16;
     const values: unknown[] = [];
@@ -125,8 +127,8 @@ export class Journal {
     const fresh = new Set(inserted.rows.map((r) => key(r.symbol, r.run_id, r.seq)));
     const conflicting = rows.filter((r) => !fresh.has(key(r.symbol, r.runId ?? '', r.seq)));
     for (const row of conflicting) {
-      const existing = await this.pool.query<{ decision: string; signal: string; candle_time: Date }>(
-        'SELECT decision, signal, candle_time FROM signals WHERE symbol = $1 AND run_id = $2 AND seq = $3',
+      const existing = await this.pool.query<{ decision: string; signal: string; candle_time: Date; at: Date }>(
+        'SELECT decision, signal, candle_time, at FROM signals WHERE symbol = $1 AND run_id = $2 AND seq = $3',
         [row.symbol, row.runId ?? '', row.seq],
       );
       const prior = existing.rows[0];
@@ -134,10 +136,26 @@ export class Journal {
         result.duplicates++;
         continue;
       }
+      if (prior && prior.at.getTime() < toDate(row.at).getTime() && (await this.supersedeSignal(row))) {
+        result.superseded++;
+        continue;
+      }
       result.collisions++;
       await this.recordRiskEvent({ kind: 'SIGNAL_KEY_COLLISION', symbol: row.symbol, detail: { kept: prior ?? null, refused: { ...row, candleTime: toDate(row.candleTime), at: toDate(row.at) } } });
     }
     return result;
+  }
+
+  /** Replaces the row of a decision that never became history (see recordSignals); false when it is not older. */
+  private async supersedeSignal(row: SignalRecord): Promise<boolean> {
+    const updated = await this.pool.query(
+      `UPDATE signals SET workflow_id = $4, candle_time = $5, signal = $6, confidence = $7, prob_hold = $8, prob_buy = $9,
+         prob_sell = $10, model = $11, price = $12, decision = $13, reason = $14, at = $15, instance_id = $16
+       WHERE symbol = $1 AND run_id = $2 AND seq = $3 AND at < $15`,
+      [row.symbol, row.runId ?? '', row.seq, row.workflowId, toDate(row.candleTime), row.signal, row.confidence, row.probHold,
+        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at), row.instanceId ?? ''],
+    );
+    return (updated.rowCount ?? 0) === 1;
   }
 
   /**

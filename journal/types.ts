@@ -37,7 +37,14 @@ export interface SignalWriteResult {
   inserted: number;
   /** Already booked with the same decision: retries. */
   duplicates: number;
-  /** Already booked with a different decision: kept as SIGNAL_KEY_COLLISION risk events. */
+  /**
+   * Already booked with a different decision from an earlier moment: replaced by this one. A loop's local
+   * activities run inside its workflow task, so a worker killed before that task completed leaves a row of a
+   * decision that never became history; the task runs again (later, possibly with another signal) under the
+   * same key, and that run is the one the workflow keeps.
+   */
+  superseded: number;
+  /** Already booked with a different decision at the same or a later moment: kept as SIGNAL_KEY_COLLISION risk events. */
   collisions: number;
 }
 

@@ -7,7 +7,7 @@ import { WARMUP_CANDLES } from '../core/features.js';
 import type { SignalSource } from '../activities/signal-source.js';
 import { RandomSignalSource } from '../activities/random-signal-source.js';
 import { wireActivities } from '../activities/wiring.js';
-import { createExchange, type ApiCredentials } from '../exchange/index.js';
+import { DEFAULT_PRICE_BAND_PCT, createExchange, type ApiCredentials } from '../exchange/index.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
@@ -90,7 +90,9 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   const journal = await Journal.connect(at.databaseUrl);
   await journal.migrate();
   // loadConfig only yields the live venue when QT_CONFIRM_LIVE_TRADING was given.
-  const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live' });
+  // The risk check's caps again at the adapter, with the default price band (exchange/order-caps.ts).
+  const caps = { maxOrderNotional: config.risk.maxOrderNotional, maxLeverage: config.risk.maxLeverage, priceBandPct: DEFAULT_PRICE_BAND_PCT };
+  const exchange = createExchange({ venue: config.venue, baseUrl: at.exchangeUrl ?? undefined, credentials: at.credentials, allowLive: config.venue === 'live', caps });
   // QT_SIGNAL_SOURCE=random:<seed>:<p> (paper only, enforced by loadConfig) replaces the strategy.
   const scripted = opts.signals ?? (config.signalSource.kind === 'random' ? new RandomSignalSource(config.signalSource.seed, config.signalSource.entryProbability) : null);
   const strategy = scripted ? null : await loadStrategy(config.strategy);
@@ -166,10 +168,12 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   const done = worker.run().finally(async () => {
     server?.close();
     marketData.close();
+    // The model service first: its registry follow-up reads through the journal's pool.
+    await service?.close().catch(() => {});
+    if ('close' in signals && signals !== service && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
     await connection.close().catch(() => {});
     await clientConnection.close().catch(() => {});
     await journal.close().catch(() => {});
-    if ('close' in signals && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
   });
   // The risk book, and the reconciler with a startup pass (it runs once this worker polls).
   await ensureBookkeepers(client, { taskQueue: config.taskQueue, reconcileSeconds: config.reconcileSeconds, orphanPolicy: config.orphanPolicy, params: config.params });

@@ -1,12 +1,15 @@
-import type { Command } from 'commander';
-import { downloadKlines, parseTime } from '../../exchange/download.js';
-import { splitSymbols } from '../../core/symbols.js';
+import { Option, type Command } from 'commander';
+import { downloadKlines } from '../../exchange/download.js';
+import { symbolList, time } from '../arguments.js';
+
+/** Binance's kline intervals. */
+const INTERVALS = ['1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w', '1M'];
 
 interface DownloadCliOptions {
-  symbols: string;
+  symbols: string[];
   interval: string;
-  from: string;
-  to: string;
+  from: number;
+  to: number;
   out: string;
   baseUrl?: string;
 }
@@ -17,19 +20,19 @@ export function registerDataCommands(program: Command): void {
   data
     .command('download')
     .description('download klines from the public Binance USD-M API into SYMBOL.csv.gz files')
-    .requiredOption('--symbols <list>', 'comma-separated symbols, e.g. BTCUSDT,AVAXUSDC')
-    .option('--interval <interval>', 'kline interval', '5m')
-    .requiredOption('--from <time>', 'first candle open time (ISO date/time UTC or ms), inclusive')
-    .requiredOption('--to <time>', 'end (ISO date/time UTC or ms), exclusive')
+    .requiredOption('--symbols <list>', 'comma-separated symbols, e.g. BTCUSDT,AVAXUSDC', symbolList)
+    .addOption(new Option('--interval <interval>', 'kline interval').choices(INTERVALS).default('5m'))
+    .requiredOption('--from <time>', 'first candle open time (ISO date/time UTC or ms), inclusive', time)
+    .requiredOption('--to <time>', 'end (ISO date/time UTC or ms), exclusive', time)
     .requiredOption('--out <dir>', 'output directory')
     .option('--base-url <url>', 'API base URL (default https://fapi.binance.com; e.g. a local exchange)')
     .action(async (o: DownloadCliOptions) => {
-      const symbols = splitSymbols(o.symbols);
+      if (o.to <= o.from) throw new Error('--to must be after --from');
       const counts = await downloadKlines({
-        symbols,
+        symbols: o.symbols,
         interval: o.interval,
-        from: parseTime(o.from, '--from'),
-        to: parseTime(o.to, '--to'),
+        from: o.from,
+        to: o.to,
         outDir: o.out,
         ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}),
       });

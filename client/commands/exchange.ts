@@ -1,7 +1,7 @@
-import { InvalidArgumentError, type Command } from 'commander';
-import { BINANCE_USDM_REST_URL, BINANCE_USDM_WS_URL, parseTime } from '../../core/config.js';
+import type { Command } from 'commander';
+import { BINANCE_USDM_REST_URL, BINANCE_USDM_WS_URL } from '../../core/config.js';
+import { port, positiveNumber, symbolList, time } from '../arguments.js';
 import { startLocalExchange } from '../../exchange/sim/server.js';
-import { splitSymbols } from '../../core/symbols.js';
 
 interface ExchangeCliOptions {
   replay?: string;
@@ -11,30 +11,11 @@ interface ExchangeCliOptions {
   host: string;
   state?: string;
   stepSeconds: number;
-  symbols?: string;
+  symbols?: string[];
   live?: boolean;
   upstream: string;
   upstreamWs: string;
 }
-
-/** Option parsers: a bad value stops the command with the option named and the usage hint. */
-const positive = (value: string): number => {
-  const n = Number(value);
-  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError('must be a number above 0.');
-  return n;
-};
-const port = (value: string): number => {
-  const n = Number(value);
-  if (!(Number.isInteger(n) && n >= 0 && n <= 65_535)) throw new InvalidArgumentError('must be a port number, 0 to 65535.');
-  return n;
-};
-const time = (value: string): number => {
-  try {
-    return parseTime(value, '--start');
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message.replace(/^--start: /, ''));
-  }
-};
 
 /** `qt exchange`: the local Binance-compatible exchange on its own, for manual tests and demos. */
 export function registerExchangeCommands(program: Command): void {
@@ -42,19 +23,19 @@ export function registerExchangeCommands(program: Command): void {
     .command('exchange')
     .description('run the local Binance USD-M compatible exchange (paper venue) until Ctrl-C')
     .option('--replay <dir>', 'replay klines files (SYMBOL.csv[.gz]) from this directory; without it prices are set via POST /admin/price')
-    .option('--speed <n>', 'replay speed: market seconds per wall second', positive, 1)
+    .option('--speed <n>', 'replay speed: market seconds per wall second', positiveNumber, 1)
     .option('--start <time>', 'market time to start the replay at (ISO date/time UTC, epoch s or ms); default: 3 days into the data', time)
     .option('--port <port>', 'port (0 = any free port)', port, 8100)
     .option('--host <address>', 'address to listen on; 0.0.0.0 for other containers (the admin API stays loopback-only)', '127.0.0.1')
     .option('--state <file>', 'state file (balances, positions, orders, replay clock); omit for in-memory')
-    .option('--step-seconds <n>', 'intrabar price walk resolution in seconds', positive, 15)
-    .option('--symbols <list>', 'comma-separated symbols to replay (default: every file), or to follow with --live')
+    .option('--step-seconds <n>', 'intrabar price walk resolution in seconds', positiveNumber, 15)
+    .option('--symbols <list>', 'comma-separated symbols to replay (default: every file), or to follow with --live', symbolList)
     .option('--live', "today's prices, marks and klines from an upstream Binance's public API (needs --symbols)")
     .option('--upstream <url>', 'upstream REST base for --live', BINANCE_USDM_REST_URL)
     .option('--upstream-ws <url>', 'upstream stream base for --live', BINANCE_USDM_WS_URL)
     .action(async (o: ExchangeCliOptions) => {
       const speed = o.speed;
-      const symbols = (o.symbols === undefined ? undefined : splitSymbols(o.symbols));
+      const symbols = o.symbols;
       if (o.live && (o.replay || !symbols?.length)) throw new Error('--live needs --symbols and no --replay');
       const ex = await startLocalExchange({
         port: o.port,

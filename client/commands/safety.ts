@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { DEFAULT_TASK_QUEUE, parseSymbols, type AppConfig } from '../../core/config.js';
+import { DEFAULT_TASK_QUEUE, type AppConfig } from '../../core/config.js';
 import { mapLimit } from '../../core/map-limit.js';
 import { Journal } from '../../journal/index.js';
 import { reconcileNowUpdate, reconcileSoonSignal, reconcilerWorkflowId, riskBookWorkflowId, setKillSignal, type KillSwitchChange, type ReconcileResult } from '../../workflows/book-contracts.js';
 import { closePositionSignal, killSignal, positionWorkflowId, resumeSignal } from '../../workflows/contracts.js';
 import type { riskBookWorkflow } from '../../workflows/risk-book.js';
 import { connectClient, runningSymbols, symbolHandle } from '../fleet.js';
+import { symbol as symbolArg } from '../arguments.js';
 import { table } from '../format.js';
 import { databaseUrl, temporalAddress } from '../runtime-file.js';
 import { withClient } from './trading.js';
@@ -94,11 +95,11 @@ export function registerSafetyCommands(program: Command, config: () => AppConfig
   program
     .command('kill')
     .description('halt new entries: every loop and open position (or one symbol), then the global switch')
-    .option('--symbol <symbol>', 'only this symbol')
+    .option('--symbol <symbol>', 'only this symbol', symbolArg)
     .option('--flatten', 'also close open positions at market (directly on the exchange when their workflow is gone)')
     .option('--reason <text>', 'why', 'operator kill')
     .action(async (o: { symbol?: string; flatten?: boolean; reason: string }) => {
-      const symbol = o.symbol ? parseSymbols(o.symbol, '--symbol')[0]! : undefined;
+      const symbol = o.symbol;
       await withDeployment(async (client, taskQueue) => {
         const symbols = symbol ? [symbol] : await runningSymbols(client, taskQueue);
         const failed = await signalAll(symbols, (s) => symbolHandle(client, s).signal(killSignal, { flatten: !!o.flatten, reason: o.reason }));
@@ -118,9 +119,9 @@ export function registerSafetyCommands(program: Command, config: () => AppConfig
   program
     .command('resume')
     .description('allow new entries again (every loop and the global switch, or one symbol)')
-    .option('--symbol <symbol>', 'only this symbol')
+    .option('--symbol <symbol>', 'only this symbol', symbolArg)
     .action(async (o: { symbol?: string }) => {
-      const symbol = o.symbol ? parseSymbols(o.symbol, '--symbol')[0]! : undefined;
+      const symbol = o.symbol;
       await withDeployment(async (client, taskQueue) => {
         // The global switch first: a loop resumed while the book still says "killed" would only be refused.
         const book = symbol ? [] : [await setBookSwitch(client, taskQueue, { on: false, reason: 'operator resume' })];

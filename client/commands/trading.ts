@@ -1,14 +1,15 @@
 import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { ConfigError, parseSymbols, type AppConfig } from '../../core/config.js';
+import { ConfigError, type AppConfig } from '../../core/config.js';
 import { Journal } from '../../journal/index.js';
 import { closePositionSignal, configUpdate, positionStateQuery, positionWorkflowId, type ConfigChange } from '../../workflows/contracts.js';
 import { connectClient, ensureFleet, querySymbol, runningSymbols, symbolHandle } from '../fleet.js';
 import { mapLimit } from '../../core/map-limit.js';
-import { parseDuration, table } from '../format.js';
+import { duration, positiveInteger, symbol as symbolArg, symbolList } from '../arguments.js';
+import { table } from '../format.js';
 import { formatPnlReport } from '../pnl.js';
 import { databaseUrl, temporalAddress } from '../runtime-file.js';
-import { PARAM_ENV, type TradingParams } from '../../core/params.js';
+import { DEFAULT_PARAMS, PARAM_ENV, applyParamChanges, type TradingParams } from '../../core/params.js';
 import { describeParams, loadStrategy, strategyParams, withStrategyExits } from '../../strategies/index.js';
 import { activeModelLine, ensureRetrainSchedule } from '../models.js';
 
@@ -32,7 +33,7 @@ async function withJournal<T>(fn: (j: Journal) => Promise<T>): Promise<T> {
 
 /** Symbols a command acts on: the one given, else every running symbol workflow. */
 async function targets(client: Client, symbol: string | undefined): Promise<string[]> {
-  return symbol ? parseSymbols(symbol, '--symbol') : runningSymbols(client);
+  return symbol ? [symbol] : runningSymbols(client);
 }
 
 const print = (json: boolean, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
@@ -49,6 +50,8 @@ export function parseConfigAssignments(pairs: string[]): ConfigChange {
     else if (key === 'QT_ENABLE_EXECUTION' || key === 'executionEnabled') change.flags!.executionEnabled = parseBool(key, value);
     else change.params![(byEnv[key] ?? key) as keyof TradingParams] = value;
   }
+  // Each value against its bounds here already, so a typo is a usage error rather than a refused update.
+  applyParamChanges(DEFAULT_PARAMS, change.params!);
   return change;
 }
 
@@ -62,11 +65,11 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
   program
     .command('start')
     .description('ensure one symbol workflow per configured symbol (idempotent)')
-    .option('--symbols <list>', 'comma-separated symbols (default QT_SYMBOLS)')
-    .action(async (o: { symbols?: string }) => {
+    .option('--symbols <list>', 'comma-separated symbols (default QT_SYMBOLS)', symbolList)
+    .action(async (o: { symbols?: string[] }) => {
       const cfg = config();
       await withClient(cfg, async (c) => {
-        const { started, running } = await ensureFleet(c, cfg, o.symbols ? parseSymbols(o.symbols, '--symbols') : cfg.symbols);
+        const { started, running } = await ensureFleet(c, cfg, o.symbols ?? cfg.symbols);
         console.log(`started ${started.length} symbol workflow(s)${started.length ? `: ${started.join(' ')}` : ''}; ${running.length} already running`);
         console.log(`retrain schedule ${await ensureRetrainSchedule(c, cfg)}: ${cfg.retrain.schedule} (UTC)`);
       });
@@ -106,10 +109,10 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
     .command('positions')
     .description('positions from the journal')
     .option('--all', 'include closed positions')
-    .option('--limit <n>', 'rows', '50')
+    .option('--limit <n>', 'rows', positiveInteger, 50)
     .option('--json', 'machine-readable output')
-    .action(async (o: { all?: boolean; limit: string; json?: boolean }) => {
-      const rows = await withJournal((j) => j.positions({ status: o.all ? 'all' : 'open', limit: Number(o.limit) }));
+    .action(async (o: { all?: boolean; limit: number; json?: boolean }) => {
+      const rows = await withJournal((j) => j.positions({ status: o.all ? 'all' : 'open', limit: o.limit }));
       print(!!o.json, rows, () =>
         table(
           rows.map((r) => ({ opened: r.openedAt, symbol: r.symbol, side: r.side, status: r.status, qty: r.quantity, entry: r.entryPrice, stop: r.stopPrice, exit: r.exitPrice, reason: r.exitReason, netPnl: r.netPnl, id: r.positionId })),
@@ -120,10 +123,10 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
   program
     .command('close')
     .description('close the open position of a symbol at market')
-    .requiredOption('--symbol <symbol>', 'symbol')
+    .requiredOption('--symbol <symbol>', 'symbol', symbolArg)
     .action(async (o: { symbol: string }) => {
       const cfg = config();
-      const [symbol] = parseSymbols(o.symbol, '--symbol');
+      const symbol = o.symbol;
       await withClient(cfg, async (c) => {
         const state = await querySymbol(c, symbol!);
         if (!state.openPositionId) throw new Error(`${symbol} has no open position`);
@@ -138,7 +141,7 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
   cfgCmd
     .command('get')
     .description('print the effective configuration (and each running symbol\'s live parameters with --symbol)')
-    .option('--symbol <symbol>', 'live parameters of this symbol workflow')
+    .option('--symbol <symbol>', 'live parameters of this symbol workflow', symbolArg)
     .option('--json', 'machine-readable output')
     .action(async (o: { symbol?: string; json?: boolean }) => {
       const cfg = config();
@@ -148,7 +151,7 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
         return print(!!o.json, shown, () => JSON.stringify(shown, null, 2));
       }
       await withClient(cfg, async (c) => {
-        const s = await querySymbol(c, parseSymbols(o.symbol!, '--symbol')[0]!);
+        const s = await querySymbol(c, o.symbol!);
         print(!!o.json, { params: s.params, flags: s.flags }, () => JSON.stringify({ params: s.params, flags: s.flags }, null, 2));
       });
     });
@@ -156,10 +159,15 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
     .command('set')
     .description('change parameters at runtime, e.g. `qt config set QT_CONFIDENCE_THRESHOLD=0.6 stopLossPct=0.8`')
     .argument('<assignments...>', 'KEY=VALUE pairs (QT_ variable or parameter name)')
-    .option('--symbol <symbol>', 'only this symbol')
-    .action(async (pairs: string[], o: { symbol?: string }) => {
+    .option('--symbol <symbol>', 'only this symbol', symbolArg)
+    .action(async (pairs: string[], o: { symbol?: string }, cmd: Command) => {
+      let change: ConfigChange;
+      try {
+        change = parseConfigAssignments(pairs);
+      } catch (e) {
+        cmd.error(`error: ${(e as Error).message}`);
+      }
       const cfg = config();
-      const change = parseConfigAssignments(pairs);
       await withClient(cfg, async (c) => {
         const symbols = await targets(c, o.symbol);
         await mapLimit(symbols, 8, (s) =>
@@ -177,11 +185,11 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
   program
     .command('signals')
     .description('signals and decisions journaled recently')
-    .option('--since <duration>', 'e.g. 5m, 1h', '5m')
-    .option('--symbol <symbol>', 'only this symbol')
+    .addOption(new Option('--since <duration>', 'e.g. 5m, 1h').argParser(duration).default(5 * 60_000, '5m'))
+    .option('--symbol <symbol>', 'only this symbol', symbolArg)
     .option('--json', 'machine-readable output')
-    .action(async (o: { since: string; symbol?: string; json?: boolean }) => {
-      const sinceMs = parseDuration(o.since);
+    .action(async (o: { since: number; symbol?: string; json?: boolean }) => {
+      const sinceMs = o.since;
       const rows = await withJournal((j) => j.recentSignals({ sinceMs, symbol: o.symbol }));
       print(!!o.json, rows, () =>
         table(rows.map((r) => ({ at: r.at, symbol: r.symbol, signal: r.signal, confidence: +r.confidence.toFixed(3), decision: r.decision, reason: r.reason, model: r.model, candle: r.candleTime, price: r.price }))),
@@ -191,11 +199,11 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
   program
     .command('pnl')
     .description('realized and unrealized P&L, fees, trades and win rate from the journal')
-    .option('--since <duration>', 'only positions closed in this window, e.g. 7d, 12h (default: everything)')
+    .option('--since <duration>', 'only positions closed in this window, e.g. 7d, 12h (default: everything)', duration)
     .addOption(new Option('--by <grouping>', 'one line per UTC day of closing or per symbol').choices(['day', 'symbol']))
     .option('--json', 'machine-readable output')
-    .action(async (o: { since?: string; by?: 'day' | 'symbol'; json?: boolean }) => {
-      const since = o.since ? new Date(Date.now() - parseDuration(o.since)) : null;
+    .action(async (o: { since?: number; by?: 'day' | 'symbol'; json?: boolean }) => {
+      const since = o.since ? new Date(Date.now() - o.since) : null;
       const report = await withJournal((j) => j.pnlReport({ since, by: o.by ?? null }));
       print(!!o.json, report, () => formatPnlReport(report));
     });
@@ -203,11 +211,11 @@ export function registerTradingCommands(program: Command, config: () => AppConfi
   program
     .command('orders')
     .description('orders sent, newest first')
-    .option('--limit <n>', 'rows', '50')
-    .option('--symbol <symbol>', 'only this symbol')
+    .option('--limit <n>', 'rows', positiveInteger, 50)
+    .option('--symbol <symbol>', 'only this symbol', symbolArg)
     .option('--json', 'machine-readable output')
-    .action(async (o: { limit: string; symbol?: string; json?: boolean }) => {
-      const rows = await withJournal((j) => j.orders({ limit: Number(o.limit), symbol: o.symbol }));
+    .action(async (o: { limit: number; symbol?: string; json?: boolean }) => {
+      const rows = await withJournal((j) => j.orders({ limit: o.limit, symbol: o.symbol }));
       print(!!o.json, rows, () =>
         table(rows.map((r) => ({ updated: r.updatedAt, symbol: r.symbol, purpose: r.purpose, side: r.side, type: r.type, status: r.status, qty: r.executedQty, avgPrice: r.avgPrice, clientOrderId: r.clientOrderId }))),
       );

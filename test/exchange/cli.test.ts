@@ -14,7 +14,7 @@ describe('qt exchange arguments', () => {
     const r = spawnSync(process.execPath, [...QT, ...args], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(message);
-    expect(r.stderr).toMatch(/--help for usage/);
+    expect(r.stderr).toMatch(/Usage: qt exchange \[options\]\n\(run qt exchange --help for usage\)/);
   });
 
   it('reads --start in epoch seconds as seconds', async () => {

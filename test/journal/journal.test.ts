@@ -21,8 +21,9 @@ describe('Journal', () => {
   it('books a retried signal once', async () => {
     const row = signal({ symbol: 'ETHUSDT', seq: 7 });
     expect(await db.journal.recordSignal(row)).toBe(true);
-    // The retry arrives as JSON: times as ISO text.
-    expect(await db.journal.recordSignal({ ...row, at: new Date().toISOString(), decision: 'SKIP' })).toBe(false);
+    // The retry arrives as JSON: times as ISO text. (A later write of the same key with another decision is a
+    // re-run of the tick's workflow task, not a retry: test/journal/outage.test.ts.)
+    expect(await db.journal.recordSignal({ ...row, at: new Date().toISOString(), candleTime: '2026-01-01T00:00:00.000Z' })).toBe(false);
     const rows = await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'ETHUSDT' });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ seq: 7, decision: 'ENTER', price: 42_000.5, confidence: 0.71 });

@@ -61,9 +61,9 @@ describe('signal keys per run lineage', () => {
 
   it('keeps the rows of a loop started again, which counts its ticks from 1 again', async () => {
     const first = [1, 2, 3].map((seq) => signal({ seq, runId: 'run-a', instanceId: 'inst-a' }));
-    expect(await db.journal.recordSignals(first)).toEqual({ inserted: 3, duplicates: 0, collisions: 0 });
+    expect(await db.journal.recordSignals(first)).toEqual({ inserted: 3, duplicates: 0, superseded: 0, collisions: 0 });
     const restarted = [1, 2].map((seq) => signal({ seq, runId: 'run-b', instanceId: 'inst-b', decision: 'BELOW_THRESHOLD' }));
-    expect(await db.journal.recordSignals(restarted)).toEqual({ inserted: 2, duplicates: 0, collisions: 0 });
+    expect(await db.journal.recordSignals(restarted)).toEqual({ inserted: 2, duplicates: 0, superseded: 0, collisions: 0 });
     const rows = await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'BTCUSDT' });
     expect(rows).toHaveLength(5);
     expect(new Set(rows.map((r) => r.instanceId))).toEqual(new Set(['inst-a', 'inst-b']));
@@ -73,11 +73,25 @@ describe('signal keys per run lineage', () => {
     const row = signal({ symbol: 'ETHUSDT', seq: 7, runId: 'run-c' });
     expect(await db.journal.recordSignals([row, signal({ symbol: 'ETHUSDT', seq: 8, runId: 'run-c' })])).toMatchObject({ inserted: 2 });
     // The same tick written again (an activity retried after its answer was lost).
-    expect(await db.journal.recordSignals([{ ...row, at: new Date().toISOString() }])).toEqual({ inserted: 0, duplicates: 1, collisions: 0 });
-    // The same key with another decision cannot be a retry: it is kept as a risk event.
-    expect(await db.journal.recordSignals([{ ...row, decision: 'ENTER', signal: 'BUY' }])).toEqual({ inserted: 0, duplicates: 0, collisions: 1 });
+    expect(await db.journal.recordSignals([{ ...row, at: new Date().toISOString() }])).toEqual({ inserted: 0, duplicates: 1, superseded: 0, collisions: 0 });
+    // The same key with another decision at the same moment cannot be a retry or a re-run: it is kept as a risk event.
+    expect(await db.journal.recordSignals([{ ...row, decision: 'ENTER', signal: 'BUY' }])).toEqual({ inserted: 0, duplicates: 0, superseded: 0, collisions: 1 });
     const [event] = await db.journal.riskEvents(10, 'SIGNAL_KEY_COLLISION');
     expect(event).toMatchObject({ symbol: 'ETHUSDT', detail: { kept: { decision: 'HOLD' }, refused: { decision: 'ENTER', seq: 7, runId: 'run-c' } } });
+  });
+
+  it('keeps the decision of a workflow task run again after its worker died, and refuses an older one', async () => {
+    // The first run of the task wrote its decision, then the worker died before the task completed; the task ran
+    // again on another worker a few seconds later with a new signal: that decision is the history's.
+    const lost = signal({ symbol: 'SOLUSDT', seq: 3, runId: 'run-d', at: new Date(Date.now() - 5_000), signal: 'HOLD', decision: 'HOLD' });
+    expect(await db.journal.recordSignals([lost])).toMatchObject({ inserted: 1 });
+    const kept = signal({ symbol: 'SOLUSDT', seq: 3, runId: 'run-d', signal: 'BUY', decision: 'ENTER', reason: 'LONG notional 100.00' });
+    expect(await db.journal.recordSignals([kept])).toEqual({ inserted: 0, duplicates: 0, superseded: 1, collisions: 0 });
+    // A write from before it (a worker that was only slow, answering late) does not replace it.
+    expect(await db.journal.recordSignals([{ ...lost, at: new Date(Date.now() - 1_000) }])).toEqual({ inserted: 0, duplicates: 0, superseded: 0, collisions: 1 });
+    const rows = (await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'SOLUSDT' })).filter((r) => r.runId === 'run-d');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ seq: 3, signal: 'BUY', decision: 'ENTER', reason: 'LONG notional 100.00' });
   });
 
   it('records a kill switch change once, however often it is written', async () => {
