@@ -2,7 +2,7 @@ import type { ExitReason, PositionSide, ScoredSignal } from '../core/types.js';
 import type { RiskVerdict } from '../core/risk.js';
 import type { CloseEvidence, JournalWrite, Notice, OrderAnswer, Reading, StopAnswer } from '../core/position-lifecycle.js';
 import type { FillFact, OrderFact } from '../core/position-orders.js';
-import type { Observation, ReconcileAction } from '../core/reconcile.js';
+import type { Observation, OrphanPolicy, ReconcileAction } from '../core/reconcile.js';
 import type { ActionOutcome, ReconcileResult } from '../workflows/book-contracts.js';
 
 /**
@@ -43,6 +43,8 @@ export interface LivePosition {
   owner: { positionId: string; side: PositionSide | null } | null;
   /** Exchange exposure on the symbol that no running workflow owns (confirmed by a second look). */
   exposure: { positionAmt: number; entryPrice: number; markPrice: number } | null;
+  /** QT_ORPHAN_POLICY: under `flatten` the loop leaves such exposure to reconciliation instead of adopting it. */
+  orphanPolicy?: OrphanPolicy;
 }
 
 export interface FlattenRequest {

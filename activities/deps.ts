@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { OrphanPolicy } from '../core/reconcile.js';
 import type { RiskLimits } from '../core/risk.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import type { JournalPort } from './journal-port.js';
@@ -15,6 +16,8 @@ export interface TemporalPort {
   client: Client;
   /** The task queue of this deployment: its book-wide workflows and the workflows reconciliation looks at. */
   taskQueue: string;
+  /** What reconciliation does with exposure nobody owns (QT_ORPHAN_POLICY); a loop follows it too. Default adopt. */
+  orphanPolicy?: OrphanPolicy;
 }
 
 /** The adapters and in-process helpers every activity group is built from. */

@@ -37,7 +37,7 @@ export function ownershipActivities({ exchange: ex, temporal }: ActivityDeps): P
       if (later) return { owner: later, exposure: null };
       const second = await exposure(symbol);
       if (second && second.positionAmt !== first.positionAmt) throw new Error(`${symbol}: exposure changed from ${first.positionAmt} to ${second.positionAmt} between two looks; not yet consistent`);
-      return { owner: null, exposure: second };
+      return { owner: null, exposure: second, orphanPolicy: temporal.orphanPolicy ?? 'adopt' };
     },
   };
 }

@@ -136,7 +136,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     risk: () => config.risk,
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
-    temporal: { client, taskQueue: config.taskQueue },
+    temporal: { client, taskQueue: config.taskQueue, orphanPolicy: config.orphanPolicy },
   });
   registerPnlMetrics(metrics.registry, journal, exchange);
   registerMarketDataMetrics(metrics.registry, marketData);

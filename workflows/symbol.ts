@@ -79,6 +79,8 @@ const RISK_BOOK = 'risk-book-reservations';
 const DECISION_BUFFER = 'decision-buffer';
 const CLAIM_OWNERSHIP = 'claim-ownership-at-start';
 const FLATTEN_DIRECT = 'flatten-without-position-workflow';
+// A loop leaves exposure nobody owns to reconciliation when QT_ORPHAN_POLICY=flatten, instead of adopting it.
+const ORPHAN_POLICY_IN_LOOP = 'orphan-policy-in-loop';
 
 /** Decisions kept while the journal is unreachable (about two hours of 15 s ticks); older ones are dropped and counted. */
 export const MAX_PENDING_DECISIONS = 500;
@@ -379,6 +381,13 @@ async function claimOwnership(state: SymbolState): Promise<void> {
     state.openPositionId = null;
     state.openPositionSide = null;
     state.cooldownUntil = Math.max(state.cooldownUntil, timeOf(state) + state.params.cooldownSeconds * 1000);
+  }
+  if (live.exposure && live.orphanPolicy === 'flatten' && patched(ORPHAN_POLICY_IN_LOOP)) {
+    // The operator wants orphans flattened: reconciliation does that; until the symbol is flat this loop
+    // owns nothing and enters nothing (it looks again next pass).
+    state.ownershipChecked = false;
+    log.warn('exchange exposure without an owner is left to reconciliation (QT_ORPHAN_POLICY=flatten); entries wait', { symbol: state.symbol, positionAmt: live.exposure.positionAmt });
+    return;
   }
   if (live.exposure) await adopt(state, live.exposure);
 }

@@ -123,7 +123,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     risk: () => riskLimits,
     log,
     summaryWindowMs: 1000,
-    temporal: { client, taskQueue },
+    temporal: { client, taskQueue, orphanPolicy: opts.orphanPolicy ?? 'adopt' },
   });
 
   let worker: Worker | null = null;

@@ -55,6 +55,9 @@ describe('no second entry', () => {
 
     // The rate-limit wait: use up the adapter's budget for this minute, then enter. The attempt sleeps in the
     // adapter before sending; its activity times out, and the lifecycle treats its outcome as unknown.
+    // Start at the top of a minute, so the budget cannot renew by itself before the attempt is given up
+    // (from a random point in the minute the wait could end early and the attempt send inside its window).
+    clock.skewMs += 60_000 - (serverNow() % 60_000) + 50;
     for (;;) {
       const call = h.exchange.markPrices();
       const blocked = await Promise.race([call.then(() => false), sleep(1_000).then(() => true)]);
