@@ -2,6 +2,7 @@ import type { DecisionRecord, LivePosition, PositionActivities, TradingActivitie
 import { ScriptedSignalSource } from '../../activities/signal-source.js';
 import type { JournalWrite, OrderAnswer } from '../../core/position-lifecycle.js';
 import type { FillFact, OrderFact } from '../../core/position-orders.js';
+import type { OrphanPolicy } from '../../core/reconcile.js';
 import { entryOrderSide, exitOrderSide, type PositionSide } from '../../core/types.js';
 
 /**
@@ -30,6 +31,10 @@ export class FakeVenue {
   readonly orders = new Map<string, Order>();
   readonly stops = new Map<string, Stop>();
   readonly fills: (FillFact & { symbol: string })[] = [];
+  /** Exposure no position workflow owns, as ownership reads it, with the deployment's orphan policy. */
+  readonly unowned = new Map<string, { positionAmt: number; orphanPolicy: OrphanPolicy }>();
+  /** The symbols ownership was looked up for, in order. */
+  readonly ownershipReads: string[] = [];
   /** Exits that expire unfilled before one fills. */
   exitsToExpire = 0;
   /** Stop placements fail (a 5xx storm) while this is true. */
@@ -162,7 +167,13 @@ export class FakeVenue {
       evaluateSignal: logged('evaluateSignal', async ({ symbol }) => this.signals.score(symbol, [])),
       journalDecisions: logged('journalDecisions', async ({ records }) => void this.decisions.push(...records)),
       reserveEntry: logged('reserveEntry', async () => ({ approved: true as const })),
-      findLivePosition: logged('findLivePosition', async (): Promise<LivePosition> => ({ owner: null, exposure: null })),
+      findLivePosition: logged('findLivePosition', async ({ symbol }): Promise<LivePosition> => {
+        this.ownershipReads.push(symbol);
+        const orphan = this.unowned.get(symbol);
+        if (!orphan) return { owner: null, exposure: null };
+        const markPrice = this.mark(symbol);
+        return { owner: null, exposure: { positionAmt: orphan.positionAmt, entryPrice: markPrice, markPrice }, orphanPolicy: orphan.orphanPolicy };
+      }),
       flattenSymbol: logged('flattenSymbol', async () => ({ flattened: false, netPnl: 0, venueTime: null, detail: 'nothing to flatten' })),
       loadKillSwitch: async () => ({ on: false, reason: null }),
       persistKillSwitch: async () => {},

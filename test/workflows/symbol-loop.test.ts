@@ -74,6 +74,24 @@ describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
     expect((await state(symbol)).openPositionId).toBeNull();
   });
 
+  it('under QT_ORPHAN_POLICY=flatten leaves unowned exposure to reconciliation: no adoption, no entry until the symbol is flat', async () => {
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'BUY', 0.8);
+    t.venue.unowned.set(symbol, { positionAmt: 2, orphanPolicy: 'flatten' });
+    const handle = await startLoop(symbol, 10);
+    const looks = () => t.venue.ownershipReads.filter((s) => s === symbol).length;
+    await skip(async () => looks() >= 3, 'the loop to look for the owner three times');
+    expect(entriesSent(symbol)).toEqual([]);
+    expect((await state(symbol)).openPositionId).toBeNull();
+    // Reconciliation flattened it: the loop owns nothing and trades again.
+    t.venue.unowned.delete(symbol);
+    const opened = await openPosition(symbol);
+    expect(opened).not.toContain('rc');
+    expect(entriesSent(symbol)).toHaveLength(1);
+    await captureHistoryOf(handle, 'symbol-orphan-left-to-reconciliation');
+    await closePosition(opened);
+  });
+
   it('blocks re-entry for exactly the cooldown after an exit, counted from the exit in workflow time', async () => {
     const symbol = uniqueSymbol();
     t.venue.signals.set(symbol, 'BUY', 0.8);
