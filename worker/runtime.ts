@@ -170,7 +170,6 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     marketData.close();
     // The model service first: its registry follow-up reads through the journal's pool.
     await service?.close().catch(() => {});
-    if ('close' in signals && signals !== service && typeof signals.close === 'function') await (signals.close as () => Promise<void>)();
     await connection.close().catch(() => {});
     await clientConnection.close().catch(() => {});
     await journal.close().catch(() => {});
