@@ -20,6 +20,12 @@ export interface TemporalPort {
   orphanPolicy?: OrphanPolicy;
 }
 
+/** The worker's market-event side (event-driven mode): what loops and positions tell it. */
+export interface MarketEventsPort {
+  /** A loop of `symbol` starts an evaluation now: a wake asked for before it is answered. */
+  loopEvaluated(symbol: string): void;
+}
+
 /** The adapters and in-process helpers every activity group is built from. */
 export interface ActivityDeps {
   exchange: FuturesExchange;
@@ -35,6 +41,8 @@ export interface ActivityDeps {
   temporal: TemporalPort;
   /** What /health reports: loop ticks, the last reconciliation. */
   status: WorkerStatus;
+  /** Present in event-driven mode (the worker's market streams wake loops and watch exits). */
+  marketEvents?: MarketEventsPort;
 }
 
 /** Attempt number of the running activity (1 on the first try). */

@@ -12,6 +12,7 @@ export function signalActivities(deps: ActivityDeps): Pick<TradingActivities, 'e
       const started = performance.now();
       if (dueAt !== undefined) metrics.recordTickLateness(Math.max(0, Date.now() - dueAt) / 1000);
       deps.status.tick(symbol);
+      deps.marketEvents?.loopEvaluated(symbol);
       const { candles, problem, features }: ClosedCandles =
         deps.signals.needsCandles === false
           ? { candles: [], problem: null }

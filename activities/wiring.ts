@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { RiskLimits } from '../core/risk.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import type { TradingActivities } from './contracts.js';
-import type { TemporalPort } from './deps.js';
+import type { MarketEventsPort, TemporalPort } from './deps.js';
 import { createActivities } from './index.js';
 import type { JournalPort } from './journal-port.js';
 import { CandleCache, type CandleSource } from './market-data.js';
@@ -26,6 +26,8 @@ export interface ActivityWiring {
   /** How long one account position read serves every position workflow of the worker (default 1 s). */
   accountReadMaxAgeMs?: number;
   temporal: TemporalPort;
+  /** Event-driven mode: the worker's loop waker and exit watcher. */
+  marketEvents?: MarketEventsPort;
 }
 
 /** The activities with their in-process helpers (candle cache, signal summary, metrics, status) built once. */
@@ -44,6 +46,7 @@ export function wireActivities(w: ActivityWiring): { activities: TradingActiviti
     metrics,
     temporal: w.temporal,
     status,
+    ...(w.marketEvents ? { marketEvents: w.marketEvents } : {}),
   });
   return { activities, metrics, status };
 }

@@ -37,6 +37,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ QT_STREAM_STALE_SECONDS: '0' })).toThrow(/^QT_STREAM_STALE_SECONDS: must be between 2 and 3600/);
   });
 
+  it('reads the event-driven settings, naming the variable of a bad value', () => {
+    expect([loadConfig({}).eventDrivenMode, loadConfig({}).eventMovePct]).toEqual([true, 0.5]);
+    const c = loadConfig({ QT_EVENT_DRIVEN_MODE: 'false', QT_EVENT_MOVE_PCT: '1.5' });
+    expect([c.eventDrivenMode, c.eventMovePct]).toEqual([false, 1.5]);
+    expect(() => loadConfig({ QT_EVENT_MOVE_PCT: '0' })).toThrow(/^QT_EVENT_MOVE_PCT: must be between 0.01 and 100/);
+    expect(() => loadConfig({ QT_EVENT_MOVE_PCT: 'half' })).toThrow(/^QT_EVENT_MOVE_PCT/);
+  });
+
   it('reads the learning loop settings, naming the variable of a bad value', () => {
     const d = loadConfig({});
     expect(d.retrain).toMatchObject({ schedule: '30 0 * * *', windowDays: 30, minTrades: 100, folds: 4, trees: 40, metaMinTrades: 50 });

@@ -40,8 +40,13 @@ export interface AppConfig {
   paperTrading: boolean;
   enableExecution: boolean;
   enableAiTrading: boolean;
-  /** QT_EVENT_DRIVEN_MODE: accepted; the loop is timer-driven until event-driven mode lands. */
+  /**
+   * QT_EVENT_DRIVEN_MODE: loops are also woken by the market streams (a candle close, a mark move beyond
+   * QT_EVENT_MOVE_PCT) and positions learn of crossed exit levels from the mark stream; false: timers only.
+   */
   eventDrivenMode: boolean;
+  /** QT_EVENT_MOVE_PCT: a mark move beyond this percentage since a loop's last evaluation wakes it. */
+  eventMovePct: number;
   venue: Venue;
   marketData: 'live' | 'replay';
   replayDir: string | null;
@@ -306,6 +311,7 @@ export function loadConfig(env: Env): AppConfig {
     enableExecution: bool(env, 'QT_ENABLE_EXECUTION', true),
     enableAiTrading: bool(env, 'QT_ENABLE_AI_TRADING', true),
     eventDrivenMode: bool(env, 'QT_EVENT_DRIVEN_MODE', true),
+    eventMovePct: num(env, 'QT_EVENT_MOVE_PCT', 0.5, 0.01, 100),
     venue,
     marketData,
     replayDir: replayDir ?? (marketData === 'replay' ? dataDir : null),

@@ -81,6 +81,12 @@ export function apply(s: PositionLifecycle, fact: LifecycleFact, ctx: LifecycleC
     case 'READ_FAILED':
       s.nextReadAt = now + (s.flat ? T.pollMs : ctx.checkEveryMs);
       return;
+    case 'STREAM_MARK':
+      if (s.stage !== 'OPEN' || !s.tracker || s.flat) return;
+      return observeMark(s, fact.price, ctx, out, fact.bestPrice);
+    case 'STREAM_LOST':
+      s.nextReadAt = Math.min(s.nextReadAt, now);
+      return;
     case 'EVIDENCE':
       return applyEvidence(s, fact.evidence, now, out);
     case 'EVIDENCE_FAILED':
@@ -233,7 +239,17 @@ function applyReading(s: PositionLifecycle, r: Reading, ctx: LifecycleContext, o
   s.flat = null;
   if (ours > s.quantity + qtyTolerance(s.quantity)) s.excess = { quantity: ours };
   if (s.stage !== 'OPEN' || !s.tracker) return;
-  const judged = judgeMark(s.marks, r.markPrice, s.entryPrice);
+  observeMark(s, r.markPrice, ctx, out, null);
+}
+
+/**
+ * One mark seen by an open position (read over REST or from the stream): believed only under the bad-print
+ * rules, then stepped through the exit rules. `streamBest`: the best price the stream's watcher believed,
+ * counted for the trailing stop only when this mark is believed too.
+ */
+function observeMark(s: PositionLifecycle, mark: number, ctx: LifecycleContext, out: Out, streamBest: number | null): void {
+  const now = ctx.now;
+  const judged = judgeMark(s.marks, mark, s.entryPrice);
   s.marks = judged.guard;
   if (!judged.verdict.believed) {
     out.notices.push({ level: 'warn', message: `${s.symbol}: ${judged.verdict.reason}` });
@@ -241,8 +257,12 @@ function applyReading(s: PositionLifecycle, r: Reading, ctx: LifecycleContext, o
   }
   s.lastMark = judged.verdict.price;
   s.lastMarkAt = now;
-  const { state: tracker, commands } = stepPosition(s.tracker, judged.verdict.price, now, ctx.rules);
-  s.tracker = tracker;
+  let tracker = s.tracker!;
+  if (streamBest !== null && isPlausiblePrice(streamBest) && (tracker.side === 'LONG' ? streamBest > tracker.bestPrice : streamBest < tracker.bestPrice)) {
+    tracker = { ...tracker, bestPrice: streamBest };
+  }
+  const { state: next, commands } = stepPosition(tracker, judged.verdict.price, now, ctx.rules);
+  s.tracker = next;
   const exit = commands[0];
   if (exit) s.exitReason ??= exit.reason;
 }

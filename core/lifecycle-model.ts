@@ -145,6 +145,13 @@ export type LifecycleFact =
   | { kind: 'STOP_ANSWER'; answer: StopAnswer }
   | { kind: 'READING'; reading: Reading }
   | { kind: 'READ_FAILED'; reason: string }
+  /**
+   * A mark from the worker's stream that crossed an exit level (event-driven mode), with the best price the
+   * stream's watcher believed since it was told of the position. Judged like a read mark (no exit on one bad print).
+   */
+  | { kind: 'STREAM_MARK'; price: number; bestPrice: number | null }
+  /** The symbol's stream is not trusted now: read the exchange soon instead of waiting for the slow poll. */
+  | { kind: 'STREAM_LOST' }
   | { kind: 'EVIDENCE'; evidence: CloseEvidence }
   | { kind: 'EVIDENCE_FAILED'; reason: string }
   | { kind: 'FILLS'; clientOrderId: string; fills: FillFact[] }

@@ -444,6 +444,54 @@ describe('open: marks', () => {
   });
 });
 
+describe('open: marks from the stream', () => {
+  it('a stream mark beyond take profit starts the exit at once, with the same reason', () => {
+    const d = openPosition();
+    d.feed({ kind: 'STREAM_MARK', price: 101.6, bestPrice: 100.9 }, 300);
+    expect(d.s.stage).toBe('EXITING');
+    expect(d.s.exitReason).toBe('TAKE_PROFIT');
+    exitFilled(d, 101.6);
+    expect(d.s.result).toMatchObject({ outcome: 'CLOSED', exitReason: 'TAKE_PROFIT' });
+  });
+
+  it.each([0, Number.NaN, 1e300, -5])('one stream mark of %s triggers no exit', (bad) => {
+    const d = openPosition();
+    d.feed({ kind: 'STREAM_MARK', price: bad, bestPrice: null }, 300);
+    expect(d.s.stage).toBe('OPEN');
+    expect(d.s.lastMark).toBeNull();
+  });
+
+  it('a jump on the stream is believed only when the next mark confirms it', () => {
+    const d = openPosition();
+    d.feed({ kind: 'STREAM_MARK', price: 80, bestPrice: null }, 300);
+    expect(d.s.stage).toBe('OPEN');
+    d.feed({ kind: 'STREAM_MARK', price: 80.4, bestPrice: null }, 1000);
+    expect(d.s.exitReason).toBe('STOP_LOSS');
+  });
+
+  it('the trailing stop counts the best price the stream saw, only with a believed mark', () => {
+    const d = openPosition();
+    d.reading(1, 100.5, CHECK_MS);
+    d.feed({ kind: 'STREAM_MARK', price: 100.5, bestPrice: null }, 300);
+    expect(d.s.stage).toBe('OPEN'); // best 100.5: the trail has not armed
+    d.feed({ kind: 'STREAM_MARK', price: 1e300, bestPrice: 101.2 }, 300);
+    expect(d.s.tracker!.bestPrice).toBe(100.5); // a mark not believed brings no best price with it
+    d.feed({ kind: 'STREAM_MARK', price: 100.5, bestPrice: 101.2 }, 300);
+    expect(d.s.exitReason).toBe('TRAILING_STOP'); // armed at 101.2, trail 100.59
+  });
+
+  it('a lost stream makes the next read due at once; a stream mark during a flat check changes nothing', () => {
+    const d = openPosition();
+    d.reading(1, 100.2, CHECK_MS);
+    expect(d.s.nextReadAt).toBe(d.now + CHECK_MS);
+    expect(d.feed({ kind: 'STREAM_LOST' }, 100)).toMatchObject({ kind: 'READ' });
+    d.reading(0, 100.2);
+    expect(d.s.flat).not.toBeNull();
+    d.feed({ kind: 'STREAM_MARK', price: 101.6, bestPrice: null }, 100);
+    expect(d.s.exitReason).toBeNull();
+  });
+});
+
 describe('exiting', () => {
   const toExit = () => {
     const d = openPosition();

@@ -17,6 +17,8 @@ import { loadStrategy, strategyParams } from '../strategies/index.js';
 import { followActiveModel } from './model-registry.js';
 import { retrainActivities } from '../activities/retrain.js';
 import { MarketDataService } from '../market/market-data-service.js';
+import { DEFAULT_WAKE_GAP_MS, LoopWaker } from '../market/loop-waker.js';
+import { marketWakeSignal, symbolWorkflowId } from '../workflows/contracts.js';
 import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
 import { startHealthServer, type Check } from './health.js';
@@ -127,6 +129,15 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   // Activities that talk to Temporal (the risk book, visibility for ownership and reconciliation) use a client.
   const clientConnection = await Connection.connect({ address: at.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  // Event-driven mode: candle closes and large mark moves wake the loops (signals, rate-limited per loop).
+  const waker = config.eventDrivenMode
+    ? new LoopWaker(marketData, {
+      movePct: config.eventMovePct,
+      minGapMs: DEFAULT_WAKE_GAP_MS,
+      log: log.child({ component: 'loop-waker' }),
+      send: (symbol, reasons) => client.workflow.getHandle(symbolWorkflowId(symbol)).signal(marketWakeSignal, { reasons }),
+    })
+    : null;
   const { activities, metrics, status } = wireActivities({
     exchange,
     journal,
@@ -137,6 +148,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
     temporal: { client, taskQueue: config.taskQueue, orphanPolicy: config.orphanPolicy },
+    ...(waker ? { marketEvents: waker } : {}),
   });
   registerPnlMetrics(metrics.registry, journal, exchange);
   registerMarketDataMetrics(metrics.registry, marketData);
@@ -148,6 +160,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities: { ...activities, ...learning } });
   } catch (e) {
     // Open stream connections would keep the process alive after a failed start.
+    waker?.close();
     marketData.close();
     throw e;
   }
@@ -167,6 +180,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   }
   const done = worker.run().finally(async () => {
     server?.close();
+    waker?.close();
     marketData.close();
     // The model service first: its registry follow-up reads through the journal's pool.
     await service?.close().catch(() => {});

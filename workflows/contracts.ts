@@ -106,6 +106,12 @@ export interface ConfigChange {
 export const killSignal = defineSignal<[KillRequest]>('kill');
 export const resumeSignal = defineSignal<[]>('resume');
 export const positionClosedSignal = defineSignal<[PositionReport]>('positionClosed');
+
+/** Event-driven mode: the worker's market data asks the loop to evaluate now (a candle closed, the mark moved). */
+export interface MarketWake {
+  reasons: ('CANDLE_CLOSED' | 'MARK_MOVE')[];
+}
+export const marketWakeSignal = defineSignal<[MarketWake]>('marketWake');
 export const configUpdate = defineUpdate<{ params: TradingParams; flags: TradingFlags }, [ConfigChange]>('config');
 export const symbolStateQuery = defineQuery<SymbolState & { phase: SymbolPhase }>('state');
 

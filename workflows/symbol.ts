@@ -26,6 +26,7 @@ import {
   closePositionSignal,
   configUpdate,
   killSignal,
+  marketWakeSignal,
   positionClosedSignal,
   positionWorkflowId,
   reclaimSignal,
@@ -131,6 +132,13 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   if (!input.state && patched(CLAIM_OWNERSHIP)) state.ownershipChecked = false;
   const tickCap = input.tickCap ?? DEFAULT_TICK_CAP;
   let wake = false;
+  /**
+   * A market wake (event-driven mode) since the last evaluation began: cleared at the top of a pass, not
+   * after it, so a candle that closes while a pass runs gets a pass of its own.
+   */
+  let marketWake = false;
+  /** Wakes that arrived while one was already owed: history events without a pass of their own. */
+  let coalescedWakes = 0;
   let flattenRequested = false;
   /** A flatten that could not be done yet: tried again at each tick (not at once, unlike a new request). */
   let flattenPending = false;
@@ -141,6 +149,12 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
     state.killReason = reason;
     flattenRequested ||= flatten;
     wake = true;
+  });
+  // A wake only makes the loop evaluate now: cooldown, kill and an open position are core/loop.ts's to judge.
+  // Histories recorded before this signal existed contain none, so they replay unchanged.
+  setHandler(marketWakeSignal, () => {
+    if (marketWake) coalescedWakes++;
+    marketWake = true;
   });
   setHandler(resumeSignal, () => {
     state.killed = false;
@@ -188,7 +202,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   // own duration; an overloaded worker skips ahead rather than bursting to catch up.
   let dueAt = Date.now();
   for (let ticks = 0; ; ticks++) {
-    if (ticks >= tickCap || workflowInfo().continueAsNewSuggested) {
+    if (ticks + coalescedWakes >= tickCap || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof symbolWorkflow>({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }
@@ -199,11 +213,12 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       flattenPending = !(await flattenOpenPosition(state));
     }
     if (state.ownershipChecked === false) await claimOwnership(state);
+    marketWake = false;
     await tick(state, dueAt);
     publish(state, published);
     wake = false;
     dueAt = Math.max(dueAt + state.params.checkIntervalSeconds * 1000, Date.now());
-    const woken = await condition(() => wake || flattenRequested, Math.max(1, dueAt - Date.now()));
+    const woken = await condition(() => wake || marketWake || flattenRequested, Math.max(1, dueAt - Date.now()));
     if (woken) dueAt = Date.now();
   }
 }
