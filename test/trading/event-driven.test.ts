@@ -1,0 +1,174 @@
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ScriptedSignalSource, type SignalSource } from '../../activities/signal-source.js';
+import { loadConfig } from '../../core/config.js';
+import type { TradingParams } from '../../core/params.js';
+import type { Candle, ScoredSignal } from '../../core/types.js';
+import { startLocalExchange, type FeedOptions, type LocalExchange } from '../../exchange/sim/server.js';
+import { sleep } from '../../infra/sleep.js';
+import { startWorker, type RunningWorker } from '../../worker/runtime.js';
+import { symbolWorkflowId } from '../../workflows/contracts.js';
+import { symbolWorkflow } from '../../workflows/symbol.js';
+import { createTestJournal } from '../helpers/db.js';
+import { TEST_PARAMS, eventually, uniqueSymbol } from './harness.js';
+
+/**
+ * Event-driven mode end to end: the local exchange's market streams, the real worker (startWorker: its
+ * market-data service, loop waker, activities and workflows) on the shared Temporal server, scripted
+ * signals that record when each loop evaluates. Time bounds are generous for a loaded machine; the
+ * latency figures are `npm run bench:latency`'s.
+ */
+
+/** Scripted signals that note the wall time of every evaluation. */
+class RecordingSignals implements SignalSource {
+  readonly needsCandles = false;
+  readonly script = new ScriptedSignalSource();
+  readonly evaluations: { symbol: string; at: number }[] = [];
+  score(symbol: string, candles: Candle[]): Promise<ScoredSignal> {
+    this.evaluations.push({ symbol, at: Date.now() });
+    return this.script.score(symbol, candles);
+  }
+  of(symbol: string, after = 0): number[] {
+    return this.evaluations.filter((e) => e.symbol === symbol && e.at > after).map((e) => e.at);
+  }
+}
+
+const REPLAY_DATA = 'test/fixtures/ml-slice';
+/** Two days into the slice: enough history for the worker's candle store. */
+const REPLAY_START = Date.UTC(2025, 8, 3);
+/** 60x: a 5-minute candle closes every 5 s. */
+const REPLAY_SPEED = 60;
+
+interface Setup {
+  symbol: string;
+  exchange: LocalExchange;
+  worker: RunningWorker;
+  signals: RecordingSignals;
+  client: Client;
+  taskQueue: string;
+  closes: number[];
+  startLoop(params: Partial<TradingParams>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A worker with `env` on its own exchange: a replayed copy of real klines under a fresh symbol, or a manual feed. */
+async function setUp(feed: 'replay' | 'manual', env: Record<string, string>): Promise<Setup> {
+  const symbol = uniqueSymbol();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qt-events-'));
+  copyFileSync(path.join(REPLAY_DATA, 'ETHUSDT.csv.gz'), path.join(dir, `${symbol}.csv.gz`));
+  const feedOptions: FeedOptions = feed === 'replay' ? { kind: 'replay', dir, speed: REPLAY_SPEED, start: REPLAY_START } : { kind: 'manual', prices: { [symbol]: 100 } };
+  const exchange = await startLocalExchange({ port: 0, feed: feedOptions, tickMs: 100 });
+  const taskQueue = `test-events-${randomBytes(4).toString('hex')}`;
+  const config = loadConfig({ QT_SYMBOLS: symbol, QT_TASK_QUEUE: taskQueue, QT_HEALTH_PORT: '0', ...env });
+  const db = await createTestJournal();
+  const signals = new RecordingSignals();
+  const temporalAddress = inject('temporalAddress');
+  const quiet = pino({ level: process.env.QT_TEST_VERBOSE ? 'info' : 'silent' });
+  const worker = await startWorker(config, { temporalAddress, databaseUrl: db.url, exchangeUrl: exchange.baseUrl, credentials: null }, { log: quiet, signals });
+  const closes: number[] = [];
+  worker.marketData.on('candleClosed', (e) => e.symbol === symbol && closes.push(e.readyAt));
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection });
+  return {
+    symbol,
+    exchange,
+    worker,
+    signals,
+    client,
+    taskQueue,
+    closes,
+    async startLoop(params) {
+      await client.workflow.start(symbolWorkflow, {
+        workflowId: symbolWorkflowId(symbol),
+        taskQueue,
+        args: [{ symbol, params: { ...TEST_PARAMS, ...params }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
+      });
+    },
+    async close() {
+      await client.workflow.getHandle(symbolWorkflowId(symbol)).terminate('test finished').catch(() => {});
+      await worker.shutdown();
+      await connection.close();
+      await exchange.close();
+      await db.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const firstEvaluation = (s: Setup) => eventually(async () => s.signals.of(s.symbol)[0], `${s.symbol}'s first evaluation`, 30_000);
+
+describe('event-driven loop: candle closes wake it', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    // Mark moves must not wake it here: only candle closes.
+    s = await setUp('replay', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '100' });
+  });
+  afterAll(async () => s?.close());
+
+  it('evaluates right after each candle close, long before its 60 s interval', async () => {
+    await s.startLoop({ checkIntervalSeconds: 60 });
+    const first = await firstEvaluation(s);
+    await eventually(async () => s.closes.filter((t) => t > first).length >= 3, 'three candle closes', 30_000);
+    await sleep(3_000);
+    const closes = s.closes.filter((t) => t > first).slice(0, 3);
+    const evaluations = s.signals.of(s.symbol, first);
+    for (const close of closes) {
+      // Evaluated after the close, well before the next close (5 s) and the interval (60 s).
+      expect(evaluations.some((e) => e >= close && e - close < 3_000), `an evaluation within 3 s of the close at ${close}`).toBe(true);
+    }
+    // One evaluation per close (none from the timer in this window): nothing runaway.
+    const window = evaluations.filter((e) => e <= closes[2]! + 3_000);
+    expect(window.length).toBe(3);
+  });
+});
+
+describe('event-driven loop: off', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setUp('replay', { QT_EVENT_DRIVEN_MODE: 'false' });
+  });
+  afterAll(async () => s?.close());
+
+  it('evaluates on its timer only: candle closes in between wake nothing', async () => {
+    await s.startLoop({ checkIntervalSeconds: 12 });
+    const first = await firstEvaluation(s);
+    const second = await eventually(async () => s.signals.of(s.symbol, first)[0], 'the second evaluation', 30_000);
+    const closesBetween = s.closes.filter((t) => t > first && t < second);
+    expect(closesBetween.length).toBeGreaterThanOrEqual(1);
+    // The timer's interval, not a close: 12 s after the first (a loaded machine may be late, never early).
+    expect(second - first).toBeGreaterThanOrEqual(11_500);
+  });
+});
+
+describe('event-driven loop: mark moves wake it', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setUp('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '0.5' });
+  });
+  afterAll(async () => s?.close());
+
+  const setPrice = async (price: number) => {
+    const res = await fetch(`${s.exchange.baseUrl}/admin/price`, { method: 'POST', body: JSON.stringify({ symbol: s.symbol, price }) });
+    if (!res.ok) throw new Error(`admin/price ${res.status}`);
+  };
+
+  it('a move beyond QT_EVENT_MOVE_PCT since the last evaluation wakes the loop; a smaller one does not', async () => {
+    await s.startLoop({ checkIntervalSeconds: 60 });
+    const first = await firstEvaluation(s);
+    await sleep(2_500); // past the wake gap of anything from the start
+    const before = s.signals.of(s.symbol).length;
+    await setPrice(100.3); // 0.3 % from the mark at the last evaluation
+    await sleep(3_000);
+    expect(s.signals.of(s.symbol).length).toBe(before);
+    const movedAt = Date.now();
+    await setPrice(100.8); // 0.8 %
+    const woken = await eventually(async () => s.signals.of(s.symbol, movedAt)[0], 'an evaluation after the move', 10_000);
+    expect(woken - movedAt).toBeLessThan(5_000);
+    expect(woken - first).toBeLessThan(60_000);
+  });
+});
