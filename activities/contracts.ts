@@ -1,4 +1,5 @@
 import type { ExitReason, PositionSide, ScoredSignal } from '../core/types.js';
+import type { ExitRules } from '../core/exits.js';
 import type { RiskVerdict } from '../core/risk.js';
 import type { CloseEvidence, JournalWrite, Notice, OrderAnswer, Reading, StopAnswer } from '../core/position-lifecycle.js';
 import type { FillFact, OrderFact } from '../core/position-orders.js';
@@ -138,6 +139,25 @@ export interface PositionActivities {
   gatherCloseEvidence(req: { symbol: string; side: PositionSide; clientAlgoId: string; since: number | null }): Promise<CloseEvidence>;
   applyJournalWrites(req: { writes: JournalWrite[] }): Promise<void>;
   notifyPosition(req: { positionId: string; notices: Notice[] }): Promise<void>;
+  /**
+   * Have the worker's mark stream watch the position's exit levels (event-driven mode): registers or
+   * refreshes the watch; `streaming` is false when this worker has no trusted stream for the symbol.
+   */
+  watchExits(req: ExitWatchRequest): Promise<{ streaming: boolean }>;
+  unwatchExits(req: { positionId: string }): Promise<void>;
+}
+
+/** What the worker's exit watcher needs of an open position: its levels follow from these and the rules. */
+export interface ExitWatchRequest {
+  positionId: string;
+  workflowId: string;
+  symbol: string;
+  side: PositionSide;
+  entryPrice: number;
+  openedAt: number;
+  /** The best price the position has believed since entry (the trailing stop's anchor). */
+  bestPrice: number;
+  rules: ExitRules;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { OrphanPolicy } from '../core/reconcile.js';
 import type { RiskLimits } from '../core/risk.js';
 import type { FuturesExchange } from '../exchange/types.js';
+import type { ExitWatchRequest } from './contracts.js';
 import type { JournalPort } from './journal-port.js';
 import type { CandleSource } from './market-data.js';
 import type { Metrics } from './metrics.js';
@@ -24,6 +25,9 @@ export interface TemporalPort {
 export interface MarketEventsPort {
   /** A loop of `symbol` starts an evaluation now: a wake asked for before it is answered. */
   loopEvaluated(symbol: string): void;
+  /** Watch (or refresh the watch of) an open position's exit levels on the mark stream. */
+  watchExits(req: ExitWatchRequest): { streaming: boolean };
+  unwatchExits(positionId: string): void;
 }
 
 /** The adapters and in-process helpers every activity group is built from. */

@@ -1,3 +1,4 @@
+import { exitWatchActivities } from './exit-watch.js';
 import type { TradingActivities } from './contracts.js';
 import type { ActivityDeps } from './deps.js';
 import { clockActivities } from './clock.js';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
     ...positionOrderActivities(deps),
     ...positionWatchActivities(deps, new AccountReader(deps.exchange, deps.accountReadMaxAgeMs)),
     ...positionJournalActivities(deps),
+    ...exitWatchActivities(deps),
     ...ownershipActivities(deps),
     ...flattenActivities(deps, settlement),
     ...reconcileActivities(deps, settlement),

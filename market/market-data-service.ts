@@ -111,6 +111,11 @@ export class MarketDataService extends EventEmitter<MarketDataEvents> implements
     return { rows: concatRows(f.rows.slice(-this.opts.featureWindow)), candleTime: last.openTime, origin: f.origin };
   }
 
+  /** Whether the symbol's streams are followed (seeded and subscribed, or being). */
+  follows(symbol: string): boolean {
+    return this.mirror.has(symbol);
+  }
+
   isStale(symbol: string): boolean {
     return this.mirror.isStale(symbol);
   }

@@ -17,8 +17,7 @@ import { loadStrategy, strategyParams } from '../strategies/index.js';
 import { followActiveModel } from './model-registry.js';
 import { retrainActivities } from '../activities/retrain.js';
 import { MarketDataService } from '../market/market-data-service.js';
-import { DEFAULT_WAKE_GAP_MS, LoopWaker } from '../market/loop-waker.js';
-import { marketWakeSignal, symbolWorkflowId } from '../workflows/contracts.js';
+import { startMarketEvents, type MarketEvents } from './market-events.js';
 import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
 import { startHealthServer, type Check } from './health.js';
@@ -43,6 +42,8 @@ export interface RunningWorker {
   journal: Journal;
   /** Kline and mark price streams of the fleet's symbols, shared by every loop of this worker. */
   marketData: MarketDataService;
+  /** Loop wakes and exit watches on those streams (event-driven mode), else null. */
+  marketEvents: MarketEvents | null;
   /** Resolves when the worker stops (after shutdown(), or on a fatal error). */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -129,15 +130,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   // Activities that talk to Temporal (the risk book, visibility for ownership and reconciliation) use a client.
   const clientConnection = await Connection.connect({ address: at.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
-  // Event-driven mode: candle closes and large mark moves wake the loops (signals, rate-limited per loop).
-  const waker = config.eventDrivenMode
-    ? new LoopWaker(marketData, {
-      movePct: config.eventMovePct,
-      minGapMs: DEFAULT_WAKE_GAP_MS,
-      log: log.child({ component: 'loop-waker' }),
-      send: (symbol, reasons) => client.workflow.getHandle(symbolWorkflowId(symbol)).signal(marketWakeSignal, { reasons }),
-    })
-    : null;
+  const events = config.eventDrivenMode ? startMarketEvents(config, marketData, client, log) : null;
   const { activities, metrics, status } = wireActivities({
     exchange,
     journal,
@@ -148,7 +141,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     log,
     summaryWindowMs: config.params.checkIntervalSeconds * 1000,
     temporal: { client, taskQueue: config.taskQueue, orphanPolicy: config.orphanPolicy },
-    ...(waker ? { marketEvents: waker } : {}),
+    ...(events ? { marketEvents: events.port } : {}),
   });
   registerPnlMetrics(metrics.registry, journal, exchange);
   registerMarketDataMetrics(metrics.registry, marketData);
@@ -160,7 +153,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities: { ...activities, ...learning } });
   } catch (e) {
     // Open stream connections would keep the process alive after a failed start.
-    waker?.close();
+    events?.close();
     marketData.close();
     throw e;
   }
@@ -178,9 +171,11 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     };
     server = await startHealthServer(config.healthHost, config.healthPort, checks, metrics.registry);
   }
+  // Watches of exit levels are in memory: the positions running now register theirs again.
+  if (events) void events.reregisterPositions(config.taskQueue);
   const done = worker.run().finally(async () => {
     server?.close();
-    waker?.close();
+    events?.close();
     marketData.close();
     // The model service first: its registry follow-up reads through the journal's pool.
     await service?.close().catch(() => {});
@@ -196,6 +191,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     exchange,
     journal,
     marketData,
+    marketEvents: events,
     done,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -112,6 +112,16 @@ export interface MarketWake {
   reasons: ('CANDLE_CLOSED' | 'MARK_MOVE')[];
 }
 export const marketWakeSignal = defineSignal<[MarketWake]>('marketWake');
+
+/** Event-driven mode: the worker's mark stream saw a mark cross one of the position's exit levels. */
+export interface ExitCrossing {
+  price: number;
+  /** The best price the stream's watcher believed before this mark (the trailing stop's anchor). */
+  bestPrice: number;
+}
+export const exitCrossedSignal = defineSignal<[ExitCrossing]>('exitCrossed');
+/** The worker asks the position to register its exit watch again (its stream went stale or came back, or the worker restarted). */
+export const exitWatchResetSignal = defineSignal<[{ reason: string }]>('exitWatchReset');
 export const configUpdate = defineUpdate<{ params: TradingParams; flags: TradingFlags }, [ConfigChange]>('config');
 export const symbolStateQuery = defineQuery<SymbolState & { phase: SymbolPhase }>('state');
 

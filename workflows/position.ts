@@ -11,7 +11,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { exitLevels, newTracker } from '../core/exits.js';
+import { exitLevels, newTracker, type ExitRules } from '../core/exits.js';
 import {
   newAdoption,
   newEntry,
@@ -24,9 +24,11 @@ import {
   type LifecycleFact,
   type PositionLifecycle,
 } from '../core/position-lifecycle.js';
-import type { PositionActivities } from '../activities/contracts.js';
+import type { ExitWatchRequest, PositionActivities } from '../activities/contracts.js';
 import {
   closePositionSignal,
+  exitCrossedSignal,
+  exitWatchResetSignal,
   positionClosedSignal,
   positionStateQuery,
   type LegacyPositionState,
@@ -48,6 +50,17 @@ const reads = proxyActivities<PositionActivities>({ startToCloseTimeout: '10s', 
 /** The journal pump retries on its own schedule, so a Postgres outage never holds the lifecycle up. */
 const journal = proxyActivities<PositionActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 1 } });
 const notices = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 3 } });
+/** Exit watches are in-memory registrations in the worker that runs this workflow's tasks: local, quick, best effort. */
+const watches = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 2 } });
+
+/**
+ * Exits on the mark stream (event-driven mode): an open position registers its exit levels with the worker's
+ * watcher, which signals a crossed level at once; the position then reads the exchange only this often (a
+ * fallback, and the check that the exchange-side stop has not fired), unless the worker has no trusted stream
+ * for the symbol. Positions started before this change (no marker) keep polling as they did.
+ */
+const EXITS_ON_STREAM = 'exits-on-stream';
+const STREAMED_POLL_MS = 60_000;
 
 /** A step is one activity or timer (a check is two): about 5,000 history events per run. */
 const MAX_STEPS_PER_RUN = 2_000;
@@ -117,6 +130,15 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     closeReason ??= reason;
     wake = true;
   });
+  const stream = streamWatch(input, () => lc);
+  setHandler(exitCrossedSignal, (crossing) => {
+    stream.crossing = crossing;
+    wake = true;
+  });
+  setHandler(exitWatchResetSignal, () => {
+    stream.registeredAt = null;
+    wake = true;
+  });
 
   // Nothing is journaled before the stop is settled: protection never waits for Postgres.
   const pump = startJournalPump(pending, () => lc.stage !== 'ENTERING' && lc.stage !== 'PROTECTING' && lc.stage !== 'ADOPTING');
@@ -124,7 +146,8 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
   let now = Date.now();
   const absorb = async (fact: LifecycleFact): Promise<LifecycleCommand> => {
     now = await trustedNow();
-    const out = step(lc, fact, { now, rules: input.params, checkEveryMs: input.params.positionCheckSeconds * 1000 });
+    const checkEveryMs = stream.streaming ? STREAMED_POLL_MS : input.params.positionCheckSeconds * 1000;
+    const out = step(lc, fact, { now, rules: input.params, checkEveryMs });
     lc = out.state;
     pending.push(...out.journal.map((w) => withEntrySignal(w, input.entrySignal)));
     if (out.notices.length > 0) {
@@ -141,6 +164,12 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
   let command = await absorb({ kind: 'WOKE' });
   for (let steps = 0; ; steps++) {
     if (closePending()) command = await absorb({ kind: 'CLOSE_REQUESTED', reason: closeReason! });
+    if (stream.crossing) {
+      const { price, bestPrice } = stream.crossing;
+      stream.crossing = null;
+      command = await absorb({ kind: 'STREAM_MARK', price, bestPrice });
+    }
+    if (await stream.keep(now) === 'LOST') command = await absorb({ kind: 'STREAM_LOST' });
     if (lc.result && !report) {
       report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now };
       await tellSymbolWorkflow(input, report);
@@ -154,9 +183,68 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     }
     command = await absorb(await run(command, input, sleepUntil));
   }
+  await stream.keep(now);
   // The outcome is reported; the books are complete once Postgres has taken every write.
   await condition(() => pending.length === 0 && !pump.busy);
   return report!;
+}
+
+interface StreamWatch {
+  /** The worker's stream watches the exit levels: slow polling. */
+  streaming: boolean;
+  /** A crossed level reported by the stream, not yet fed to the lifecycle. */
+  crossing: { price: number; bestPrice: number } | null;
+  /** When the watch was last registered (null: register at the next step). */
+  registeredAt: number | null;
+  /** Register, refresh or drop the watch as the lifecycle's stage needs; 'LOST' when the stream stopped covering it. */
+  keep(now: number): Promise<'LOST' | null>;
+}
+
+/**
+ * The position's exit watch in the worker: registered once OPEN, refreshed every slow poll (so a restarted
+ * worker, or another one, learns it again) and when the worker asks, dropped when the position leaves OPEN.
+ */
+function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle): StreamWatch {
+  const enabled = patched(EXITS_ON_STREAM);
+  let registered = false;
+  const w: StreamWatch = {
+    streaming: false,
+    crossing: null,
+    registeredAt: null,
+    async keep(now) {
+      if (!enabled) return null;
+      const lc = lifecycle();
+      if (lc.stage !== 'OPEN' || !lc.tracker) {
+        if (registered) {
+          registered = false;
+          w.streaming = false;
+          await watches.unwatchExits({ positionId: input.positionId }).catch(() => {}); // its time-to-live drops it otherwise
+        }
+        return null;
+      }
+      if (w.registeredAt !== null && now - w.registeredAt < STREAMED_POLL_MS) return null;
+      const req: ExitWatchRequest = {
+        positionId: input.positionId,
+        workflowId: workflowInfo().workflowId,
+        symbol: input.symbol,
+        side: input.side,
+        entryPrice: lc.tracker.entryPrice,
+        openedAt: lc.tracker.openedAt,
+        bestPrice: lc.tracker.bestPrice,
+        rules: exitRulesOf(input.params),
+      };
+      const was = w.streaming;
+      w.streaming = (await watches.watchExits(req).catch(() => ({ streaming: false }))).streaming;
+      registered = true;
+      w.registeredAt = now;
+      return was && !w.streaming ? 'LOST' : null;
+    },
+  };
+  return w;
+}
+
+function exitRulesOf(p: PositionInput['params']): ExitRules {
+  return { takeProfitPct: p.takeProfitPct, stopLossPct: p.stopLossPct, trailingStopPct: p.trailingStopPct, trailingActivationPct: p.trailingActivationPct, maxHoldSeconds: p.maxHoldSeconds };
 }
 
 /** Runs one command as an activity and turns its answer, or its failure, into the next fact. */

@@ -160,6 +160,9 @@ export class FakeVenue {
       }),
       applyJournalWrites: logged('applyJournalWrites', async ({ writes }) => void this.journal.push(...writes)),
       notifyPosition: async () => {},
+      // No market streams here: positions poll at their usual rate.
+      watchExits: async () => ({ streaming: false }),
+      unwatchExits: async () => {},
     };
     return {
       ...position,

@@ -1,0 +1,127 @@
+import type { Logger } from 'pino';
+import type { ExitWatchRequest } from '../activities/contracts.js';
+import { judgeMark, NEW_MARK_GUARD, type MarkGuard } from '../core/mark-sanity.js';
+import { step as stepPosition, type PositionState } from '../core/position.js';
+import type { ExitCrossing } from '../workflows/contracts.js';
+import type { MarketDataService } from './market-data-service.js';
+
+
+export interface ExitWatcherOptions {
+  /** Signal the position workflow (by workflow id) that a mark crossed one of its exit levels. */
+  crossed: (workflowId: string, crossing: ExitCrossing) => Promise<void>;
+  /** Signal it to register again and re-read (its symbol's stream went stale, or came back). */
+  reset: (workflowId: string, reason: string) => Promise<void>;
+  log: Logger;
+  /** A watch not refreshed for this long is dropped (its workflow is gone or moved to another worker). */
+  ttlMs: number;
+  /** At most one crossing signal per position in this window, while the crossing lasts. */
+  minGapMs?: number;
+}
+
+interface Watched {
+  req: ExitWatchRequest;
+  tracker: PositionState;
+  guard: MarkGuard;
+  expiresAt: number;
+  lastSentAt: number;
+}
+
+export interface ExitWatchStats {
+  watched: number;
+  crossings: number;
+  failed: number;
+}
+
+/**
+ * Exits on the mark stream (event-driven mode): every mark update of a watched position's symbol is stepped
+ * through the position's exit rules (core/position.ts, after the bad-print guard of core/mark-sanity.ts),
+ * and a crossed level is signalled to the position workflow at once, which decides the exit in its own pure
+ * step. Watches live in memory and are registered, refreshed and dropped by the position workflows (local
+ * activities); after a worker restart they come back with each workflow's next registration (the worker asks
+ * the running ones to register at start).
+ */
+export class ExitWatcher {
+  private readonly bySymbol = new Map<string, Map<string, Watched>>();
+  private readonly stats_ = { crossings: 0, failed: 0 };
+
+  constructor(
+    private readonly md: Pick<MarketDataService, 'on' | 'off' | 'follows' | 'isStale'>,
+    private readonly opts: ExitWatcherOptions,
+  ) {
+    md.on('mark', this.onMark);
+    md.on('stale', this.onStale);
+  }
+
+  watchExits(req: ExitWatchRequest): { streaming: boolean } {
+    let forSymbol = this.bySymbol.get(req.symbol);
+    if (!forSymbol) this.bySymbol.set(req.symbol, (forSymbol = new Map()));
+    const known = forSymbol.get(req.positionId);
+    const same = known && known.req.entryPrice === req.entryPrice && known.req.side === req.side;
+    // A refresh keeps the best price this watcher saw if it is better than the workflow's.
+    const best = same && better(req.side, known.tracker.bestPrice, req.bestPrice) ? known.tracker.bestPrice : req.bestPrice;
+    forSymbol.set(req.positionId, {
+      req,
+      tracker: { side: req.side, entryPrice: req.entryPrice, openedAt: req.openedAt, bestPrice: best },
+      guard: same ? known.guard : NEW_MARK_GUARD,
+      expiresAt: Date.now() + this.opts.ttlMs,
+      lastSentAt: same ? known.lastSentAt : 0,
+    });
+    return { streaming: this.md.follows(req.symbol) && !this.md.isStale(req.symbol) };
+  }
+
+  unwatchExits(positionId: string): void {
+    for (const [symbol, forSymbol] of this.bySymbol) {
+      if (forSymbol.delete(positionId) && forSymbol.size === 0) this.bySymbol.delete(symbol);
+    }
+  }
+
+  stats(): ExitWatchStats {
+    let watched = 0;
+    for (const m of this.bySymbol.values()) watched += m.size;
+    return { watched, ...this.stats_ };
+  }
+
+  close(): void {
+    this.md.off('mark', this.onMark);
+    this.md.off('stale', this.onStale);
+    this.bySymbol.clear();
+  }
+
+  private readonly onMark = (m: { symbol: string; price: number }): void => {
+    const forSymbol = this.bySymbol.get(m.symbol);
+    if (!forSymbol) return;
+    const now = Date.now();
+    for (const [positionId, w] of forSymbol) {
+      if (now > w.expiresAt) {
+        forSymbol.delete(positionId);
+        continue;
+      }
+      const judged = judgeMark(w.guard, m.price, w.req.entryPrice);
+      w.guard = judged.guard;
+      if (!judged.verdict.believed) continue;
+      const bestBefore = w.tracker.bestPrice;
+      const { state, commands } = stepPosition(w.tracker, judged.verdict.price, now, w.req.rules);
+      w.tracker = state;
+      if (commands.length === 0 || now - w.lastSentAt < (this.opts.minGapMs ?? 1_000)) continue;
+      w.lastSentAt = now;
+      this.stats_.crossings++;
+      this.opts.crossed(w.req.workflowId, { price: judged.verdict.price, bestPrice: bestBefore }).catch((err: unknown) => this.failed(positionId, err));
+    }
+    if (forSymbol.size === 0) this.bySymbol.delete(m.symbol);
+  };
+
+  private readonly onStale = (symbol: string, stale: boolean): void => {
+    for (const [positionId, w] of this.bySymbol.get(symbol) ?? []) {
+      this.opts.reset(w.req.workflowId, stale ? 'stream stale' : 'stream back').catch((err: unknown) => this.failed(positionId, err));
+    }
+  };
+
+  private failed(positionId: string, err: unknown): void {
+    this.stats_.failed++;
+    this.opts.log.warn({ positionId, err: err instanceof Error ? err.message : String(err) }, 'position workflow not reached from the stream');
+  }
+}
+
+function better(side: 'LONG' | 'SHORT', a: number, b: number): boolean {
+  return side === 'LONG' ? a > b : a < b;
+}
