@@ -4,7 +4,13 @@
  * real ONNX model). Prints tick lateness p50 / p99, ticks per second, worker CPU and memory, and
  * whole-machine CPU.
  *
- *   npm run bench:fleet -- --symbols 100 --interval 15 [--duration 120] [--warmup 30] [--data DIR]
+ * Event-driven mode (the default, as `npm start` runs): the worker follows the exchange's kline and mark
+ * streams for the fleet (candles and features from the stream store) and loops are also woken by candle
+ * closes and mark moves; the replay then runs `--speed` times real time so candles close within the window,
+ * and the delay from each candle close to the loop's evaluation is printed too. `--event-driven false`:
+ * timer-driven loops reading candles over REST.
+ *
+ *   npm run bench:fleet -- --symbols 100 --interval 15 [--duration 120] [--warmup 30] [--data DIR] [--event-driven true|false] [--speed 5]
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +32,8 @@ import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
 import { CANDLE_MARGIN, installTemporalLogger } from '../worker/runtime.js';
 import { createTradingWorker } from '../worker/create-worker.js';
+import { startMarketEvents } from '../worker/market-events.js';
+import { MarketDataService } from '../market/market-data-service.js';
 import { mapLimit } from '../core/map-limit.js';
 import { symbolWorkflowId } from '../workflows/contracts.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
@@ -42,12 +50,17 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: 'models/xgb-v1' },
     /** file (SQLite, as `npm start` runs it) or memory. */
     'temporal-db': { type: 'string', default: 'file' },
+    'event-driven': { type: 'string', default: 'true' },
+    speed: { type: 'string', default: '5' },
+    'move-pct': { type: 'string', default: '0.5' },
   },
 });
 const N = Number(args.symbols);
 const intervalS = Number(args.interval);
 const durationS = Number(args.duration);
 const warmupS = Number(args.warmup);
+const eventDriven = args['event-driven'] !== 'false';
+const speed = eventDriven ? Number(args.speed) : 1;
 
 installTemporalLogger(pino({ level: 'error' }));
 
@@ -101,7 +114,7 @@ try {
   ]);
   stops.push(() => temporal.stop(), () => pg.stop());
   // The worker's capacity is measured, not Binance's request budget: no weight limit.
-  const local = await startLocalExchange({ port: 0, feed: { kind: 'replay', dir: path.join(tmp, 'data'), speed: 1 }, intrabarStepMs: intervalS * 1000, rateLimits: false });
+  const local = await startLocalExchange({ port: 0, feed: { kind: 'replay', dir: path.join(tmp, 'data'), speed }, intrabarStepMs: eventDriven ? 1000 * speed : intervalS * 1000, rateLimits: false });
   stops.push(() => local.close());
   const exchange = createExchange({ venue: 'paper', baseUrl: local.baseUrl });
   const journal = await Journal.connect(pg.url, { max: 20 });
@@ -109,11 +122,39 @@ try {
   stops.push(() => journal.close());
   const signals = await createSignalService({ primaryDir: args.model!, staleAfterMs: Number.POSITIVE_INFINITY, logger: log });
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  const history = signals.status().candlesNeeded + CANDLE_MARGIN;
+  const md = eventDriven
+    ? new MarketDataService({ rest: exchange, stream: { wsUrl: local.wsUrl }, history, featureWindow: 1, staleAfterMs: 10_000, log })
+    : null;
+  if (md) {
+    const seeded = Date.now();
+    await md.start(symbols);
+    stops.push(async () => md.close());
+    console.error(`market streams of ${N} symbols seeded and subscribed in ${Date.now() - seeded} ms`);
+  }
+  const events = md ? startMarketEvents({ eventMovePct: Number(args['move-pct']) }, md, client, log) : null;
+  if (events) stops.push(async () => events.close());
+  // Candle close -> the loop's evaluation, per symbol (the first evaluation after each close).
+  const closedAt = new Map<string, number>();
+  const closeToEvaluation: number[] = [];
+  md?.on('candleClosed', (e) => closedAt.set(e.symbol, e.receivedAt));
+  const marketEvents = events && {
+    ...events.port,
+    loopEvaluated(symbol: string) {
+      const at = closedAt.get(symbol);
+      if (at !== undefined) {
+        closeToEvaluation.push(Date.now() - at);
+        closedAt.delete(symbol);
+      }
+      events.port.loopEvaluated(symbol);
+    },
+  };
   const { activities, metrics } = wireActivities({
     exchange,
     journal,
     signals,
-    candleHistory: signals.status().candlesNeeded + CANDLE_MARGIN,
+    candleHistory: history,
+    ...(md && marketEvents ? { candles: md, marketEvents } : {}),
     risk: () => DEFAULT_RISK_LIMITS,
     log,
     summaryWindowMs: intervalS * 1000,
@@ -138,6 +179,8 @@ try {
   console.error(`started ${N} symbol workflows in ${Date.now() - t0} ms; warming up ${warmupS} s, measuring ${durationS} s`);
   await sleep(warmupS * 1000);
   metrics.latenessSamples.length = 0;
+  closeToEvaluation.length = 0;
+  const wakes0 = events ? { ...events.waker.stats } : null;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
@@ -154,8 +197,11 @@ try {
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const late = [...metrics.latenessSamples].sort((a, b) => a - b);
+  const closes = [...closeToEvaluation].sort((a, b) => a - b);
   const result = {
     symbols: N,
+    eventDriven,
+    replaySpeed: speed,
     intervalSeconds: intervalS,
     measuredSeconds: Math.round(elapsed),
     ticks: late.length,
@@ -170,6 +216,15 @@ try {
     eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
     machineCpuBusyPercent: Math.round((machineBusy.reduce((a, b) => a + b, 0) / Math.max(1, machineBusy.length)) * 100),
     cores: os.cpus().length,
+    loadAverage1m: +os.loadavg()[0]!.toFixed(2),
+    ...(events && wakes0
+      ? {
+        candleCloseToEvaluation: { events: closes.length, p50Ms: Math.round(percentile(closes, 0.5)), p99Ms: Math.round(percentile(closes, 0.99)), maxMs: Math.round(closes[closes.length - 1] ?? 0) },
+        wakesSent: events.waker.stats.sent - wakes0.sent,
+        wakesCoalesced: events.waker.stats.coalesced - wakes0.coalesced,
+        wakesFailed: events.waker.stats.failed - wakes0.failed,
+      }
+      : {}),
   };
   console.log(JSON.stringify(result));
   await client.connection.close();

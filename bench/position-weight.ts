@@ -1,10 +1,13 @@
 /**
  * Request weight of a fleet with open positions, measured by the local exchange's own weight counter
  * (X-MBX-USED-WEIGHT-1M, Binance's per-IP minute count and endpoint weights). N position workflows hold
- * open positions (checking every QT_POSITION_CHECK_SECONDS, default 5 s) while N symbol loops tick every
- * interval and fetch their candles, on the real worker, Temporal, Postgres and the real client.
+ * open positions while N symbol loops tick every interval and read their candles, on the real worker,
+ * Temporal, Postgres and the real client. In event-driven mode (the default) the worker follows the market
+ * streams: loops read candles from the stream store and positions are watched on the mark stream, reading
+ * the exchange only as a slow fallback; with `--event-driven false` loops fetch candles over REST and
+ * positions read the exchange every QT_POSITION_CHECK_SECONDS (default 5 s).
  *
- *   npm run bench:weight -- [--positions 45] [--minutes 2] [--account-read-ms 1000]
+ *   npm run bench:weight -- [--positions 45] [--minutes 2] [--account-read-ms 1000] [--event-driven true|false]
  *
  * Prints the weight of each full minute, next to Binance's limit (2,400) and to what one position read
  * per position per check would cost.
@@ -29,6 +32,8 @@ import { startTemporalDevServer } from '../infra/temporal.js';
 import { Journal } from '../journal/index.js';
 import { createTradingWorker } from '../worker/create-worker.js';
 import { installTemporalLogger } from '../worker/runtime.js';
+import { startMarketEvents } from '../worker/market-events.js';
+import { MarketDataService } from '../market/market-data-service.js';
 import { positionStateQuery, positionWorkflowId, symbolWorkflowId, type PositionInput } from '../workflows/contracts.js';
 import type { positionWorkflow } from '../workflows/position.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
@@ -39,10 +44,12 @@ const { values: args } = parseArgs({
     positions: { type: 'string', default: '45' },
     minutes: { type: 'string', default: '2' },
     'account-read-ms': { type: 'string', default: '1000' },
+    'event-driven': { type: 'string', default: 'true' },
   },
 });
 const N = Number(args.positions);
 const minutes = Number(args.minutes);
+const eventDriven = args['event-driven'] !== 'false';
 
 installTemporalLogger(pino({ level: 'error' }));
 
@@ -70,13 +77,22 @@ try {
   stops.push(() => journal.close());
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   stops.push(() => client.connection.close());
+  const log = pino({ level: 'silent' });
+  const md = eventDriven ? new MarketDataService({ rest: exchange, stream: { wsUrl: local.wsUrl }, history: 10, featureWindow: 1, staleAfterMs: 10_000, log }) : null;
+  if (md) {
+    await md.start(symbols);
+    stops.push(async () => md.close());
+  }
+  const events = md ? startMarketEvents({ eventMovePct: 0.5 }, md, client, log) : null;
+  if (events) stops.push(async () => events.close());
   const { activities } = wireActivities({
     exchange,
     journal,
     signals: holdWithCandles,
     candleHistory: 10,
+    ...(md && events ? { candles: md, marketEvents: events.port } : {}),
     risk: () => DEFAULT_RISK_LIMITS,
-    log: pino({ level: 'silent' }),
+    log,
     summaryWindowMs: 15_000,
     accountReadMaxAgeMs: Number(args['account-read-ms']),
     temporal: { client, taskQueue: 'weight' },
@@ -114,6 +130,8 @@ try {
   const perPositionCost = N * (60 / params.positionCheckSeconds) * 5;
   console.log(
     JSON.stringify({
+      eventDriven,
+      exitWatches: events?.exits.stats().watched ?? 0,
       openPositions: N,
       positionCheckSeconds: params.positionCheckSeconds,
       symbolLoopIntervalSeconds: params.checkIntervalSeconds,
