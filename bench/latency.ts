@@ -7,8 +7,10 @@
  *   2. mark update: a price change on the exchange -> the mark price event reaches a subscriber ('mark').
  *   3. tick cost: scoring the fleet with features recomputed from ~420 candles per symbol (before) and with
  *      the rows the store keeps incrementally (after), xgb-v1 on onnxruntime-node.
+ *   4. orders through the real worker on Temporal and Postgres (bench/order-latency.ts): candle close -> entry
+ *      order acknowledged by the local exchange, and mark crossing take profit -> exit order acknowledged.
  *
- *   npm run bench:latency [-- --symbols 45 --rounds 10 --marks 300]
+ *   npm run bench:latency [-- --symbols 45 --rounds 10 --marks 300 --order-symbols 20 --order-rounds 10]
  *
  * The exchange runs in this process with a clock the benchmark moves; its own stream timer is slowed so that
  * every measured event is one the benchmark published (t0 is taken just before the exchange sends it).
@@ -23,6 +25,7 @@ import { MarketDataService } from '../market/market-data-service.js';
 import { createSignalService } from '../ml/signal-service.js';
 import { CANDLE_MARGIN } from '../worker/runtime.js';
 import { median, percentile } from './stats.js';
+import { measureOrderLatency } from './order-latency.js';
 import { sleep } from '../infra/sleep.js';
 
 const { values: args } = parseArgs({
@@ -31,6 +34,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '10' },
     marks: { type: 'string', default: '300' },
     model: { type: 'string', default: 'models/xgb-v1' },
+    /** Orders through the worker: symbols entering together per round, and rounds. */
+    'order-symbols': { type: 'string', default: '20' },
+    'order-rounds': { type: 'string', default: '10' },
   },
 });
 const N = Number(args.symbols);
@@ -136,6 +142,9 @@ await svc.close();
 md.close();
 await ex.close();
 
+// ---- 4. orders through the worker: candle close -> entry, mark crossing -> exit ---------------------------
+const orders = await measureOrderLatency({ symbols: Number(args['order-symbols']), rounds: Number(args['order-rounds']), log: (line) => console.error(line) });
+
 const fmt = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return `p50 ${percentile(s, 0.5).toFixed(2)} ms, p99 ${percentile(s, 0.99).toFixed(2)} ms, max ${s[s.length - 1]!.toFixed(2)} ms (${s.length} events)`;
@@ -143,6 +152,9 @@ const fmt = (xs: number[]) => {
 console.log(`market-event latency, local exchange streams -> binance WebsocketClient -> market-data service, ${N} symbols`);
 console.log(`  candle close -> candle stored, feature row ready   ${fmt(closeLatency)}; ${ROUNDS} closes of all ${N} symbols at once; ${problems} symbols with a problem after`);
 console.log(`  mark update  -> mark event at a subscriber        ${fmt(markLatency)}`);
+console.log(`orders through the worker (event-driven: stream -> worker -> Temporal -> binance client -> local exchange), ${args['order-symbols']} symbols per round`);
+console.log(`  candle close -> entry order acknowledged            ${fmt(orders.closeToEntry)}; all symbols enter on the same close (risk book serialized)`);
+console.log(`  mark crossing take profit -> exit order acknowledged ${fmt(orders.crossingToExit)}; one symbol at a time`);
 console.log(`tick cost, ${N} symbols scored together (${args.model}, ${HISTORY} candles per symbol), median of 40 ticks:`);
 console.log(`  features recomputed from the candles (before)      ${median(before).toFixed(2)} ms per tick`);
 console.log(`  feature rows kept by the store (after)             ${median(after).toFixed(2)} ms per tick`);

@@ -164,11 +164,8 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
   let command = await absorb({ kind: 'WOKE' });
   for (let steps = 0; ; steps++) {
     if (closePending()) command = await absorb({ kind: 'CLOSE_REQUESTED', reason: closeReason! });
-    if (stream.crossing) {
-      const { price, bestPrice } = stream.crossing;
-      stream.crossing = null;
-      command = await absorb({ kind: 'STREAM_MARK', price, bestPrice });
-    }
+    const crossing = stream.takeCrossing();
+    if (crossing) command = await absorb(crossing);
     if (await stream.keep(now) === 'LOST') command = await absorb({ kind: 'STREAM_LOST' });
     if (lc.result && !report) {
       report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now };
@@ -181,7 +178,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
       if (!closePending()) await continueAsNew<typeof positionWorkflow>({ ...input, state: lc, pendingJournal: pending, report });
       continue;
     }
-    command = await absorb(await run(command, input, sleepUntil));
+    command = await absorb(await run(command, input, sleepUntil, () => stream.takeCrossing() ?? { kind: 'WOKE' }));
   }
   await stream.keep(now);
   // The outcome is reported; the books are complete once Postgres has taken every write.
@@ -194,6 +191,8 @@ interface StreamWatch {
   streaming: boolean;
   /** A crossed level reported by the stream, not yet fed to the lifecycle. */
   crossing: { price: number; bestPrice: number } | null;
+  /** The crossing as the lifecycle's fact, once. */
+  takeCrossing(): LifecycleFact | null;
   /** When the watch was last registered (null: register at the next step). */
   registeredAt: number | null;
   /** Register, refresh or drop the watch as the lifecycle's stage needs; 'LOST' when the stream stopped covering it. */
@@ -210,6 +209,11 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle): 
   const w: StreamWatch = {
     streaming: false,
     crossing: null,
+    takeCrossing() {
+      const c = w.crossing;
+      w.crossing = null;
+      return c ? { kind: 'STREAM_MARK', price: c.price, bestPrice: c.bestPrice } : null;
+    },
     registeredAt: null,
     async keep(now) {
       if (!enabled) return null;
@@ -248,7 +252,7 @@ function exitRulesOf(p: PositionInput['params']): ExitRules {
 }
 
 /** Runs one command as an activity and turns its answer, or its failure, into the next fact. */
-async function run(c: LifecycleCommand, input: PositionInput, sleepUntil: (t: number) => Promise<void>): Promise<LifecycleFact> {
+async function run(c: LifecycleCommand, input: PositionInput, sleepUntil: (t: number) => Promise<void>, woke: () => LifecycleFact): Promise<LifecycleFact> {
   const { symbol, side } = input;
   const why = (err: unknown) => failureText(err);
   switch (c.kind) {
@@ -296,9 +300,9 @@ async function run(c: LifecycleCommand, input: PositionInput, sleepUntil: (t: nu
       );
     case 'WAIT':
     case 'DONE':
-      // A close request ends the wait at once.
+      // A close request ends the wait at once; a crossed level from the stream is the fact it woke to.
       if (c.kind === 'WAIT') await sleepUntil(c.until);
-      return { kind: 'WOKE' };
+      return woke();
   }
 }
 
