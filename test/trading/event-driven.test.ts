@@ -230,6 +230,34 @@ describe('exits on the mark stream', () => {
   });
 });
 
+describe('exits when the mark stream is dead', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setUp('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '50', QT_STREAM_STALE_SECONDS: '2' });
+  });
+  afterAll(async () => s?.close());
+
+  it('a stale symbol sends its positions back to reading the exchange, which still takes profit', async () => {
+    s.signals.script.set(s.symbol, 'BUY', 0.9);
+    await s.startLoop({ checkIntervalSeconds: 60, positionCheckSeconds: 1 });
+    const pos = await openedPosition(s);
+    s.signals.script.set(s.symbol, 'HOLD', 0.9);
+    await eventually(async () => s.worker.marketEvents!.exits.stats().watched === 1, 'the exit watch registered');
+    await sleep(1_500); // the position's reads are a minute apart now
+    const stallMs = 20_000;
+    const stalledAt = Date.now();
+    await fetch(`${s.exchange.baseUrl}/admin/faults`, { method: 'POST', body: JSON.stringify({ streamStall: { ms: stallMs } }) });
+    await eventually(async () => s.worker.marketData.isStale(s.symbol), 'the symbol to go stale', 10_000);
+    const { takeProfit } = exitLevels('LONG', pos.state.entryPrice, pos.params);
+    const res = await fetch(`${s.exchange.baseUrl}/admin/price`, { method: 'POST', body: JSON.stringify({ symbol: s.symbol, price: Number((takeProfit * 1.002).toFixed(3)) }) });
+    expect(res.ok).toBe(true);
+    expect((await pos.handle.result()).exitReason).toBe('TAKE_PROFIT');
+    // Read over REST while the stream was still silent, not a minute later.
+    expect(Date.now() - stalledAt).toBeLessThan(stallMs);
+    expect(s.worker.marketEvents!.exits.stats().crossings).toBe(0);
+  });
+});
+
 /** The position the loop opened, once OPEN. */
 async function openedPosition(s: Setup) {
   const loop = s.client.workflow.getHandle(symbolWorkflowId(s.symbol));
