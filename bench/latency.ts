@@ -10,7 +10,7 @@
  *   4. orders through the real worker on Temporal and Postgres (bench/order-latency.ts): candle close -> entry
  *      order acknowledged by the local exchange, and mark crossing take profit -> exit order acknowledged.
  *
- *   npm run bench:latency [-- --symbols 45 --rounds 10 --marks 300 --order-symbols 20 --order-rounds 10]
+ *   npm run bench:latency [-- --symbols 45 --rounds 10 --marks 300 --order-symbols 5 --order-rounds 40]
  *
  * The exchange runs in this process with a clock the benchmark moves; its own stream timer is slowed so that
  * every measured event is one the benchmark published (t0 is taken just before the exchange sends it).
@@ -35,8 +35,8 @@ const { values: args } = parseArgs({
     marks: { type: 'string', default: '300' },
     model: { type: 'string', default: 'models/xgb-v1' },
     /** Orders through the worker: symbols entering together per round, and rounds. */
-    'order-symbols': { type: 'string', default: '20' },
-    'order-rounds': { type: 'string', default: '10' },
+    'order-symbols': { type: 'string', default: '5' },
+    'order-rounds': { type: 'string', default: '40' },
   },
 });
 const N = Number(args.symbols);

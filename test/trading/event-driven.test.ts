@@ -56,6 +56,8 @@ interface Setup {
   client: Client;
   taskQueue: string;
   closes: number[];
+  /** A price on the exchange's manual feed (published on its streams at once). */
+  setPrice(price: number): Promise<void>;
   startLoop(params: Partial<TradingParams>): Promise<void>;
   close(): Promise<void>;
 }
@@ -86,6 +88,10 @@ async function setUp(feed: 'replay' | 'manual', env: Record<string, string>): Pr
     client,
     taskQueue,
     closes,
+    async setPrice(price) {
+      const res = await fetch(`${exchange.baseUrl}/admin/price`, { method: 'POST', body: JSON.stringify({ symbol, price }) });
+      if (!res.ok) throw new Error(`admin/price ${res.status}`);
+    },
     async startLoop(params) {
       await client.workflow.start(symbolWorkflow, {
         workflowId: symbolWorkflowId(symbol),
@@ -104,17 +110,24 @@ async function setUp(feed: 'replay' | 'manual', env: Record<string, string>): Pr
   };
 }
 
+/** One worker on its own exchange for the tests of a describe block. */
+function workerFor(feed: 'replay' | 'manual', env: Record<string, string>): () => Setup {
+  let s: Setup | undefined;
+  beforeAll(async () => {
+    s = await setUp(feed, env);
+  });
+  afterAll(async () => s?.close());
+  return () => s!;
+}
+
 const firstEvaluation = (s: Setup) => eventually(async () => s.signals.of(s.symbol)[0], `${s.symbol}'s first evaluation`, 30_000);
 
 describe('event-driven loop: candle closes wake it', () => {
-  let s: Setup;
-  beforeAll(async () => {
     // Mark moves must not wake it here: only candle closes.
-    s = await setUp('replay', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '100' });
-  });
-  afterAll(async () => s?.close());
+  const worker = workerFor('replay', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '100' });
 
   it('evaluates right after each candle close, long before its 60 s interval', async () => {
+    const s = worker();
     await s.startLoop({ checkIntervalSeconds: 60 });
     const first = await firstEvaluation(s);
     await eventually(async () => s.closes.filter((t) => t > first).length >= 3, 'three candle closes', 30_000);
@@ -133,13 +146,10 @@ describe('event-driven loop: candle closes wake it', () => {
 });
 
 describe('event-driven loop: off', () => {
-  let s: Setup;
-  beforeAll(async () => {
-    s = await setUp('replay', { QT_EVENT_DRIVEN_MODE: 'false' });
-  });
-  afterAll(async () => s?.close());
+  const worker = workerFor('replay', { QT_EVENT_DRIVEN_MODE: 'false' });
 
   it('evaluates on its timer only: candle closes in between wake nothing', async () => {
+    const s = worker();
     await s.startLoop({ checkIntervalSeconds: 12 });
     const first = await firstEvaluation(s);
     const second = await eventually(async () => s.signals.of(s.symbol, first)[0], 'the second evaluation', 30_000);
@@ -152,27 +162,20 @@ describe('event-driven loop: off', () => {
 });
 
 describe('event-driven loop: mark moves wake it', () => {
-  let s: Setup;
-  beforeAll(async () => {
-    s = await setUp('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '0.5' });
-  });
-  afterAll(async () => s?.close());
+  const worker = workerFor('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '0.5' });
 
-  const setPrice = async (price: number) => {
-    const res = await fetch(`${s.exchange.baseUrl}/admin/price`, { method: 'POST', body: JSON.stringify({ symbol: s.symbol, price }) });
-    if (!res.ok) throw new Error(`admin/price ${res.status}`);
-  };
 
   it('a move beyond QT_EVENT_MOVE_PCT since the last evaluation wakes the loop; a smaller one does not', async () => {
+    const s = worker();
     await s.startLoop({ checkIntervalSeconds: 60 });
     const first = await firstEvaluation(s);
     await sleep(2_500); // past the wake gap of anything from the start
     const before = s.signals.of(s.symbol).length;
-    await setPrice(100.3); // 0.3 % from the mark at the last evaluation
+    await s.setPrice(100.3); // 0.3 % from the mark at the last evaluation
     await sleep(3_000);
     expect(s.signals.of(s.symbol).length).toBe(before);
     const movedAt = Date.now();
-    await setPrice(100.8); // 0.8 %
+    await s.setPrice(100.8); // 0.8 %
     const woken = await eventually(async () => s.signals.of(s.symbol, movedAt)[0], 'an evaluation after the move', 10_000);
     expect(woken - movedAt).toBeLessThan(5_000);
     expect(woken - first).toBeLessThan(60_000);
@@ -180,22 +183,15 @@ describe('event-driven loop: mark moves wake it', () => {
 });
 
 describe('exits on the mark stream', () => {
-  let s: Setup;
-  beforeAll(async () => {
-    s = await setUp('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '50' });
-  });
-  afterAll(async () => s?.close());
+  const worker = workerFor('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '50' });
 
-  const setPrice = async (price: number) => {
-    const res = await fetch(`${s.exchange.baseUrl}/admin/price`, { method: 'POST', body: JSON.stringify({ symbol: s.symbol, price }) });
-    if (!res.ok) throw new Error(`admin/price ${res.status}`);
-  };
-  const sells = async () => {
+  const sells = async (s: Setup) => {
     const state = (await (await fetch(`${s.exchange.baseUrl}/admin/state`)).json()) as { fills: { symbol: string; side: string; price: string }[] };
     return state.fills.filter((f) => f.symbol === s.symbol && f.side === 'SELL');
   };
 
   it('a mark crossing take profit reaches the position at once and exits; one absurd mark does not', async () => {
+    const s = worker();
     s.signals.script.set(s.symbol, 'BUY', 0.9);
     // The position's own REST poll is 30 s (60 s once the stream watches it): a quick exit is the stream's.
     await s.startLoop({ checkIntervalSeconds: 60, positionCheckSeconds: 30 });
@@ -214,13 +210,13 @@ describe('exits on the mark stream', () => {
     }
     await sleep(3_000);
     const after = (await pos.handle.query(positionStateQuery)).state as PositionLifecycle;
-    expect(after.stage, JSON.stringify({ exitReason: after.exitReason, lastMark: after.lastMark, marks: after.marks, sells: await sells() })).toBe('OPEN');
-    expect(await sells()).toEqual([]);
+    expect(after.stage, JSON.stringify({ exitReason: after.exitReason, lastMark: after.lastMark, marks: after.marks, sells: await sells(s) })).toBe('OPEN');
+    expect(await sells(s)).toEqual([]);
 
     const { takeProfit } = exitLevels('LONG', pos.state.entryPrice, pos.params);
     const crossedAt = Date.now();
-    await setPrice(Number((takeProfit * 1.002).toFixed(3)));
-    await eventually(async () => (await sells()).length > 0, 'the exit order', 10_000);
+    await s.setPrice(Number((takeProfit * 1.002).toFixed(3)));
+    await eventually(async () => (await sells(s)).length > 0, 'the exit order', 10_000);
     const exitLatency = Date.now() - crossedAt;
     expect(exitLatency).toBeLessThan(5_000);
     expect((await pos.handle.result()).exitReason).toBe('TAKE_PROFIT');
@@ -231,13 +227,10 @@ describe('exits on the mark stream', () => {
 });
 
 describe('exits when the mark stream is dead', () => {
-  let s: Setup;
-  beforeAll(async () => {
-    s = await setUp('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '50', QT_STREAM_STALE_SECONDS: '2' });
-  });
-  afterAll(async () => s?.close());
+  const worker = workerFor('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '50', QT_STREAM_STALE_SECONDS: '2' });
 
   it('a stale symbol sends its positions back to reading the exchange, which still takes profit', async () => {
+    const s = worker();
     s.signals.script.set(s.symbol, 'BUY', 0.9);
     await s.startLoop({ checkIntervalSeconds: 60, positionCheckSeconds: 1 });
     const pos = await openedPosition(s);
@@ -249,8 +242,7 @@ describe('exits when the mark stream is dead', () => {
     await fetch(`${s.exchange.baseUrl}/admin/faults`, { method: 'POST', body: JSON.stringify({ streamStall: { ms: stallMs } }) });
     await eventually(async () => s.worker.marketData.isStale(s.symbol), 'the symbol to go stale', 10_000);
     const { takeProfit } = exitLevels('LONG', pos.state.entryPrice, pos.params);
-    const res = await fetch(`${s.exchange.baseUrl}/admin/price`, { method: 'POST', body: JSON.stringify({ symbol: s.symbol, price: Number((takeProfit * 1.002).toFixed(3)) }) });
-    expect(res.ok).toBe(true);
+    await s.setPrice(Number((takeProfit * 1.002).toFixed(3)));
     expect((await pos.handle.result()).exitReason).toBe('TAKE_PROFIT');
     // Read over REST while the stream was still silent, not a minute later.
     expect(Date.now() - stalledAt).toBeLessThan(stallMs);
