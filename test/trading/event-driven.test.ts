@@ -59,6 +59,8 @@ interface Setup {
   /** A price on the exchange's manual feed (published on its streams at once). */
   setPrice(price: number): Promise<void>;
   startLoop(params: Partial<TradingParams>): Promise<void>;
+  /** Stop the worker and start a new one on the same exchange, journal and task queue. */
+  restartWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,15 +77,18 @@ async function setUp(feed: 'replay' | 'manual', env: Record<string, string>): Pr
   const signals = new RecordingSignals();
   const temporalAddress = inject('temporalAddress');
   const quiet = pino({ level: process.env.QT_TEST_VERBOSE ? 'info' : 'silent' });
-  const worker = await startWorker(config, { temporalAddress, databaseUrl: db.url, exchangeUrl: exchange.baseUrl, credentials: null }, { log: quiet, signals });
   const closes: number[] = [];
-  worker.marketData.on('candleClosed', (e) => e.symbol === symbol && closes.push(e.readyAt));
+  const start = async () => {
+    const w = await startWorker(config, { temporalAddress, databaseUrl: db.url, exchangeUrl: exchange.baseUrl, credentials: null }, { log: quiet, signals });
+    w.marketData.on('candleClosed', (e) => e.symbol === symbol && closes.push(e.readyAt));
+    return w;
+  };
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection });
-  return {
+  const setup: Setup = {
     symbol,
     exchange,
-    worker,
+    worker: await start(),
     signals,
     client,
     taskQueue,
@@ -99,15 +104,20 @@ async function setUp(feed: 'replay' | 'manual', env: Record<string, string>): Pr
         args: [{ symbol, params: { ...TEST_PARAMS, ...params }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
       });
     },
+    async restartWorker() {
+      await setup.worker.shutdown();
+      setup.worker = await start();
+    },
     async close() {
       await client.workflow.getHandle(symbolWorkflowId(symbol)).terminate('test finished').catch(() => {});
-      await worker.shutdown();
+      await setup.worker.shutdown();
       await connection.close();
       await exchange.close();
       await db.cleanup();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return setup;
 }
 
 /** One worker on its own exchange for the tests of a describe block. */
@@ -247,6 +257,32 @@ describe('exits when the mark stream is dead', () => {
     // Read over REST while the stream was still silent, not a minute later.
     expect(Date.now() - stalledAt).toBeLessThan(stallMs);
     expect(s.worker.marketEvents!.exits.stats().crossings).toBe(0);
+  });
+});
+
+describe('exits on the stream after a worker restart', () => {
+  const worker = workerFor('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '50' });
+
+  it('the new worker learns the open position\'s levels at start and exits it on the stream', async () => {
+    const s = worker();
+    s.signals.script.set(s.symbol, 'BUY', 0.9);
+    await s.startLoop({ checkIntervalSeconds: 60, positionCheckSeconds: 30 });
+    const pos = await openedPosition(s);
+    s.signals.script.set(s.symbol, 'HOLD', 0.9);
+    await eventually(async () => s.worker.marketEvents!.exits.stats().watched === 1, 'the exit watch registered');
+    await sleep(1_000); // the position's next read is a minute away
+    const restartedAt = Date.now();
+    await s.restartWorker();
+    expect(s.worker.marketEvents!.exits.stats().watched).toBe(0);
+    // Asked at start, not at the position's next read a minute later.
+    await eventually(async () => s.worker.marketEvents!.exits.stats().watched === 1, 'the watch registered again', 30_000);
+    expect(Date.now() - restartedAt).toBeLessThan(45_000);
+    const { takeProfit } = exitLevels('LONG', pos.state.entryPrice, pos.params);
+    const crossedAt = Date.now();
+    await s.setPrice(Number((takeProfit * 1.002).toFixed(3)));
+    expect((await pos.handle.result()).exitReason).toBe('TAKE_PROFIT');
+    expect(Date.now() - crossedAt).toBeLessThan(15_000);
+    expect(s.worker.marketEvents!.exits.stats().crossings).toBeGreaterThanOrEqual(1);
   });
 });
 
