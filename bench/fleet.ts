@@ -103,6 +103,13 @@ function machineCpu(): () => number {
   };
 }
 
+/** CPU seconds a process has used (utime + stime from /proc/<pid>/stat, at Linux's 100 ticks a second). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-fleet-'));
 const log = pino({ level: 'warn' });
 const stops: (() => Promise<void>)[] = [];
@@ -184,6 +191,7 @@ try {
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
+  const temporalCpu0 = processCpuSeconds(temporal.pid);
   const machine = machineCpu();
   const started = performance.now();
   let peakRss = 0;
@@ -196,6 +204,7 @@ try {
   clearInterval(sampler);
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const temporalCpu = processCpuSeconds(temporal.pid) - temporalCpu0;
   const late = [...metrics.latenessSamples].sort((a, b) => a - b);
   const closes = [...closeToEvaluation].sort((a, b) => a - b);
   const result = {
@@ -212,6 +221,8 @@ try {
     latenessMaxMs: Math.round((late[late.length - 1] ?? 0) * 1000),
     workerCpuPercentOfOneCore: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100),
     workerPeakRssMiB: Math.round(peakRss / 2 ** 20),
+    // The Temporal dev server (one process: frontend, history, matching, SQLite) over the same window.
+    temporalCpuPercentOfOneCore: Math.round((temporalCpu / elapsed) * 100),
     // How long the worker's own event loop (activities, exchange, inference) made callbacks wait.
     eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
     machineCpuBusyPercent: Math.round((machineBusy.reduce((a, b) => a + b, 0) / Math.max(1, machineBusy.length)) * 100),
@@ -227,6 +238,7 @@ try {
       : {}),
   };
   console.log(JSON.stringify(result));
+  events?.close(); // no more wakes through the client closed next
   await client.connection.close();
 } finally {
   for (const stop of stops.reverse()) await stop().catch((e) => console.error(String(e)));
