@@ -130,16 +130,19 @@ function workerFor(feed: 'replay' | 'manual', env: Record<string, string>): () =
   return () => s!;
 }
 
-const firstEvaluation = (s: Setup) => eventually(async () => s.signals.of(s.symbol)[0], `${s.symbol}'s first evaluation`, 30_000);
+/** Start the loop and wait for its first evaluation (its wall time). */
+async function startedLoop(s: Setup, params: Partial<TradingParams>): Promise<number> {
+  await s.startLoop(params);
+  return eventually(async () => s.signals.of(s.symbol)[0], `${s.symbol}'s first evaluation`, 30_000);
+}
 
 describe('event-driven loop: candle closes wake it', () => {
-    // Mark moves must not wake it here: only candle closes.
+  // Mark moves must not wake it here: only candle closes.
   const worker = workerFor('replay', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '100' });
 
   it('evaluates right after each candle close, long before its 60 s interval', async () => {
     const s = worker();
-    await s.startLoop({ checkIntervalSeconds: 60 });
-    const first = await firstEvaluation(s);
+    const first = await startedLoop(s, { checkIntervalSeconds: 60 });
     await eventually(async () => s.closes.filter((t) => t > first).length >= 3, 'three candle closes', 30_000);
     await sleep(3_000);
     const closes = s.closes.filter((t) => t > first).slice(0, 3);
@@ -160,8 +163,7 @@ describe('event-driven loop: off', () => {
 
   it('evaluates on its timer only: candle closes in between wake nothing', async () => {
     const s = worker();
-    await s.startLoop({ checkIntervalSeconds: 12 });
-    const first = await firstEvaluation(s);
+    const first = await startedLoop(s, { checkIntervalSeconds: 12 });
     const second = await eventually(async () => s.signals.of(s.symbol, first)[0], 'the second evaluation', 30_000);
     const closesBetween = s.closes.filter((t) => t > first && t < second);
     expect(closesBetween.length).toBeGreaterThanOrEqual(1);
@@ -174,11 +176,9 @@ describe('event-driven loop: off', () => {
 describe('event-driven loop: mark moves wake it', () => {
   const worker = workerFor('manual', { QT_EVENT_DRIVEN_MODE: 'true', QT_EVENT_MOVE_PCT: '0.5' });
 
-
   it('a move beyond QT_EVENT_MOVE_PCT since the last evaluation wakes the loop; a smaller one does not', async () => {
     const s = worker();
-    await s.startLoop({ checkIntervalSeconds: 60 });
-    const first = await firstEvaluation(s);
+    const first = await startedLoop(s, { checkIntervalSeconds: 60 });
     await sleep(2_500); // past the wake gap of anything from the start
     const before = s.signals.of(s.symbol).length;
     await s.setPrice(100.3); // 0.3 % from the mark at the last evaluation
@@ -202,12 +202,8 @@ describe('exits on the mark stream', () => {
 
   it('a mark crossing take profit reaches the position at once and exits; one absurd mark does not', async () => {
     const s = worker();
-    s.signals.script.set(s.symbol, 'BUY', 0.9);
     // The position's own REST poll is 30 s (60 s once the stream watches it): a quick exit is the stream's.
-    await s.startLoop({ checkIntervalSeconds: 60, positionCheckSeconds: 30 });
-    const pos = await openedPosition(s);
-    s.signals.script.set(s.symbol, 'HOLD', 0.9);
-    await eventually(async () => s.worker.marketEvents!.exits.stats().watched === 1, 'the exit watch registered');
+    const pos = await watchedPosition(s, { checkIntervalSeconds: 60, positionCheckSeconds: 30 });
 
     // One bad print far beyond take profit: a single mark update, the next one back near the entry, both
     // published in one turn of the exchange's event loop (a price that stays is confirmed by the next update
@@ -241,11 +237,7 @@ describe('exits when the mark stream is dead', () => {
 
   it('a stale symbol sends its positions back to reading the exchange, which still takes profit', async () => {
     const s = worker();
-    s.signals.script.set(s.symbol, 'BUY', 0.9);
-    await s.startLoop({ checkIntervalSeconds: 60, positionCheckSeconds: 1 });
-    const pos = await openedPosition(s);
-    s.signals.script.set(s.symbol, 'HOLD', 0.9);
-    await eventually(async () => s.worker.marketEvents!.exits.stats().watched === 1, 'the exit watch registered');
+    const pos = await watchedPosition(s, { checkIntervalSeconds: 60, positionCheckSeconds: 1 });
     await sleep(1_500); // the position's reads are a minute apart now
     const stallMs = 20_000;
     const stalledAt = Date.now();
@@ -265,11 +257,7 @@ describe('exits on the stream after a worker restart', () => {
 
   it('the new worker learns the open position\'s levels at start and exits it on the stream', async () => {
     const s = worker();
-    s.signals.script.set(s.symbol, 'BUY', 0.9);
-    await s.startLoop({ checkIntervalSeconds: 60, positionCheckSeconds: 30 });
-    const pos = await openedPosition(s);
-    s.signals.script.set(s.symbol, 'HOLD', 0.9);
-    await eventually(async () => s.worker.marketEvents!.exits.stats().watched === 1, 'the exit watch registered');
+    const pos = await watchedPosition(s, { checkIntervalSeconds: 60, positionCheckSeconds: 30 });
     await sleep(1_000); // the position's next read is a minute away
     const restartedAt = Date.now();
     await s.restartWorker();
@@ -285,6 +273,16 @@ describe('exits on the stream after a worker restart', () => {
     expect(s.worker.marketEvents!.exits.stats().crossings).toBeGreaterThanOrEqual(1);
   });
 });
+
+/** A LONG the loop opens on a scripted BUY (then HOLD), once OPEN and its exit levels watched on the stream. */
+async function watchedPosition(s: Setup, params: Partial<TradingParams>) {
+  s.signals.script.set(s.symbol, 'BUY', 0.9);
+  await s.startLoop(params);
+  const pos = await openedPosition(s);
+  s.signals.script.set(s.symbol, 'HOLD', 0.9);
+  await eventually(async () => s.worker.marketEvents!.exits.stats().watched === 1, 'the exit watch registered');
+  return pos;
+}
 
 /** The position the loop opened, once OPEN. */
 async function openedPosition(s: Setup) {
