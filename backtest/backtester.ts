@@ -5,7 +5,7 @@ import { type LoopState, couldEnter, positionClosed, staleCandle, tick } from '.
 import { type CustomExit, type PositionState, candleCannotExit, openPosition, step } from '../core/position.js';
 import { type RiskLimits, checkRisk } from '../core/risk.js';
 import { type IntrabarMode, positionPath } from '../core/intrabar.js';
-import { type ExitRules, entryExitDistances, positionRules } from '../core/exits.js';
+import { type ExitRules, positionRules } from '../core/exits.js';
 import { DEFAULT_SLIPPAGE_BPS, type FillModel, TAKER_FEE_RATE, entryFill, exitFill, grossPnl } from '../core/costs.js';
 import type { SignalTrack } from './signals.js';
 
@@ -115,7 +115,7 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
   const verdictNotional = new Float64Array(n);
   const verdictApproved = new Uint8Array(n);
   const timingOf = (s: number, prev: number) => ({ candleTime: market.candles[s]![prev]!.openTime, intervalMs: market.intervalMs, staleAfterMs });
-  const signalOf = (s: number, prev: number) => ({ signal: SIGNAL_CLASSES[tracks[s]!.signal[prev]!] as Signal, confidence: tracks[s]!.confidence[prev]! });
+  const signalOf = (s: number, prev: number) => ({ signal: SIGNAL_CLASSES[tracks[s]!.signal[prev]!] as Signal, confidence: tracks[s]!.confidence[prev]!, atrNorm: market.atrNorm?.[s]?.[prev] });
 
   for (let stepIndex = 0; stepIndex < times.length; stepIndex++) {
     const t0 = times[stepIndex]!;
@@ -172,9 +172,6 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
         const prev = cursor[s]! - 1;
         const command = tick(loop[s]!, { signal: signalOf(s, prev), params, timing: timingOf(s, prev) }, now).commands[0];
         if (command?.kind !== 'ENTER') continue;
-        // Exit distances are fixed from the decision candle; without them (no ATR in atr mode) nothing is entered.
-        const distances = entryExitDistances(params, market.atrNorm?.[s]?.[prev]);
-        if (!distances) continue;
         if (verdictVersion[s] !== bookVersion || verdictNotional[s] !== command.notional) {
           const book = { globalKill: false, realizedPnlToday: realizedToday, openPositions: openBook(market.symbols, open) };
           const verdict = checkRisk({ symbol: market.symbols[s]!, notional: command.notional, leverage: params.leverage }, book, limits);
@@ -188,7 +185,7 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
         const price = pathOf(s, command.side)[k]!;
         const fill = entryFill(command.side, price, command.notional, fills);
         open[s] = {
-          position: openPosition(command.side, fill.price, now), rules: positionRules(params, distances),
+          position: openPosition(command.side, fill.price, now), rules: positionRules(params, command.exits),
           quantity: fill.quantity, notional: command.notional, entryFee: fill.fee,
         };
         loop[s] = { ...loop[s]!, hasOpenPosition: true };

@@ -11,7 +11,7 @@ import { type PortfolioStats, type TradeStats, portfolioStats, symbolStats } fro
 import { type FeatureMatrix, type SignalTrack, actionableStats, featureMatrix, holdTrack, randomTrack, scoreSymbol, seededRandom, strategyTrack } from './signals.js';
 import { type Strategy, isModelScorer } from '../core/strategy.js';
 import type { CustomExit } from '../core/position.js';
-import { FEATURE_NAMES } from '../core/features.js';
+import { ATR_NORM_COLUMN, FEATURE_NAMES } from '../core/features.js';
 import type { IntrabarMode } from '../core/intrabar.js';
 import momentumStrategy, { MOMENTUM_Z } from '../strategies/momentum.js';
 
@@ -110,7 +110,6 @@ export interface PreparedBacktest {
   seconds: { load: number; features: number; inference: number };
 }
 
-const ATR_COLUMN = FEATURE_NAMES.indexOf('atr_14_norm');
 const seconds = (a: number, b: number) => Math.round(b - a) / 1000;
 
 export async function prepareBacktest(o: BacktestOptions): Promise<PreparedBacktest> {
@@ -170,7 +169,7 @@ export async function prepareBacktest(o: BacktestOptions): Promise<PreparedBackt
   fBar.done();
   const tInf = performance.now();
   const f = FEATURE_NAMES.length;
-  const atrNorm = matrices.map((m) => Float32Array.from(m.valid, (ok, i) => (ok ? m.rows[i * f + ATR_COLUMN]! : NaN)));
+  const atrNorm = matrices.map((m) => Float32Array.from(m.valid, (ok, i) => (ok ? m.rows[i * f + ATR_NORM_COLUMN]! : NaN)));
   return {
     dataDir: o.dataDir, symbols, market: { symbols, candles, intervalMs, from, to, atrNorm }, matrices, tested, model: modelInfo,
     strategy, strategyParams, candleCount: candles.reduce((n, cs) => n + cs.length, 0),

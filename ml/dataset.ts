@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Candle } from '../core/types.js';
 import { SIGNAL_CLASSES } from '../core/types.js';
-import { CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
+import { ATR_NORM_COLUMN, CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
 import { DEFAULT_TRADE_COSTS, LABEL_UNKNOWN, labelHorizonMs, tripleBarrierLabels } from '../core/labels.js';
 import { DEFAULT_PARAMS, type TradingParams, exitModeOf } from '../core/params.js';
 import type { IntrabarMode } from '../core/intrabar.js';
@@ -50,7 +50,6 @@ export interface BuildOptions {
   progress?: boolean;
 }
 
-const ATR_COLUMN = FEATURE_NAMES.indexOf('atr_14_norm');
 
 export function buildDataset(opts: BuildOptions): Dataset {
   const params = opts.params ?? DEFAULT_PARAMS;
@@ -69,7 +68,7 @@ export function buildDataset(opts: BuildOptions): Dataset {
     intervalMs = iv;
     const rows = featureRows(candles, iv);
     // ATR exits take their distances from the decision candle's atr_14_norm, as the agent does.
-    const atrNorm = rows.map((r) => (r ? r[ATR_COLUMN]! : NaN));
+    const atrNorm = rows.map((r) => (r ? r[ATR_NORM_COLUMN]! : NaN));
     const lab = tripleBarrierLabels(candles, params, iv, DEFAULT_TRADE_COSTS, { intrabar: opts.intrabar ?? 'path', atrNorm });
     // Only rows whose whole label horizon lies inside the data: near the end (or --to) a trade that
     // happened to settle early would otherwise be kept and one that runs to the time limit dropped,

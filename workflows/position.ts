@@ -11,7 +11,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { exitLevels, newTracker } from '../core/exits.js';
+import { exitLevels, newTracker, positionRules } from '../core/exits.js';
 import {
   newAdoption,
   newEntry,
@@ -124,7 +124,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
   let now = Date.now();
   const absorb = async (fact: LifecycleFact): Promise<LifecycleCommand> => {
     now = await trustedNow();
-    const out = step(lc, fact, { now, rules: input.params, checkEveryMs: input.params.positionCheckSeconds * 1000 });
+    const out = step(lc, fact, { now, rules: positionRules(input.params, input.exits), checkEveryMs: input.params.positionCheckSeconds * 1000 });
     lc = out.state;
     pending.push(...out.journal.map((w) => withEntrySignal(w, input.entrySignal)));
     if (out.notices.length > 0) {
