@@ -22,6 +22,25 @@ function market(series: Candle[][], symbols: string[]): Market {
   return { symbols, candles: series, intervalMs: MIN5, from: T0 + 2 * MIN5, to: T0 + 1000 * MIN5 };
 }
 
+/** A seeded linear congruential generator in [0, 1). */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => ((x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+}
+
+/** `n` candles of a random walk from 50, drawn from `rnd`. */
+function randomWalk(rnd: () => number, n: number): Candle[] {
+  const cs: Candle[] = [];
+  let p = 50;
+  for (let i = 0; i < n; i++) {
+    const o = p;
+    const c = o * Math.exp((rnd() - 0.5) * 0.012);
+    cs.push({ openTime: T0 + i * MIN5, open: o, high: Math.max(o, c) * (1 + rnd() * 0.004), low: Math.min(o, c) * (1 - rnd() * 0.004), close: c, volume: 1 });
+    p = c;
+  }
+  return cs;
+}
+
 function buyAt(n: number, index: number, confidence: number): SignalTrack {
   const t = holdTrack(n);
   t.signal[index] = 1;
@@ -59,17 +78,9 @@ describe('backtester', () => {
   });
 
   it('a lone trade equals the label simulator on a random walk (same path, exits and costs)', () => {
-    let seed = 11;
-    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rnd = lcg(11);
     for (let trial = 0; trial < 20; trial++) {
-      const cs: Candle[] = [];
-      let p = 50;
-      for (let i = 0; i < 120; i++) {
-        const o = p;
-        const c = o * Math.exp((rnd() - 0.5) * 0.012);
-        cs.push({ openTime: T0 + i * MIN5, open: o, high: Math.max(o, c) * (1 + rnd() * 0.004), low: Math.min(o, c) * (1 - rnd() * 0.004), close: c, volume: 1 });
-        p = c;
-      }
+      const cs = randomWalk(rnd, 120);
       const track = buyAt(cs.length, 4, 0.9);
       if (trial % 2) track.signal[4] = 2;
       const r = runBacktester(market([cs], ['XUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
@@ -82,20 +93,12 @@ describe('backtester', () => {
   });
 
   it('atr exits on the pessimistic path: a lone trade equals the label simulator with the distances of the decision candle', () => {
-    let seed = 5;
-    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rnd = lcg(5);
     // A long cooldown: a quick exit must not let the same signal enter again within its candle.
     const params = { ...DEFAULT_PARAMS, exitMode: 'atr' as const, cooldownSeconds: 3600 };
     const reasons = new Set<string>();
     for (let trial = 0; trial < 20; trial++) {
-      const cs: Candle[] = [];
-      let p = 50;
-      for (let i = 0; i < 120; i++) {
-        const o = p;
-        const c = o * Math.exp((rnd() - 0.5) * 0.012);
-        cs.push({ openTime: T0 + i * MIN5, open: o, high: Math.max(o, c) * (1 + rnd() * 0.004), low: Math.min(o, c) * (1 - rnd() * 0.004), close: c, volume: 1 });
-        p = c;
-      }
+      const cs = randomWalk(rnd, 120);
       const atrNorm = Float32Array.from(cs, () => 0.001 + 0.004 * rnd());
       const track = buyAt(cs.length, 4, 0.9);
       if (trial % 2) track.signal[4] = 2;
