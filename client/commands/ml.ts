@@ -9,7 +9,7 @@ import { formatReport, formatSettings, reportJson } from '../../backtest/report.
 import { type SweepAxis, formatSweep, runSweep } from '../../backtest/sweep.js';
 import { writeChartSvg } from '../../backtest/chart.js';
 import { writeHtmlReport } from '../../backtest/html-report.js';
-import { DEFAULT_PARAMS, applyParamChanges, type TradingParams } from '../../core/params.js';
+import { applyParamChanges, type TradingParams } from '../../core/params.js';
 import type { AppConfig } from '../../core/config.js';
 import type { IntrabarMode } from '../../core/intrabar.js';
 import { isModelScorer } from '../../core/strategy.js';
@@ -58,7 +58,8 @@ export function registerMlCommands(program: Command, config: () => AppConfig): v
       const strategy = await loadStrategy(o.strategy ?? process.env.QT_STRATEGY?.trim() ?? DEFAULT_STRATEGY, o.strategy ? '--strategy' : 'QT_STRATEGY');
       const opts = {
         intrabar: o.intrabar,
-        params: withStrategyExits(DEFAULT_PARAMS, strategy, process.env),
+        // Labels follow the exits the agent would trade: QT_ variables (QT_EXIT_MODE, ...), else the strategy's.
+        params: withStrategyExits(config().params, strategy, process.env),
         dataDir: o.data,
         symbols: o.symbols,
         from: o.from,
