@@ -29,16 +29,20 @@ export function holdSignal(symbol: string, candles: Candle[], holdReason: string
  */
 export class ScriptedSignalSource implements SignalSource {
   readonly needsCandles = false;
-  private readonly next = new Map<string, { signal: Signal; confidence: number }>();
+  private readonly next = new Map<string, { signal: Signal; confidence: number; atrNorm?: number }>();
 
-  set(symbol: string, signal: Signal, confidence: number): void {
-    this.next.set(symbol, { signal, confidence });
+  /** `atrNorm`: the ATR 14 / close the signal reports for its candle (what ATR exits scale by). */
+  set(symbol: string, signal: Signal, confidence: number, atrNorm?: number): void {
+    this.next.set(symbol, { signal, confidence, ...(atrNorm !== undefined ? { atrNorm } : {}) });
   }
 
   async score(symbol: string, candles: Candle[]): Promise<ScoredSignal> {
     const s = this.next.get(symbol) ?? { signal: 'HOLD' as const, confidence: 1 };
     const last = candles[candles.length - 1];
     const p = { HOLD: 0, BUY: 0, SELL: 0, [s.signal]: s.confidence };
-    return { symbol, signal: s.signal, confidence: s.confidence, probabilities: p, candleTime: last?.openTime ?? 0, price: last?.close ?? 0, model: 'script' };
+    return {
+      symbol, signal: s.signal, confidence: s.confidence, probabilities: p, candleTime: last?.openTime ?? 0, price: last?.close ?? 0, model: 'script',
+      ...('atrNorm' in s ? { atrNorm: s.atrNorm } : {}),
+    };
   }
 }

@@ -4,7 +4,8 @@ import type { TradingParams } from '../core/params.js';
 import { type LoopState, couldEnter, positionClosed, staleCandle, tick } from '../core/loop.js';
 import { type CustomExit, type PositionState, candleCannotExit, openPosition, step } from '../core/position.js';
 import { type RiskLimits, checkRisk } from '../core/risk.js';
-import { intrabarPath } from '../core/intrabar.js';
+import { type IntrabarMode, positionPath } from '../core/intrabar.js';
+import { type ExitRules, positionRules } from '../core/exits.js';
 import { DEFAULT_SLIPPAGE_BPS, type FillModel, TAKER_FEE_RATE, entryFill, exitFill, grossPnl } from '../core/costs.js';
 import type { SignalTrack } from './signals.js';
 
@@ -17,6 +18,8 @@ export interface Market {
   to: number;
   /** Filled on first use: the simulated candle times. */
   timeline?: Float64Array;
+  /** Per symbol, each candle's ATR 14 / close (feature atr_14_norm), for QT_EXIT_MODE=atr; NaN where unknown. */
+  atrNorm?: ArrayLike<number>[];
 }
 
 export interface BacktesterOptions {
@@ -28,6 +31,8 @@ export interface BacktesterOptions {
   feeRate?: number;
   /** The strategy's own exit rule, checked after the standard exits. */
   customExit?: CustomExit;
+  /** How a position walks each candle (core/intrabar.ts); default `path`. */
+  intrabar?: IntrabarMode;
 }
 
 export interface Trade {
@@ -58,6 +63,8 @@ export interface BacktesterResult {
 
 interface Open {
   position: PositionState;
+  /** Its exit distances, fixed at entry (core/exits.ts), with the time limit. */
+  rules: ExitRules;
   quantity: number;
   notional: number;
   entryFee: number;
@@ -73,6 +80,7 @@ const DAY_MS = 86_400_000;
  */
 export function runBacktester(market: Market, tracks: SignalTrack[], opts: BacktesterOptions): BacktesterResult {
   const { params, limits, customExit } = opts;
+  const intrabar = opts.intrabar ?? 'path';
   const stepMs = opts.stepMs ?? params.checkIntervalSeconds * 1000;
   const fills: FillModel = { slippageBps: opts.slippageBps ?? DEFAULT_SLIPPAGE_BPS, feeRate: opts.feeRate ?? TAKER_FEE_RATE };
   const ticks = Math.max(1, Math.round(market.intervalMs / stepMs));
@@ -92,7 +100,13 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
   let day = -1;
   let exposedSteps = 0;
   const bar: (Candle | null)[] = new Array(n).fill(null);
-  const path: (number[] | null)[] = new Array(n).fill(null);
+  // This candle's path for a long and for a short (the same under `path`), computed on first use.
+  const pathLong: (number[] | null)[] = new Array(n).fill(null);
+  const pathShort: (number[] | null)[] = new Array(n).fill(null);
+  const pathOf = (s: number, side: PositionSide): number[] => {
+    const cache = side === 'LONG' ? pathLong : pathShort;
+    return (cache[s] ??= positionPath(bar[s]!, ticks + 1, side, intrabar));
+  };
   // Symbols that can do anything this candle: a position to watch or a signal that may open one.
   const active: number[] = [];
   // The book only changes when a position opens or closes: a risk verdict holds until then.
@@ -101,7 +115,7 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
   const verdictNotional = new Float64Array(n);
   const verdictApproved = new Uint8Array(n);
   const timingOf = (s: number, prev: number) => ({ candleTime: market.candles[s]![prev]!.openTime, intervalMs: market.intervalMs, staleAfterMs });
-  const signalOf = (s: number, prev: number) => ({ signal: SIGNAL_CLASSES[tracks[s]!.signal[prev]!] as Signal, confidence: tracks[s]!.confidence[prev]! });
+  const signalOf = (s: number, prev: number) => ({ signal: SIGNAL_CLASSES[tracks[s]!.signal[prev]!] as Signal, confidence: tracks[s]!.confidence[prev]!, atrNorm: market.atrNorm?.[s]?.[prev] });
 
   for (let stepIndex = 0; stepIndex < times.length; stepIndex++) {
     const t0 = times[stepIndex]!;
@@ -116,12 +130,13 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
       const i = cursor[s]!;
       const c = i < cs.length && cs[i]!.openTime === t0 ? cs[i]! : null;
       bar[s] = c;
-      path[s] = null;
+      pathLong[s] = null;
+      pathShort[s] = null;
       if (!c) continue;
       const pos = open[s];
       if (pos) {
         // A candle in which no exit can fire changes nothing (the labels take the same shortcut): skip its ticks.
-        const quiet = pos.position.openedAt < t0 && candleCannotExit(pos.position, c, t0 + (ticks - 1) * stepMs, params, customExit);
+        const quiet = pos.position.openedAt < t0 && candleCannotExit(pos.position, c, t0 + (ticks - 1) * stepMs, pos.rules, customExit);
         if (!quiet) active.push(s);
       } else if (i > 0) {
         const sig = signalOf(s, i - 1);
@@ -131,12 +146,11 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
     for (let k = 0; k < ticks && active.length > 0; k++) {
       const now = t0 + k * stepMs;
       for (const s of active) {
-        const c = bar[s]!;
         const pos = open[s];
         if (pos) {
           if (pos.position.openedAt === now) continue;
-          const price = (path[s] ??= intrabarPath(c, ticks + 1))[k]!;
-          const r = step(pos.position, price, now, params, customExit);
+          const price = pathOf(s, pos.position.side)[k]!;
+          const r = step(pos.position, price, now, pos.rules, customExit);
           pos.position = r.state;
           const exit = r.commands[0];
           if (!exit) continue;
@@ -168,9 +182,12 @@ export function runBacktester(market: Market, tracks: SignalTrack[], opts: Backt
           if (!verdict.approved) riskRejections[verdict.rule] = (riskRejections[verdict.rule] ?? 0) + 1;
         }
         if (!verdictApproved[s]) continue;
-        const price = (path[s] ??= intrabarPath(c, ticks + 1))[k]!;
+        const price = pathOf(s, command.side)[k]!;
         const fill = entryFill(command.side, price, command.notional, fills);
-        open[s] = { position: openPosition(command.side, fill.price, now), quantity: fill.quantity, notional: command.notional, entryFee: fill.fee };
+        open[s] = {
+          position: openPosition(command.side, fill.price, now), rules: positionRules(params, command.exits),
+          quantity: fill.quantity, notional: command.notional, entryFee: fill.fee,
+        };
         loop[s] = { ...loop[s]!, hasOpenPosition: true };
         bookVersion++;
       }

@@ -1,5 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseSymbols, parseTime } from '../core/config.js';
+import { ConfigError, parseSymbols, parseTime } from '../core/config.js';
+import { DEFAULT_PARAMS, PARAM_ENV, applyParamChanges, type TradingParams } from '../core/params.js';
+import { INTRABAR_MODES, type IntrabarMode } from '../core/intrabar.js';
+import type { SweepAxis } from '../backtest/sweep.js';
 import { parseDuration } from './format.js';
 
 /**
@@ -81,6 +84,72 @@ export function duration(value: string): number {
   }
   if (!(ms > 0)) throw new InvalidArgumentError('must be longer than zero, e.g. 30s, 5m, 2h, 1d.');
   return ms;
+}
+
+/** `KEY=VALUE` split at the first `=`; anything else is refused naming the text. */
+export function splitAssignment(pair: string): [key: string, value: string] {
+  const m = /^([A-Za-z_]+)=(.+)$/.exec(pair);
+  if (!m) throw new ConfigError(pair, 'expected KEY=VALUE');
+  return [m[1]!, m[2]!];
+}
+
+const PARAM_BY_ENV = Object.fromEntries(Object.entries(PARAM_ENV).map(([k, v]) => [v, k])) as Record<string, keyof TradingParams>;
+
+/** A trading parameter named by its QT_ variable or by its own name (unknown names are left for the check to refuse). */
+export function paramName(key: string): string {
+  return PARAM_BY_ENV[key] ?? key;
+}
+
+/** Trading parameter values by parameter name, as text: `--set` and `qt config set` read the same names. */
+export type ParamAssignments = Record<string, string>;
+
+/** Check values exactly as `qt config set` does (core/params.ts), as a usage error naming the option. */
+function checkAssignments(values: ParamAssignments): void {
+  try {
+    applyParamChanges(DEFAULT_PARAMS, values);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+}
+
+/** One `--set KEY=VALUE` (repeatable): a trading parameter by QT_ variable or name, checked like `qt config set`. */
+export function paramAssignment(pair: string, previous: ParamAssignments = {}): ParamAssignments {
+  let key: string;
+  let value: string;
+  try {
+    [key, value] = splitAssignment(pair);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+  const one = { [paramName(key)]: value };
+  checkAssignments(one);
+  return { ...previous, ...one };
+}
+
+/** One `--sweep KEY=v1,v2,...` (repeatable): every value checked like `qt config set`, a key swept once. */
+export function sweepAxis(spec: string, previous: SweepAxis[] = []): SweepAxis[] {
+  let key: string;
+  let list: string;
+  try {
+    [key, list] = splitAssignment(spec);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message.replace('KEY=VALUE', 'KEY=v1,v2,...')}.`);
+  }
+  const name = paramName(key);
+  const values = list.split(',').map((v) => v.trim());
+  if (values.some((v) => v === '')) throw new InvalidArgumentError(`${key}: an empty value in "${list}".`);
+  for (const v of values) checkAssignments({ [name]: v });
+  const param = name as keyof TradingParams;
+  if (previous.some((a) => a.key === param)) throw new InvalidArgumentError(`${key} is swept twice.`);
+  return [...previous, { key: param, env: PARAM_ENV[param], values: [...new Set(values)] }];
+}
+
+/** `--intrabar path|pessimistic|both`: the intrabar paths to simulate. */
+export function intrabarModes(value: string): IntrabarMode[] {
+  const v = value.trim().toLowerCase();
+  if (v === 'both') return [...INTRABAR_MODES];
+  if ((INTRABAR_MODES as readonly string[]).includes(v)) return [v as IntrabarMode];
+  throw new InvalidArgumentError(`must be one of ${INTRABAR_MODES.join(', ')} or both.`);
 }
 
 /**

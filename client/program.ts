@@ -22,7 +22,7 @@ export function buildProgram(config: () => AppConfig, output?: OutputConfigurati
   registerSafetyCommands(program, config);
   registerExchangeCommands(program);
   registerDataCommands(program);
-  registerMlCommands(program);
+  registerMlCommands(program, config);
   registerModelCommands(program, config, withClient);
   showUsageOnErrors(program);
   return program;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_PARAMS, PARAM_ENV, ParamError, checkParam, type TradingParams } from './params.js';
+import { DEFAULT_PARAMS, PARAM_ENV, ParamError, parseParam, type TradingParams } from './params.js';
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from './risk.js';
 import { quoteAsset } from './types.js';
 import { splitSymbols } from './symbols.js';
@@ -265,7 +265,7 @@ function params(env: Env): TradingParams {
     const v = env[name];
     if (v === undefined || v === '') continue;
     try {
-      p[key] = checkParam(key, Number(v.trim()), name);
+      (p as Record<keyof TradingParams, unknown>)[key] = parseParam(key, v, name);
     } catch (e) {
       if (e instanceof ParamError) throw new ConfigError(name, e.message.replace(`${name} `, ''));
       throw e;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exitLevels, newTracker, observePrice, trailingLevel, type ExitRules } from './exits.js';
+import { entryExitDistances, exitLevels, newTracker, observePrice, positionRules, trailingLevel, type ExitRules } from './exits.js';
+import { DEFAULT_PARAMS } from './params.js';
 
 const rules: ExitRules = { takeProfitPct: 1.5, stopLossPct: 1, trailingStopPct: 0.5, trailingActivationPct: 0.8, maxHoldSeconds: 3600 };
 
@@ -54,5 +55,25 @@ describe('exit rules', () => {
     const t = newTracker('LONG', 100, 0);
     expect(observePrice(t, 100.1, 3_599_999, rules).exit).toBeNull();
     expect(observePrice(t, 100.1, 3_600_000, rules).exit).toEqual({ reason: 'TIME_LIMIT', price: 100.1 });
+  });
+
+  it('exit distances: the percentages in percent mode, ATR multiples of the decision candle in atr mode, none without an ATR', () => {
+    expect(entryExitDistances(DEFAULT_PARAMS, undefined)).toEqual({ takeProfitPct: 1.5, stopLossPct: 1, trailingStopPct: 0.6, trailingActivationPct: 0.8 });
+    expect(entryExitDistances(DEFAULT_PARAMS, 0.004)).toEqual(entryExitDistances(DEFAULT_PARAMS, undefined));
+    const atr = { ...DEFAULT_PARAMS, exitMode: 'atr' as const, takeProfitAtr: 3, stopLossAtr: 2, trailingStopAtr: 1.2, trailingActivationAtr: 1.6 };
+    const d = entryExitDistances(atr, 0.005)!;
+    expect(d.takeProfitPct).toBeCloseTo(1.5, 12);
+    expect(d.stopLossPct).toBeCloseTo(1, 12);
+    expect(d.trailingStopPct).toBeCloseTo(0.6, 12);
+    expect(d.trailingActivationPct).toBeCloseTo(0.8, 12);
+    for (const bad of [undefined, NaN, 0, -0.01, Infinity]) expect(entryExitDistances(atr, bad)).toBeNull();
+    // Parameters recorded before the mode existed are percent; a mode set on them takes the default multiples.
+    const { exitMode: _m, takeProfitAtr: _a, stopLossAtr: _b, trailingStopAtr: _c, trailingActivationAtr: _d, ...old } = DEFAULT_PARAMS;
+    expect(entryExitDistances(old, 0.005)).toEqual(entryExitDistances(DEFAULT_PARAMS, 0.005));
+    expect(entryExitDistances({ ...old, exitMode: 'atr' }, 0.005)).toEqual(entryExitDistances({ ...DEFAULT_PARAMS, exitMode: 'atr' }, 0.005));
+    // A position's rules: the time limit from the settings, the distances from its entry.
+    const rulesOf = positionRules(DEFAULT_PARAMS, d);
+    expect(rulesOf.maxHoldSeconds).toBe(DEFAULT_PARAMS.maxHoldSeconds);
+    expect(exitLevels('LONG', 200, rulesOf).stopLoss).toBeCloseTo(198, 9);
   });
 });

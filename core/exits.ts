@@ -1,10 +1,46 @@
 import type { ExitReason, PositionSide } from './types.js';
-import type { TradingParams } from './params.js';
+import { DEFAULT_PARAMS, type TradingParams, exitModeOf } from './params.js';
 
+/** The rules one position is stepped by: its four distances in percent of entry, and the time limit. */
 export type ExitRules = Pick<
   TradingParams,
   'takeProfitPct' | 'stopLossPct' | 'trailingStopPct' | 'trailingActivationPct' | 'maxHoldSeconds'
 >;
+
+/** A position's four exit distances, percent of its entry price, fixed when it is entered. */
+export type ExitDistances = Pick<ExitRules, 'takeProfitPct' | 'stopLossPct' | 'trailingStopPct' | 'trailingActivationPct'>;
+
+/** How the exits are configured: the mode, the percentages and the ATR multiples (QT_EXIT_MODE and friends). */
+export type ExitSettings = ExitRules &
+  Partial<Pick<TradingParams, 'exitMode' | 'takeProfitAtr' | 'stopLossAtr' | 'trailingStopAtr' | 'trailingActivationAtr'>>;
+
+/**
+ * The exit distances of a position entered on a decision candle whose ATR 14 / close (feature
+ * `atr_14_norm` of core/features.ts) is `atrNorm`: the percentages in `percent` mode, the ATR
+ * multiples times `atrNorm` in `atr` mode. Null in `atr` mode without a usable ATR: no entry then,
+ * since a position without known exits must not be opened. The live entry, the backtester and the
+ * label builder all take a position's distances from here, once, at entry.
+ */
+export function entryExitDistances(settings: ExitSettings, atrNorm: number | undefined): ExitDistances | null {
+  if (exitModeOf(settings) === 'percent') {
+    const { takeProfitPct, stopLossPct, trailingStopPct, trailingActivationPct } = settings;
+    return { takeProfitPct, stopLossPct, trailingStopPct, trailingActivationPct };
+  }
+  if (atrNorm === undefined || !Number.isFinite(atrNorm) || atrNorm <= 0) return null;
+  // Parameters recorded before the ATR multiples existed take their defaults.
+  const pct = (key: 'takeProfitAtr' | 'stopLossAtr' | 'trailingStopAtr' | 'trailingActivationAtr') => (settings[key] ?? DEFAULT_PARAMS[key]) * atrNorm * 100;
+  return {
+    takeProfitPct: pct('takeProfitAtr'),
+    stopLossPct: pct('stopLossAtr'),
+    trailingStopPct: pct('trailingStopAtr'),
+    trailingActivationPct: pct('trailingActivationAtr'),
+  };
+}
+
+/** The rules of one position: the configured time limit with the distances fixed at its entry (if any). */
+export function positionRules(settings: ExitRules, distances?: ExitDistances | null): ExitRules {
+  return distances ? { ...settings, ...distances } : settings;
+}
 
 /** What an open position remembers between price observations. Plain JSON (workflow state). */
 export interface ExitTracker {

@@ -17,6 +17,8 @@ export const FEATURE_NAMES: readonly string[] = [
 ] as const;
 
 const FEATURE_COUNT = FEATURE_NAMES.length;
+/** Column of `atr_14_norm` (Wilder ATR 14 / close): what QT_EXIT_MODE=atr scales the exit distances by. */
+export const ATR_NORM_COLUMN = FEATURE_NAMES.indexOf('atr_14_norm');
 const LONGEST_RETURN = 288;
 /**
  * Candles pushed before the first row is produced. 400 covers the longest lookback (288) and lets the

@@ -1,4 +1,14 @@
-import type { Candle } from './types.js';
+import type { Candle, PositionSide } from './types.js';
+
+/**
+ * Which order a position walks the extremes of a candle in. `path`: by the candle's colour, whatever
+ * the position (the replay feed's path). `pessimistic`: the adverse extreme first for the position's
+ * side (a LONG open -> low -> high -> close, a SHORT open -> high -> low -> close), so whenever a
+ * candle reaches both a loss exit and a profit exit, the loss comes first. Labels and the backtester
+ * take either; the replay feed and the live agent see real prices and keep `path`.
+ */
+export const INTRABAR_MODES = ['path', 'pessimistic'] as const;
+export type IntrabarMode = (typeof INTRABAR_MODES)[number];
 
 /**
  * A plausible price path inside one candle, shared by the replay feed of the local exchange and the
@@ -8,11 +18,12 @@ import type { Candle } from './types.js';
  * falling one to spike first (open -> high -> low -> close). The `steps - 1` moves are shared among
  * the three legs in proportion to their length, and every leg ends exactly on its anchor, so the
  * path always touches the candle's true low and high: a stop at the low is never skipped.
- * First point = open, last = close. Deterministic: no randomness.
+ * First point = open, last = close. Deterministic: no randomness. `lowFirst` overrides the colour
+ * rule (the pessimistic path); the legs are shared out the same way whatever the order.
  */
-export function intrabarPath(c: Candle, steps: number): number[] {
+export function intrabarPath(c: Candle, steps: number, lowFirst: boolean = c.close >= c.open): number[] {
   if (steps < 2) return [c.close];
-  const anchors = c.close >= c.open ? [c.open, c.low, c.high, c.close] : [c.open, c.high, c.low, c.close];
+  const anchors = lowFirst ? [c.open, c.low, c.high, c.close] : [c.open, c.high, c.low, c.close];
   const lengths = [0, 1, 2].map((i) => Math.abs(anchors[i + 1]! - anchors[i]!));
   const moves = allocateMoves(lengths, steps - 1);
   const path: number[] = [c.open];
@@ -24,6 +35,11 @@ export function intrabarPath(c: Candle, steps: number): number[] {
   }
   while (path.length < steps) path.push(c.close); // a flat candle: no leg had length
   return path;
+}
+
+/** The path a position on `side` walks through candle `c` under `mode` (see IntrabarMode). */
+export function positionPath(c: Candle, steps: number, side: PositionSide, mode: IntrabarMode): number[] {
+  return intrabarPath(c, steps, mode === 'pessimistic' ? side === 'LONG' : c.close >= c.open);
 }
 
 /**

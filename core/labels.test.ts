@@ -102,4 +102,30 @@ describe('triple-barrier labels', () => {
     expect(counts[LABEL_BUY]).toBeGreaterThan(50);
     expect(counts[LABEL_SELL]).toBeGreaterThan(50);
   });
+
+  it('pessimistic path: a candle reaching both the stop and the take profit stops a long out; path books the take profit', () => {
+    // Entry at candle 1's open (100); candle 1 rises through both extremes (low 98.5 < stop, high 102 > TP).
+    const cs = [flat(0, 100), bar(1, 100, 102, 98.5, 101.5), ...Array.from({ length: 60 }, (_, i) => flat(2 + i, 101.5))];
+    expect(simulateTrade(cs, 1, 'LONG', DEFAULT_PARAMS, MIN5)!.reason).toBe('STOP_LOSS'); // rising: low first anyway
+    const fall = [flat(0, 100), bar(1, 100, 102, 98.5, 99), ...Array.from({ length: 60 }, (_, i) => flat(2 + i, 99))];
+    expect(simulateTrade(fall, 1, 'LONG', DEFAULT_PARAMS, MIN5)!.reason).toBe('TAKE_PROFIT'); // falling: high first
+    expect(simulateTrade(fall, 1, 'LONG', DEFAULT_PARAMS, MIN5, undefined, undefined, 'pessimistic')!.reason).toBe('STOP_LOSS');
+    const labels = tripleBarrierLabels(fall, DEFAULT_PARAMS, MIN5, undefined, { intrabar: 'pessimistic' });
+    expect(labels.longReturn[0]).toBeLessThan(0);
+    expect(tripleBarrierLabels(fall, DEFAULT_PARAMS, MIN5).longReturn[0]).toBeGreaterThan(0);
+  });
+
+  it('atr exits: distances from the decision candle, unknown where its ATR is unknown', () => {
+    const cs = [flat(0, 100), flat(1, 100), bar(2, 100, 100.7, 99.9, 100.6), ...Array.from({ length: 60 }, (_, i) => flat(3 + i, 100.6))];
+    const atr = { ...DEFAULT_PARAMS, exitMode: 'atr' as const, takeProfitAtr: 3, stopLossAtr: 2, trailingStopAtr: 1.2, trailingActivationAtr: 1.6 };
+    // ATR 0.2 % at candle 0: take profit at 0.6 % is reached in candle 2 (the percent default, 1.5 %, is not).
+    const atrNorm = Float64Array.from(cs, (_, i) => (i === 0 ? 0.002 : i === 1 ? NaN : 0.002));
+    const l = tripleBarrierLabels(cs, atr, MIN5, undefined, { atrNorm });
+    expect(l.labels[0]).toBe(LABEL_BUY);
+    expect(l.longReturn[0]).toBeCloseTo(netReturn('LONG', 100 * 1.0002, 100 * 1.0002 * 1.006 * 0.9998, 0.0005), 3);
+    expect(l.labels[1]).toBe(LABEL_UNKNOWN);
+    const distances = { takeProfitPct: 0.6, stopLossPct: 0.4, trailingStopPct: 0.24, trailingActivationPct: 0.32 };
+    expect(simulateTrade(cs, 1, 'LONG', { ...DEFAULT_PARAMS, ...distances }, MIN5)!.reason).toBe('TAKE_PROFIT');
+    expect(simulateTrade(cs, 1, 'LONG', DEFAULT_PARAMS, MIN5)!.reason).toBe('TIME_LIMIT');
+  });
 });

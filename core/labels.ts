@@ -1,8 +1,8 @@
 import type { Candle, ExitReason, PositionSide } from './types.js';
 import type { TradingParams } from './params.js';
-import type { ExitRules } from './exits.js';
+import { type ExitRules, type ExitSettings, entryExitDistances, positionRules } from './exits.js';
 import { type CustomExit, candleCannotExit, openPosition, step } from './position.js';
-import { intrabarPath } from './intrabar.js';
+import { type IntrabarMode, positionPath } from './intrabar.js';
 import { DEFAULT_SLIPPAGE_BPS, TAKER_FEE_RATE, entryFill, exitFill, netReturn } from './costs.js';
 
 
@@ -40,8 +40,9 @@ export interface TradeOutcome {
 }
 
 /**
- * Simulate a trade entered at the open of `candles[entryIndex]`. Returns null when the data ends or
- * has a gap before the trade settles.
+ * Simulate a trade entered at the open of `candles[entryIndex]` with the position's own `rules`
+ * (core/exits.ts positionRules), walking each candle's path under `intrabar`. Returns null when the
+ * data ends or has a gap before the trade settles.
  */
 export function simulateTrade(
   candles: readonly Candle[],
@@ -51,6 +52,7 @@ export function simulateTrade(
   intervalMs: number,
   costs: TradeCosts = DEFAULT_TRADE_COSTS,
   customExit?: CustomExit,
+  intrabar: IntrabarMode = 'path',
 ): TradeOutcome | null {
   const first = candles[entryIndex];
   if (!first) return null;
@@ -63,7 +65,7 @@ export function simulateTrade(
     if (i > entryIndex && c.openTime - candles[i - 1]!.openTime !== intervalMs) return null;
     if (candleCannotExit(position, c, c.openTime + (ticks - 1) * costs.stepMs, rules, customExit)) continue;
     // The replay feed samples ticks 0..ticks-1 of a path whose last point (the close) is the next open.
-    const path = intrabarPath(c, ticks + 1);
+    const path = positionPath(c, ticks + 1, side, intrabar);
     for (let k = i === entryIndex ? 1 : 0; k < ticks; k++) {
       const r = step(position, path[k]!, c.openTime + k * costs.stepMs, rules, customExit);
       position = r.state;
@@ -93,24 +95,38 @@ export interface Labels {
   shortReturn: Float32Array;
 }
 
+/** How labels walk a candle, and (for `QT_EXIT_MODE=atr`) each candle's ATR 14 / close. */
+export interface LabelOptions {
+  intrabar?: IntrabarMode;
+  /** `atr_14_norm` of every candle (core/features.ts), aligned with the candles; NaN in warm-up. */
+  atrNorm?: ArrayLike<number>;
+}
+
 /**
  * Label every candle t of a contiguous series: simulate a LONG and a SHORT entered at candle t+1's
- * open. BUY when the long nets > 0 after costs and beats the short, SELL symmetrically, else HOLD.
+ * open, with exit distances fixed from candle t (core/exits.ts entryExitDistances, as the agent and
+ * the backtester fix them). BUY when the long nets > 0 after costs and beats the short, SELL
+ * symmetrically, else HOLD. In ATR mode a candle without a known ATR is unknown.
  */
 export function tripleBarrierLabels(
   candles: readonly Candle[],
-  rules: ExitRules,
+  settings: ExitSettings,
   intervalMs: number,
   costs: TradeCosts = DEFAULT_TRADE_COSTS,
+  options: LabelOptions = {},
 ): Labels {
   const n = candles.length;
   const labels = new Int8Array(n).fill(LABEL_UNKNOWN);
   const longReturn = new Float32Array(n).fill(NaN);
   const shortReturn = new Float32Array(n).fill(NaN);
+  const intrabar = options.intrabar ?? 'path';
   for (let t = 0; t + 1 < n; t++) {
     if (candles[t + 1]!.openTime - candles[t]!.openTime !== intervalMs) continue;
-    const long = simulateTrade(candles, t + 1, 'LONG', rules, intervalMs, costs);
-    const short = simulateTrade(candles, t + 1, 'SHORT', rules, intervalMs, costs);
+    const distances = entryExitDistances(settings, options.atrNorm?.[t]);
+    if (!distances) continue;
+    const rules = positionRules(settings, distances);
+    const long = simulateTrade(candles, t + 1, 'LONG', rules, intervalMs, costs, undefined, intrabar);
+    const short = simulateTrade(candles, t + 1, 'SHORT', rules, intervalMs, costs, undefined, intrabar);
     if (!long || !short) continue;
     longReturn[t] = long.netReturn;
     shortReturn[t] = short.netReturn;

@@ -9,9 +9,24 @@ const NOW = Date.UTC(2025, 8, 1, 12, 0, 30);
 describe('symbol loop pass (core/loop.ts)', () => {
   it('enters with the side and a confidence-sized notional', () => {
     const { commands } = tick(FLAT, { signal: { signal: 'SELL', confidence: 1 }, params: DEFAULT_PARAMS }, NOW);
-    expect(commands).toEqual([{ kind: 'ENTER', side: 'SHORT', notional: DEFAULT_PARAMS.positionNotional, confidence: 1 }]);
+    const percent = { takeProfitPct: 1.5, stopLossPct: 1, trailingStopPct: 0.6, trailingActivationPct: 0.8 };
+    expect(commands).toEqual([{ kind: 'ENTER', side: 'SHORT', notional: DEFAULT_PARAMS.positionNotional, confidence: 1, exits: percent }]);
     const half = tick(FLAT, { signal: { signal: 'BUY', confidence: DEFAULT_PARAMS.confidenceThreshold }, params: DEFAULT_PARAMS }, NOW).commands[0];
     expect(half).toMatchObject({ kind: 'ENTER', side: 'LONG', notional: DEFAULT_PARAMS.positionNotional * DEFAULT_PARAMS.minSizeFraction });
+  });
+
+  it('fixes ATR exits from the signal\'s candle, and enters nothing without its ATR', () => {
+    const params = { ...DEFAULT_PARAMS, exitMode: 'atr' as const };
+    const enter = tick(FLAT, { signal: { signal: 'BUY', confidence: 0.9, atrNorm: 0.005 }, params }, NOW).commands[0];
+    expect(enter).toMatchObject({ kind: 'ENTER', side: 'LONG' });
+    const exits = (enter as { exits: Record<string, number> }).exits;
+    expect(exits.takeProfitPct).toBeCloseTo(3 * 0.5, 12);
+    expect(exits.stopLossPct).toBeCloseTo(2 * 0.5, 12);
+    expect(exits.trailingStopPct).toBeCloseTo(1.2 * 0.5, 12);
+    expect(exits.trailingActivationPct).toBeCloseTo(1.6 * 0.5, 12);
+    for (const atrNorm of [undefined, NaN, 0]) {
+      expect(tick(FLAT, { signal: { signal: 'BUY', confidence: 0.9, atrNorm }, params }, NOW).commands[0]).toMatchObject({ kind: 'JOURNAL_DECISION', outcome: 'NO_EXIT_DISTANCES' });
+    }
   });
 
   it('journals why it does not enter: hold (with the scorer reason), threshold, kill, AI off, position, cooldown', () => {

@@ -1,6 +1,7 @@
 import type { PositionSide, Signal } from './types.js';
 import type { TradingParams } from './params.js';
 import { type EntryContext, type SkipReason, decideEntry } from './decision.js';
+import { type ExitDistances, type ExitSettings, entryExitDistances } from './exits.js';
 
 /**
  * One pass of the symbol loop, without I/O: given what the loop knows and the signal of the last closed
@@ -24,6 +25,8 @@ export interface LoopSignal {
   confidence: number;
   /** Why the scorer forced HOLD (stale data, no model, ...); journaled with the decision. */
   holdReason?: string;
+  /** ATR 14 / close of the signal's candle: the scale of ATR exits (core/exits.ts). */
+  atrNorm?: number;
 }
 
 /**
@@ -39,15 +42,18 @@ export interface CandleTiming {
 
 export interface LoopInputs {
   signal: LoopSignal;
-  params: Pick<TradingParams, 'confidenceThreshold' | 'minSizeFraction' | 'positionNotional'>;
+  params: Pick<TradingParams, 'confidenceThreshold' | 'minSizeFraction' | 'positionNotional'> & ExitSettings;
   timing?: CandleTiming;
 }
 
 export type LoopCommand =
-  /** Open a position (after the book-wide risk check, which needs every symbol's positions). */
-  | { kind: 'ENTER'; side: PositionSide; notional: number; confidence: number }
-  /** Nothing to trade: record why. */
-  | { kind: 'JOURNAL_DECISION'; outcome: SkipReason | 'STALE_SIGNAL'; reason: string };
+  /**
+   * Open a position (after the book-wide risk check, which needs every symbol's positions), with its
+   * exit distances fixed now, from the signal's candle.
+   */
+  | { kind: 'ENTER'; side: PositionSide; notional: number; confidence: number; exits: ExitDistances }
+  /** Nothing to trade: record why. NO_EXIT_DISTANCES: ATR exits and no ATR known for the signal's candle. */
+  | { kind: 'JOURNAL_DECISION'; outcome: SkipReason | 'STALE_SIGNAL' | 'NO_EXIT_DISTANCES'; reason: string };
 
 export function tick(state: LoopState, inputs: LoopInputs, now: number): { state: LoopState; commands: LoopCommand[] } {
   const { signal } = inputs;
@@ -56,7 +62,9 @@ export function tick(state: LoopState, inputs: LoopInputs, now: number): { state
   const ctx: EntryContext = { now, ...state };
   const d = decideEntry(signal, ctx, inputs.params);
   if (d.kind === 'SKIP') return { state, commands: [{ kind: 'JOURNAL_DECISION', outcome: d.reason, reason: signal.holdReason ?? '' }] };
-  return { state, commands: [{ kind: 'ENTER', side: d.side, notional: d.notional, confidence: signal.confidence }] };
+  const exits = entryExitDistances(inputs.params, signal.atrNorm);
+  if (!exits) return { state, commands: [{ kind: 'JOURNAL_DECISION', outcome: 'NO_EXIT_DISTANCES', reason: `QT_EXIT_MODE=atr and no ATR for the signal's candle (${String(signal.atrNorm)})` }] };
+  return { state, commands: [{ kind: 'ENTER', side: d.side, notional: d.notional, confidence: signal.confidence, exits }] };
 }
 
 /** The loop's state after its position closed at `at`: no entry until the cooldown has passed. */

@@ -1,9 +1,14 @@
 import { z } from 'zod';
 
+/** How exit distances are given: fixed percentages, or multiples of the decision candle's ATR. */
+export const EXIT_MODES = ['percent', 'atr'] as const;
+export type ExitMode = (typeof EXIT_MODES)[number];
+
 /**
  * The loop and exit parameters, each declared once: bounds, default, environment variable and meaning.
  * All of them may change at runtime (`qt config set`) without a restart. They travel in workflow
- * state, so they stay plain JSON numbers. Percentages are in percent (1.5 = 1.5 %).
+ * state, so they stay plain JSON (numbers, and the exit mode's name). Percentages are in percent (1.5 = 1.5 %).
+ * State recorded before a parameter existed lacks it: readers take its default (see exitModeOf).
  */
 function param(env: string, description: string, min: number, max: number, dflt: number, integer = false) {
   return (integer ? z.number().int() : z.number()).min(min).max(max).default(dflt).meta({ env, description, runtime: true });
@@ -17,6 +22,15 @@ export const TRADING_PARAMS = z.object({
   stopLossPct: param('QT_STOP_LOSS_PCT', 'stop loss, % from entry (also placed on the exchange)', 0.01, 100, 1.0),
   trailingStopPct: param('QT_TRAILING_STOP_PCT', 'distance of the trailing stop from the best price since entry, %', 0.01, 100, 0.6),
   trailingActivationPct: param('QT_TRAILING_ACTIVATION_PCT', 'favourable move from entry after which the trailing stop arms, %', 0, 100, 0.8),
+  exitMode: z.enum(EXIT_MODES).default('percent').meta({
+    env: 'QT_EXIT_MODE',
+    description: 'percent: the four exit distances are the _PCT values; atr: multiples (the _ATR values) of the decision candle\'s ATR 14 / close, fixed at entry',
+    runtime: true,
+  }),
+  takeProfitAtr: param('QT_TAKE_PROFIT_ATR', 'take profit in ATR 14 of the decision candle (QT_EXIT_MODE=atr)', 0.01, 100, 3),
+  stopLossAtr: param('QT_STOP_LOSS_ATR', 'stop loss in ATR 14 of the decision candle (QT_EXIT_MODE=atr; also placed on the exchange)', 0.01, 100, 2),
+  trailingStopAtr: param('QT_TRAILING_STOP_ATR', 'trailing stop distance in ATR 14 of the decision candle (QT_EXIT_MODE=atr)', 0.01, 100, 1.2),
+  trailingActivationAtr: param('QT_TRAILING_ACTIVATION_ATR', 'favourable move, in ATR 14 of the decision candle, after which the trailing stop arms (QT_EXIT_MODE=atr)', 0, 100, 1.6),
   maxHoldSeconds: param('QT_MAX_HOLD_SECONDS', 'close a position after this long whatever the price (also the label horizon)', 60, 30 * 86_400, 4 * 60 * 60),
   positionNotional: param('QT_POSITION_NOTIONAL', 'notional in the quote asset at full confidence (position size before leverage)', 1, 10_000_000, 250),
   minSizeFraction: param('QT_MIN_SIZE_FRACTION', 'fraction of the notional used at exactly the threshold confidence', 0.01, 1, 0.5),
@@ -27,17 +41,24 @@ export const TRADING_PARAMS = z.object({
 export type TradingParams = z.output<typeof TRADING_PARAMS>;
 
 type ParamKey = keyof TradingParams;
+/** The parameters that are numbers (all but the exit mode). */
+export type NumericParam = { [K in ParamKey]: TradingParams[K] extends number ? K : never }[ParamKey];
 type Bounds = { min: number; max: number; integer?: boolean };
 const shape = TRADING_PARAMS.shape;
 const keys = Object.keys(shape) as ParamKey[];
 
 export const DEFAULT_PARAMS: TradingParams = TRADING_PARAMS.parse({});
 
-/** Valid range of every parameter (from the schema); used by env parsing and by runtime `config set` alike. */
-export const PARAM_BOUNDS = Object.fromEntries(keys.map((k) => {
+/** Valid range of every numeric parameter (from the schema); used by env parsing and by runtime `config set` alike. */
+export const PARAM_BOUNDS = Object.fromEntries(keys.flatMap((k) => {
   const n = shape[k].unwrap();
-  return [k, { min: n.minValue!, max: n.maxValue!, ...(n.isInt ? { integer: true } : {}) }];
-})) as Record<ParamKey, Bounds>;
+  return n instanceof z.ZodNumber ? [[k, { min: n.minValue!, max: n.maxValue!, ...(n.isInt ? { integer: true } : {}) }]] : [];
+})) as Record<NumericParam, Bounds>;
+
+/** The exit mode of a parameter set, `percent` for state recorded before the mode existed. */
+export function exitModeOf(p: Partial<Pick<TradingParams, 'exitMode'>>): ExitMode {
+  return p.exitMode ?? 'percent';
+}
 
 /** Environment variable of each parameter (QT_ prefix), the names users see in errors and docs. */
 export const PARAM_ENV = Object.fromEntries(keys.map((k) => [k, (shape[k].meta() as { env: string }).env])) as Record<ParamKey, string>;
@@ -45,7 +66,7 @@ export const PARAM_ENV = Object.fromEntries(keys.map((k) => [k, (shape[k].meta()
 export class ParamError extends Error {}
 
 /** Check one value against its bounds; the message names `label` (an env var or a param key). */
-export function checkParam(key: keyof TradingParams, value: number, label: string = key): number {
+export function checkParam(key: NumericParam, value: number, label: string = key): number {
   const b = PARAM_BOUNDS[key];
   if (!Number.isFinite(value)) throw new ParamError(`${label} must be a number`);
   if (b.integer && !Number.isInteger(value)) throw new ParamError(`${label} must be an integer, got ${value}`);
@@ -53,14 +74,24 @@ export function checkParam(key: keyof TradingParams, value: number, label: strin
   return value;
 }
 
+/** Parse one parameter from text or a number (env, `config set`, a strategy's exits); the message names `label`. */
+export function parseParam<K extends ParamKey>(key: K, raw: unknown, label: string = key): TradingParams[K] {
+  if (key === 'exitMode') {
+    const mode = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+    if (!(EXIT_MODES as readonly unknown[]).includes(mode)) throw new ParamError(`${label} must be one of ${EXIT_MODES.join('|')}, got ${String(raw)}`);
+    return mode as TradingParams[K];
+  }
+  const value = typeof raw === 'string' ? (raw.trim() === '' ? NaN : Number(raw)) : (raw as number);
+  return checkParam(key as NumericParam, value, label) as TradingParams[K];
+}
+
 /** Apply a partial change (from `qt config set`), validating every key; returns new params. */
 export function applyParamChanges(current: TradingParams, changes: Partial<Record<string, unknown>>): TradingParams {
   const next = { ...current };
   for (const [k, raw] of Object.entries(changes)) {
-    if (!(k in PARAM_BOUNDS)) throw new ParamError(`unknown parameter ${k}; known: ${Object.keys(PARAM_BOUNDS).join(', ')}`);
-    const key = k as keyof TradingParams;
-    const value = typeof raw === 'string' ? Number(raw) : (raw as number);
-    next[key] = checkParam(key, value, k);
+    if (!(k in shape)) throw new ParamError(`unknown parameter ${k}; known: ${keys.join(', ')}`);
+    const key = k as ParamKey;
+    (next as Record<ParamKey, unknown>)[key] = parseParam(key, raw, k);
   }
   if (next.stopLossPct <= 0 || next.takeProfitPct <= 0) throw new ParamError('take profit and stop loss must be positive');
   return next;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Candle, Signal } from './types.js';
-import type { ExitRules } from './exits.js';
+import type { ExitSettings } from './exits.js';
 import type { PositionView } from './position.js';
 import { FEATURE_NAMES } from './features.js';
 
@@ -68,8 +68,8 @@ export interface Strategy<P extends Record<string, unknown> = Record<string, unk
   scorer: Scorer<P>;
   /** Entry rule on the score with the features: return the score to trade, or HOLD to filter it out. Default: the score. */
   entry?(ctx: StrategyContext<P> & { score: Score }): Score;
-  /** Standard exits (take profit, stop loss, trailing, time limit) where they differ from the defaults. */
-  exits?: Partial<ExitRules>;
+  /** Standard exits (mode, take profit, stop loss, trailing, time limit; percent or ATR) where they differ from the defaults. */
+  exits?: Partial<ExitSettings>;
   /** A custom exit, checked after the standard ones (backtest; see README for the live loop). */
   customExit?(position: PositionView, params: P): boolean;
 }

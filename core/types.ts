@@ -32,6 +32,11 @@ export interface ScoredSignal {
   model: string;
   /** Why a signal was forced to HOLD (stale data, invalid features, no model). */
   holdReason?: string;
+  /**
+   * ATR 14 / close of that candle (feature atr_14_norm): the scale of the exit distances under
+   * QT_EXIT_MODE=atr. Absent when it is not known (a HOLD, a scripted signal).
+   */
+  atrNorm?: number;
 }
 
 export type ExitReason =

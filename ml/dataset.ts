@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import type { Candle } from '../core/types.js';
 import { SIGNAL_CLASSES } from '../core/types.js';
-import { CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
+import { ATR_NORM_COLUMN, CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
 import { DEFAULT_TRADE_COSTS, LABEL_UNKNOWN, labelHorizonMs, tripleBarrierLabels } from '../core/labels.js';
-import { DEFAULT_PARAMS, type TradingParams } from '../core/params.js';
+import { DEFAULT_PARAMS, type TradingParams, exitModeOf } from '../core/params.js';
+import type { IntrabarMode } from '../core/intrabar.js';
 import { inferIntervalMs, loadCandlesDir } from '../exchange/klines-file.js';
 import { Progress } from './progress.js';
 import { writeNpy } from './npy.js';
@@ -44,8 +45,11 @@ export interface BuildOptions {
   /** Rows end before this open time; labels never look past it. */
   to?: number;
   params?: TradingParams;
+  /** How labels walk each candle (core/intrabar.ts); default `path`. */
+  intrabar?: IntrabarMode;
   progress?: boolean;
 }
+
 
 export function buildDataset(opts: BuildOptions): Dataset {
   const params = opts.params ?? DEFAULT_PARAMS;
@@ -63,7 +67,9 @@ export function buildDataset(opts: BuildOptions): Dataset {
     if (intervalMs && iv !== intervalMs) throw new Error(`${symbol}: interval ${iv} ms differs from ${intervalMs} ms of the other symbols`);
     intervalMs = iv;
     const rows = featureRows(candles, iv);
-    const lab = tripleBarrierLabels(candles, params, iv, DEFAULT_TRADE_COSTS);
+    // ATR exits take their distances from the decision candle's atr_14_norm, as the agent does.
+    const atrNorm = rows.map((r) => (r ? r[ATR_NORM_COLUMN]! : NaN));
+    const lab = tripleBarrierLabels(candles, params, iv, DEFAULT_TRADE_COSTS, { intrabar: opts.intrabar ?? 'path', atrNorm });
     // Only rows whose whole label horizon lies inside the data: near the end (or --to) a trade that
     // happened to settle early would otherwise be kept and one that runs to the time limit dropped,
     // biasing the last hours toward decisive moves.
@@ -129,13 +135,18 @@ export function writeDataset(ds: Dataset, out: string, opts: BuildOptions): { js
     label: {
       kind: 'triple-barrier',
       definition:
-        'Entry at the next candle open (MARKET, slippage), exits walked on the 15 s intrabar path through core/exits.ts ' +
+        'Entry at the next candle open (MARKET, slippage), exits (distances fixed from the decision candle) walked on the 15 s intrabar path through core/exits.ts ' +
         '(take-profit, stop-loss, trailing stop, time limit), both taker fee legs and exit slippage charged. ' +
         'BUY if the long nets > 0 and beats the short, SELL symmetrically, else HOLD.',
       horizonMs: labelHorizonMs(params, ds.intervalMs || 300_000),
+      intrabar: opts.intrabar ?? 'path',
       params: {
+        exitMode: exitModeOf(params),
         takeProfitPct: params.takeProfitPct, stopLossPct: params.stopLossPct, trailingStopPct: params.trailingStopPct,
         trailingActivationPct: params.trailingActivationPct, maxHoldSeconds: params.maxHoldSeconds,
+        ...(exitModeOf(params) === 'atr'
+          ? { takeProfitAtr: params.takeProfitAtr, stopLossAtr: params.stopLossAtr, trailingStopAtr: params.trailingStopAtr, trailingActivationAtr: params.trailingActivationAtr }
+          : {}),
       },
       costs: DEFAULT_TRADE_COSTS,
     },

@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino';
 import type { Candle, ScoredSignal, Signal } from '../core/types.js';
 import { SIGNAL_CLASSES } from '../core/types.js';
-import { CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
+import { ATR_NORM_COLUMN, CandleError, FEATURE_NAMES, FeatureBuilder, WARMUP_CANDLES } from '../core/features.js';
 import { staleCandle } from '../core/loop.js';
 import type { LoadedModel } from './model.js';
 import { fixedModelProvider, loadFixedModels, type ModelProvider, type ModelSource } from './model-provider.js';
@@ -126,7 +126,7 @@ export async function createSignalService(opts: SignalServiceOptions): Promise<S
       if (typeof probs === 'string') return hold(probs);
       if (!probs.every((p) => Number.isFinite(p) && p >= 0 && p <= 1)) return hold('model returned invalid probabilities');
       stats.scored++;
-      return toSignal(symbol, probs, last!, model.name);
+      return toSignal(symbol, probs, last!, model.name, rows[rows.length - FEATURE_NAMES.length + ATR_NORM_COLUMN]);
     } catch (e) {
       return hold(`scoring error: ${(e as Error).message}`);
     } finally {
@@ -175,7 +175,8 @@ export function featureWindow(candles: readonly Candle[], window: number): Float
   return out;
 }
 
-export function toSignal(symbol: string, probs: Float32Array, last: Candle, modelName: string): ScoredSignal {
+/** A signal from the model's probabilities; `atrNorm` is the scored candle's ATR feature (for ATR exits). */
+export function toSignal(symbol: string, probs: Float32Array, last: Candle, modelName: string, atrNorm?: number): ScoredSignal {
   let best = 0;
   for (let k = 1; k < 3; k++) if (probs[k]! > probs[best]!) best = k;
   return {
@@ -186,5 +187,6 @@ export function toSignal(symbol: string, probs: Float32Array, last: Candle, mode
     candleTime: last.openTime,
     price: last.close,
     model: modelName,
+    ...(atrNorm !== undefined ? { atrNorm } : {}),
   };
 }

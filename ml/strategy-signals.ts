@@ -1,5 +1,5 @@
 import type { Candle, ScoredSignal } from '../core/types.js';
-import { FEATURE_NAMES, WARMUP_CANDLES } from '../core/features.js';
+import { ATR_NORM_COLUMN, FEATURE_NAMES, WARMUP_CANDLES } from '../core/features.js';
 import { staleCandle } from '../core/loop.js';
 import { type Strategy, evaluateStrategy, isModelScorer, readsPipeline, strategyWarmup } from '../core/strategy.js';
 import type { SignalSource } from '../activities/signal-source.js';
@@ -50,10 +50,13 @@ export class StrategySignalSource<P extends Record<string, unknown>> implements 
     if (typeof row === 'string') return hold(row);
     const r = evaluateStrategy(s, this.params, symbol, candles, last, row);
     const c = r.signal === 'HOLD' ? 0 : r.confidence;
+    // An entry carries the candle's ATR for ATR exits (a rule that reads no pipeline computes it only then).
+    const atrRow = r.signal === 'HOLD' ? null : (row ?? this.pipelineRow(candles, features));
     return {
       symbol, signal: r.signal, confidence: c,
       probabilities: { HOLD: 1 - c, BUY: r.signal === 'BUY' ? c : 0, SELL: r.signal === 'SELL' ? c : 0 },
       candleTime: candles[last]!.openTime, price: candles[last]!.close, model: s.name,
+      ...(atrRow && typeof atrRow !== 'string' ? { atrNorm: atrRow[ATR_NORM_COLUMN]! } : {}),
     };
   }
 

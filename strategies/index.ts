@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../core/config.js';
 import type { ParamMeta, Strategy } from '../core/strategy.js';
-import { PARAM_ENV, type TradingParams, checkParam } from '../core/params.js';
+import { PARAM_ENV, type TradingParams, parseParam } from '../core/params.js';
 
 /**
  * The strategy registry: every `<name>.ts` in this folder whose default export is a strategy named
@@ -90,9 +90,9 @@ export function strategyParams<P extends Record<string, unknown>>(s: Strategy<P>
  */
 export function withStrategyExits(params: TradingParams, s: Strategy, env: Record<string, string | undefined>): TradingParams {
   const out = { ...params };
-  for (const [k, v] of Object.entries(s.exits ?? {}) as [keyof TradingParams, number][]) {
+  for (const [k, v] of Object.entries(s.exits ?? {}) as [keyof TradingParams, unknown][]) {
     if (env[PARAM_ENV[k]]?.trim()) continue;
-    out[k] = checkParam(k, v, `strategies/${s.name} exits.${k}`);
+    (out as Record<keyof TradingParams, unknown>)[k] = parseParam(k, v, `strategies/${s.name} exits.${k}`);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ExitReason, PositionSide, Signal } from '../core/types.js';
 import type { TradingParams } from '../core/params.js';
-import type { ExitTracker } from '../core/exits.js';
+import type { ExitDistances, ExitTracker } from '../core/exits.js';
 import type { JournalWrite, PositionLifecycle } from '../core/position-lifecycle.js';
 import type { ReleaseRequest } from '../core/risk-book.js';
 import type { DecisionRecord } from '../activities/contracts.js';
@@ -32,7 +32,8 @@ export interface SymbolState {
   positionSeq: number;
   /** Counts ticks ever run: the journal's idempotency key for signals. */
   tickSeq: number;
-  lastSignal: { signal: Signal; confidence: number; candleTime: number; at: number; model: string } | null;
+  /** `atrNorm`: the candle's ATR 14 / close, from which an entry's ATR exits are fixed (absent before ATR exits). */
+  lastSignal: { signal: Signal; confidence: number; candleTime: number; at: number; model: string; atrNorm?: number } | null;
   lastDecision: string | null;
   lastExit: { positionId: string; reason: ExitReason | 'ENTRY_FAILED'; netPnl: number; at: number } | null;
   runsSoFar: number;
@@ -144,6 +145,12 @@ export interface PositionInput {
   adopt?: { quantity: number; entryPrice: number; reason: string };
   /** The signal that opened it: its model version and scored candle go into the position's journal row. */
   entrySignal?: { model: string; candleTime: number };
+  /**
+   * Its exit distances (percent of entry), fixed at entry from the signal's candle (core/exits.ts
+   * entryExitDistances): the exchange stop, the take profit and the trail use these instead of `params`'
+   * percentages. Absent for adopted positions and positions started before ATR exits: `params` then.
+   */
+  exits?: ExitDistances;
   /** Present when continuing from a previous run (the legacy shape for a run of the earlier workflow). */
   state?: PositionLifecycle | LegacyPositionState;
   /** Journal writes Postgres has not taken yet, carried across continue-as-new. */

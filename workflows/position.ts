@@ -11,7 +11,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { exitLevels, newTracker, type ExitRules } from '../core/exits.js';
+import { exitLevels, newTracker, positionRules, type ExitRules } from '../core/exits.js';
 import {
   newAdoption,
   newEntry,
@@ -147,7 +147,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
   const absorb = async (fact: LifecycleFact): Promise<LifecycleCommand> => {
     now = await trustedNow();
     const checkEveryMs = stream.streaming ? STREAMED_POLL_MS : input.params.positionCheckSeconds * 1000;
-    const out = step(lc, fact, { now, rules: input.params, checkEveryMs });
+    const out = step(lc, fact, { now, rules: positionRules(input.params, input.exits), checkEveryMs });
     lc = out.state;
     pending.push(...out.journal.map((w) => withEntrySignal(w, input.entrySignal)));
     if (out.notices.length > 0) {
@@ -235,7 +235,7 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle): 
         entryPrice: lc.tracker.entryPrice,
         openedAt: lc.tracker.openedAt,
         bestPrice: lc.tracker.bestPrice,
-        rules: exitRulesOf(input.params),
+        rules: positionRules(exitRulesOf(input.params), input.exits),
       };
       const was = w.streaming;
       w.streaming = (await watches.watchExits(req).catch(() => ({ streaming: false }))).streaming;

@@ -18,6 +18,7 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { type LoopState, positionClosed, tick as loopTick } from '../core/loop.js';
 import { applyParamChanges } from '../core/params.js';
+import { entryExitDistances } from '../core/exits.js';
 import { orderStemOf, positionIdOf } from '../core/position-ids.js';
 import type { PositionSide, ScoredSignal } from '../core/types.js';
 import type { DecisionRecord, LivePosition, TradingActivities } from '../activities/contracts.js';
@@ -235,7 +236,7 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
     log.warn('signal evaluation failed', { symbol: state.symbol, error: failureText(err) });
     return;
   }
-  state.lastSignal = { signal: signal.signal, confidence: signal.confidence, candleTime: signal.candleTime, at: timeOf(state), model: signal.model };
+  state.lastSignal = { signal: signal.signal, confidence: signal.confidence, candleTime: signal.candleTime, at: timeOf(state), model: signal.model, ...(signal.atrNorm !== undefined ? { atrNorm: signal.atrNorm } : {}) };
 
   const command = loopTick(loopStateOf(state), { signal, params: state.params }, timeOf(state)).commands[0]!;
   let outcome: string;
@@ -438,6 +439,8 @@ async function openPosition(state: SymbolState, side: 'LONG' | 'SHORT', notional
 async function startPositionWorkflow(state: SymbolState, positionId: string, seq: number, side: PositionSide, notional: number, confidence: number, adopt?: PositionInput['adopt']): Promise<void> {
   state.openPositionId = positionId;
   state.openPositionSide = side;
+  // The exit distances fixed from the entry's signal, as core/loop.ts checked them before entering.
+  const exits = adopt ? null : entryExitDistances(state.params, state.lastSignal?.atrNorm);
   const input: PositionInput = {
     positionId,
     symbol: state.symbol,
@@ -448,6 +451,7 @@ async function startPositionWorkflow(state: SymbolState, positionId: string, seq
     params: state.params,
     orderIdStem: `qt-${state.instanceId}-${seq}`,
     ...(adopt ? { adopt } : state.lastSignal ? { entrySignal: { model: state.lastSignal.model, candleTime: state.lastSignal.candleTime } } : {}),
+    ...(exits ? { exits } : {}),
   };
   await startChild(positionWorkflow, {
     workflowId: positionWorkflowId(positionId),

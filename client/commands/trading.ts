@@ -5,11 +5,11 @@ import { Journal } from '../../journal/index.js';
 import { closePositionSignal, configUpdate, positionStateQuery, positionWorkflowId, type ConfigChange } from '../../workflows/contracts.js';
 import { connectClient, ensureFleet, querySymbol, runningSymbols, symbolHandle } from '../fleet.js';
 import { mapLimit } from '../../core/map-limit.js';
-import { duration, positiveInteger, symbol as symbolArg, symbolList } from '../arguments.js';
+import { duration, paramName, positiveInteger, splitAssignment, symbol as symbolArg, symbolList } from '../arguments.js';
 import { table } from '../format.js';
 import { formatPnlReport } from '../pnl.js';
 import { databaseUrl, temporalAddress } from '../runtime-file.js';
-import { DEFAULT_PARAMS, PARAM_ENV, applyParamChanges, type TradingParams } from '../../core/params.js';
+import { DEFAULT_PARAMS, applyParamChanges, type TradingParams } from '../../core/params.js';
 import { describeParams, loadStrategy, strategyParams, withStrategyExits } from '../../strategies/index.js';
 import { activeModelLine, ensureRetrainSchedule } from '../models.js';
 
@@ -40,15 +40,12 @@ const print = (json: boolean, value: unknown, text: () => string) => console.log
 
 /** Map `qt config set` keys (param names or their QT_ variables) to workflow config changes. */
 export function parseConfigAssignments(pairs: string[]): ConfigChange {
-  const byEnv = Object.fromEntries(Object.entries(PARAM_ENV).map(([k, v]) => [v, k]));
   const change: ConfigChange = { params: {}, flags: {} };
   for (const pair of pairs) {
-    const m = /^([A-Za-z_]+)=(.+)$/.exec(pair);
-    if (!m) throw new ConfigError(pair, 'expected KEY=VALUE');
-    const [, key, value] = m as unknown as [string, string, string];
+    const [key, value] = splitAssignment(pair);
     if (key === 'QT_ENABLE_AI_TRADING' || key === 'aiTradingEnabled') change.flags!.aiTradingEnabled = parseBool(key, value);
     else if (key === 'QT_ENABLE_EXECUTION' || key === 'executionEnabled') change.flags!.executionEnabled = parseBool(key, value);
-    else change.params![(byEnv[key] ?? key) as keyof TradingParams] = value;
+    else change.params![paramName(key) as keyof TradingParams] = value;
   }
   // Each value against its bounds here already, so a typo is a usage error rather than a refused update.
   applyParamChanges(DEFAULT_PARAMS, change.params!);

@@ -2,6 +2,7 @@
 
     .venv/bin/python models/research/summarize.py > models/research/results/summary.md
     .venv/bin/python models/research/summarize.py --key EXPERIMENT/SPEC/EXITS/RULE ...   # selected rows
+    .venv/bin/python models/research/summarize.py --best   # each experiment's best row, folds under both paths
 
 (--key: each part is a prefix of the experiment name, model spec, exits key and rule name.)
 
@@ -45,9 +46,27 @@ def key_rows(results: dict, keys: list[str]) -> None:
                       f" | {pct(r['pooled']['path'][name]['net'])} | **{pct(pooled['net'])}** ({pooled['trades']}) | {rnd} | {pct(r['pooled'][P]['momentum']['net'])} |")
 
 
+def best_rows(results: dict) -> None:
+    """Per experiment, the configuration with the best pooled pessimistic net per trade: its folds under both paths."""
+    print("| experiment | best configuration (model, exits, rule) | F1 | F2 | F3 | F4 | pooled | trades (pess.) | random, same freq. | momentum |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, res in results.items():
+        candidates = [(r, rule) for r in res for rule in r["pooled"][P] if rule != "momentum" and not rule.startswith("shuffled")]
+        r, rule = max(candidates, key=lambda c: c[0]["pooled"][P][c[1]]["net"])
+        for path in (P, "path"):
+            folds = [f["paths"][path]["rules"][rule] for f in r["folds"]]
+            pooled = r["pooled"][path][rule]
+            what = f"{r['spec']}, {r['exits']}, {rule}" if path == P else "(same, `path`)"
+            print(f"| {name if path == P else ''} | {what} | " + " | ".join(pct(f["net"]) for f in folds) +
+                  f" | {'**' + pct(pooled['net']) + '**' if path == P else pct(pooled['net'])} | {pooled['trades'] if path == P else ''} | {pct(pooled['random']['net'])} | {pct(r['pooled'][path]['momentum']['net'])} |")
+
+
 def main() -> None:
     results = {name: json.loads((RESULTS / f"{name}.json").read_text()) for name in ORDER if (RESULTS / f"{name}.json").exists()}
     results = {k: v for k, v in results.items() if isinstance(v, list)}  # older layouts are rerun, not read
+    if len(sys.argv) > 1 and sys.argv[1] == "--best":
+        best_rows(results)
+        return
     if len(sys.argv) > 2 and sys.argv[1] == "--key":
         key_rows(results, sys.argv[2:])
         return

@@ -12,6 +12,7 @@ import { DEFAULT_PARAMS } from '../../core/params.js';
 import { DEFAULT_RISK_LIMITS } from '../../core/risk.js';
 import type { Candle } from '../../core/types.js';
 import { simulateTrade } from '../../core/labels.js';
+import { entryExitDistances, positionRules } from '../../core/exits.js';
 
 const MIN5 = 300_000;
 const T0 = Date.UTC(2025, 8, 1);
@@ -19,6 +20,25 @@ const flat = (i: number, p: number): Candle => ({ openTime: T0 + i * MIN5, open:
 
 function market(series: Candle[][], symbols: string[]): Market {
   return { symbols, candles: series, intervalMs: MIN5, from: T0 + 2 * MIN5, to: T0 + 1000 * MIN5 };
+}
+
+/** A seeded linear congruential generator in [0, 1). */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => ((x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+}
+
+/** `n` candles of a random walk from 50, drawn from `rnd`. */
+function randomWalk(rnd: () => number, n: number): Candle[] {
+  const cs: Candle[] = [];
+  let p = 50;
+  for (let i = 0; i < n; i++) {
+    const o = p;
+    const c = o * Math.exp((rnd() - 0.5) * 0.012);
+    cs.push({ openTime: T0 + i * MIN5, open: o, high: Math.max(o, c) * (1 + rnd() * 0.004), low: Math.min(o, c) * (1 - rnd() * 0.004), close: c, volume: 1 });
+    p = c;
+  }
+  return cs;
 }
 
 function buyAt(n: number, index: number, confidence: number): SignalTrack {
@@ -58,17 +78,9 @@ describe('backtester', () => {
   });
 
   it('a lone trade equals the label simulator on a random walk (same path, exits and costs)', () => {
-    let seed = 11;
-    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rnd = lcg(11);
     for (let trial = 0; trial < 20; trial++) {
-      const cs: Candle[] = [];
-      let p = 50;
-      for (let i = 0; i < 120; i++) {
-        const o = p;
-        const c = o * Math.exp((rnd() - 0.5) * 0.012);
-        cs.push({ openTime: T0 + i * MIN5, open: o, high: Math.max(o, c) * (1 + rnd() * 0.004), low: Math.min(o, c) * (1 - rnd() * 0.004), close: c, volume: 1 });
-        p = c;
-      }
+      const cs = randomWalk(rnd, 120);
       const track = buyAt(cs.length, 4, 0.9);
       if (trial % 2) track.signal[4] = 2;
       const r = runBacktester(market([cs], ['XUSDT']), [track], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
@@ -78,6 +90,37 @@ describe('backtester', () => {
       expect(r.trades[0]!.exitTime).toBe(sim.exitTime);
       expect(r.trades[0]!.pnl / r.trades[0]!.notional).toBeCloseTo(sim.netReturn, 12);
     }
+  });
+
+  it('atr exits on the pessimistic path: a lone trade equals the label simulator with the distances of the decision candle', () => {
+    const rnd = lcg(5);
+    // A long cooldown: a quick exit must not let the same signal enter again within its candle.
+    const params = { ...DEFAULT_PARAMS, exitMode: 'atr' as const, cooldownSeconds: 3600 };
+    const reasons = new Set<string>();
+    for (let trial = 0; trial < 20; trial++) {
+      const cs = randomWalk(rnd, 120);
+      const atrNorm = Float32Array.from(cs, () => 0.001 + 0.004 * rnd());
+      const track = buyAt(cs.length, 4, 0.9);
+      if (trial % 2) track.signal[4] = 2;
+      const side = trial % 2 ? 'SHORT' : 'LONG';
+      const r = runBacktester({ ...market([cs], ['XUSDT']), atrNorm: [atrNorm] }, [track], { params, limits: DEFAULT_RISK_LIMITS, intrabar: 'pessimistic' });
+      const sim = simulateTrade(cs, 5, side, positionRules(params, entryExitDistances(params, atrNorm[4])), MIN5, undefined, undefined, 'pessimistic')!;
+      expect(r.trades).toHaveLength(1);
+      expect(r.trades[0]!.reason).toBe(sim.reason);
+      expect(r.trades[0]!.exitTime).toBe(sim.exitTime);
+      expect(r.trades[0]!.pnl / r.trades[0]!.notional).toBeCloseTo(sim.netReturn, 12);
+      reasons.add(sim.reason);
+    }
+    expect(reasons.size).toBeGreaterThan(1);
+  });
+
+  it('enters nothing in atr mode where the decision candle has no ATR', () => {
+    const cs = Array.from({ length: 80 }, (_, i) => flat(i, 100));
+    const atrNorm = Float32Array.from(cs, () => NaN);
+    const r = runBacktester({ ...market([cs], ['XUSDT']), atrNorm: [atrNorm] }, [buyAt(80, 4, 0.9)], { params: { ...DEFAULT_PARAMS, exitMode: 'atr' }, limits: DEFAULT_RISK_LIMITS });
+    expect(r.trades).toHaveLength(0);
+    const percent = runBacktester({ ...market([cs], ['XUSDT']), atrNorm: [atrNorm] }, [buyAt(80, 4, 0.9)], { params: DEFAULT_PARAMS, limits: DEFAULT_RISK_LIMITS });
+    expect(percent.trades).toHaveLength(1);
   });
 
   it('respects the cooldown after an exit and one position per symbol', () => {

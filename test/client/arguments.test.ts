@@ -39,6 +39,15 @@ const CASES: Case[] = [
   [['train', '--dataset', 'x', '--out', 'y', '--eta', '0'], /--eta.*number above 0/, 'qt train [options]'],
   [['backtest', '--data', '/tmp/none', '--capital', '-100'], /--capital.*number above 0/, 'qt backtest [options]'],
   [['backtest', '--data', '/tmp/none', '--seed', '0x10'], /--seed.*must be a number/, 'qt backtest [options]'],
+  [['backtest', '--data', '/tmp/none', '--set', 'QT_CONFIDENCE_THRESHOLD=5'], /--set.*confidenceThreshold must be between 0.34 and 1, got 5/, 'qt backtest [options]'],
+  [['backtest', '--data', '/tmp/none', '--set', 'noSuchParam=1'], /--set.*unknown parameter noSuchParam/, 'qt backtest [options]'],
+  [['backtest', '--data', '/tmp/none', '--set', 'QT_EXIT_MODE=sometimes'], /--set.*exitMode must be one of percent\|atr/, 'qt backtest [options]'],
+  [['backtest', '--data', '/tmp/none', '--set', 'nothing'], /--set.*expected KEY=VALUE/, 'qt backtest [options]'],
+  [['backtest', '--data', '/tmp/none', '--sweep', 'QT_STOP_LOSS_PCT=1,abc'], /--sweep.*stopLossPct must be a number/, 'qt backtest [options]'],
+  [['backtest', '--data', '/tmp/none', '--sweep', 'stopLossPct=1,,2'], /--sweep.*empty value/, 'qt backtest [options]'],
+  [['backtest', '--data', '/tmp/none', '--intrabar', 'sideways'], /--intrabar.*must be one of path, pessimistic or both/, 'qt backtest [options]'],
+  [['dataset', 'build', '--data', '/tmp/none', '--out', '/tmp/none.json', '--intrabar', 'both'], /--intrabar.*a dataset has one set of labels/, 'qt dataset build [options]'],
+  [['config', 'set', 'QT_EXIT_MODE=sometimes'], /exitMode must be one of percent\|atr/, 'qt config set [options] <assignments...>'],
   [['status', 'extra'], /too many arguments/, 'qt status [options]'],
   [['reconcile', '--all'], /unknown option '--all'/, 'qt reconcile [options]'],
 ];
@@ -63,7 +72,7 @@ describe('qt refuses malformed arguments with its usage', () => {
   // The real `qt` in its own process, with no stack running and Temporal / Postgres addresses on a closed port (a
   // command that got past its arguments would fail differently): the exit code and stderr a user sees.
   const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: 'postgres://qt@127.0.0.1:1/qt' };
-  it.each([CASES[0]!, CASES[16]!, CASES[19]!])('the qt process: %j exits 1 with the usage', async (args, message, usage) => {
+  it.each([CASES[0]!, CASES[16]!, CASES[19]!, CASES[31]!])('the qt process: %j exits 1 with the usage', async (args, message, usage) => {
     const r = await runQt(args, env);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(message);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { META_COLUMNS, buildDataset } from '../../ml/dataset.js';
 import { readCandles } from '../../exchange/klines-file.js';
-import { FEATURE_NAMES, featuresFromCandles } from '../../core/features.js';
-import { labelHorizonMs, tripleBarrierLabels } from '../../core/labels.js';
+import { ATR_NORM_COLUMN, FEATURE_NAMES, featuresFromCandles } from '../../core/features.js';
+import { labelHorizonMs, simulateTrade, tripleBarrierLabels } from '../../core/labels.js';
+import { entryExitDistances, positionRules } from '../../core/exits.js';
 import { DEFAULT_PARAMS } from '../../core/params.js';
 
 const MIN5 = 300_000;
@@ -50,5 +51,29 @@ describe('dataset builder', () => {
       checked++;
     }
     expect(checked).toBeGreaterThan(5);
+  });
+
+  it('with ATR exits on the pessimistic path, each row\'s returns are the trades the agent would fix from its live features', () => {
+    const params = { ...DEFAULT_PARAMS, exitMode: 'atr' as const };
+    const atr = buildDataset({ dataDir: 'test/fixtures/ml-slice', symbols: ['SOLUSDT'], from, to, params, intrabar: 'pessimistic', progress: false });
+    const candles = readCandles('test/fixtures/ml-slice/SOLUSDT.csv.gz').filter((c) => c.openTime < to);
+    let checked = 0;
+    let differ = 0;
+    for (let r = 0; r < atr.rows; r += 53) {
+      const t = atr.meta[r * m]!;
+      const idx = candles.findIndex((c) => c.openTime === t);
+      // What the live loop has at the close of candle idx: its features, hence its ATR and the position's exits.
+      const live = featuresFromCandles(candles.slice(0, idx + 1))!;
+      const rules = positionRules(params, entryExitDistances(params, live[ATR_NORM_COLUMN]));
+      for (const [side, col] of [['LONG', 3], ['SHORT', 4]] as const) {
+        const trade = simulateTrade(candles, idx + 1, side, rules, MIN5, undefined, undefined, 'pessimistic')!;
+        expect(atr.meta[r * m + col]).toBeCloseTo(trade.netReturn, 6);
+      }
+      const percent = tripleBarrierLabels(candles.slice(0, idx + 60), DEFAULT_PARAMS, MIN5).longReturn[idx]!;
+      if (Math.abs(percent - atr.meta[r * m + 3]!) > 1e-6) differ++;
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(10);
+    expect(differ).toBeGreaterThan(0); // the ATR labels are not the percent ones
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelLoadError, loadModel } from '../../ml/model.js';
 import { createSignalService, featureWindow } from '../../ml/signal-service.js';
 import { readCandles } from '../../exchange/klines-file.js';
-import { FEATURE_NAMES, FeatureBuilder } from '../../core/features.js';
+import { ATR_NORM_COLUMN, FEATURE_NAMES, FeatureBuilder, featuresFromCandles } from '../../core/features.js';
 
 const SHIPPED = 'models/xgb-v1';
 const quiet = pino({ level: 'silent' });
@@ -62,8 +62,11 @@ describe('signal service', () => {
     const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'DOGEUSDT'];
     const out = await Promise.all(symbols.map((s, i) => svc.score(s, i % 2 ? eth : candles)));
     expect(svc.status()).toMatchObject({ batches: 1, lastBatchSize: 4, scored: 4, source: 'primary', model: 'xgb-v1' });
-    for (const s of out) {
+    for (const [i, s] of out.entries()) {
       expect(s.holdReason).toBeUndefined();
+      // The candle's ATR for ATR exits: the very feature value the dataset builder and the backtester read.
+      expect(s.atrNorm).toBe(featuresFromCandles(i % 2 ? eth : candles)![ATR_NORM_COLUMN]);
+      expect(s.atrNorm).toBeGreaterThan(0);
       const p = s.probabilities;
       expect(p.HOLD + p.BUY + p.SELL).toBeCloseTo(1, 5);
       expect(s.confidence).toBe(Math.max(p.HOLD, p.BUY, p.SELL));

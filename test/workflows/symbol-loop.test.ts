@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TradingParams } from '../../core/params.js';
+import { entryExitDistances, exitLevels } from '../../core/exits.js';
+import type { PositionLifecycle } from '../../core/position-lifecycle.js';
 import {
   closePositionSignal,
   configUpdate,
@@ -55,6 +57,30 @@ describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
     await handle.signal(closePositionSignal, { reason: 'MANUAL' });
     return handle.result();
   };
+
+  it('QT_EXIT_MODE=atr: the entry fixes its exits from the signal\'s ATR into the position (its stop and take-profit levels), and nothing is entered without it', async () => {
+    const params = { exitMode: 'atr' as const, takeProfitAtr: 3, stopLossAtr: 2, trailingStopAtr: 1.2, trailingActivationAtr: 1.6 };
+    const without = uniqueSymbol();
+    t.venue.signals.set(without, 'BUY', 0.8);
+    await startLoop(without, 20, params);
+    await skip(async () => decisions(without).filter((d) => d.decision === 'NO_EXIT_DISTANCES').length >= 2, '2 ticks refused for want of an ATR');
+    expect(entriesSent(without)).toEqual([]);
+
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'BUY', 0.8, 0.004);
+    await startLoop(symbol, 20, params);
+    const positionId = await openPosition(symbol);
+    t.venue.signals.set(symbol, 'HOLD', 0.9);
+    const position = await t.env.client.workflow.getHandle(positionWorkflowId(positionId)).query(positionStateQuery);
+    const exits = entryExitDistances({ ...PARAMS, ...params }, 0.004)!;
+    expect(position.exits).toEqual(exits);
+    expect(exits.stopLossPct).toBeCloseTo(0.8, 12); // 2 x 0.4 %, not QT_STOP_LOSS_PCT's 1 %
+    const lc = position.state as PositionLifecycle;
+    const levels = exitLevels('LONG', lc.entryPrice!, exits);
+    expect(lc.stopPrice).toBeCloseTo(levels.stopLoss, 10);
+    expect(lc.takeProfitPrice).toBeCloseTo(levels.takeProfit, 10);
+    expect(await closePosition(positionId)).toMatchObject({ outcome: 'CLOSED', exitReason: 'MANUAL' });
+  });
 
   it('never enters on HOLD or below the threshold, and journals every tick', async () => {
     const symbol = uniqueSymbol();
