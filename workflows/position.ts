@@ -33,6 +33,7 @@ import {
   type PositionInput,
   type PositionReport,
 } from './contracts.js';
+import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
 import { trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { legacyPositionWorkflow } from './position-legacy.js';
@@ -48,6 +49,9 @@ const reads = proxyActivities<PositionActivities>({ startToCloseTimeout: '10s', 
 /** The journal pump retries on its own schedule, so a Postgres outage never holds the lifecycle up. */
 const journal = proxyActivities<PositionActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 1 } });
 const notices = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 3 } });
+
+/** The position releases its reservation in the risk book itself when it closes (before, the symbol loop did). */
+const RELEASES_OWN_RESERVATION = 'position-releases-own-reservation';
 
 /** A step is one activity or timer (a check is two): about 5,000 history events per run. */
 const MAX_STEPS_PER_RUN = 2_000;
@@ -143,6 +147,8 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     if (closePending()) command = await absorb({ kind: 'CLOSE_REQUESTED', reason: closeReason! });
     if (lc.result && !report) {
       report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now };
+      // Histories from before the position released its own reservation left that to the symbol loop.
+      if (patched(RELEASES_OWN_RESERVATION)) report.released = await releaseReservation(report);
       await tellSymbolWorkflow(input, report);
     }
     describe(input, lc);
@@ -240,6 +246,21 @@ function startJournalPump(queue: JournalWrite[], allowed: () => boolean): { busy
     }
   })();
   return pump;
+}
+
+/**
+ * The position knows it is closed: it gives its capacity and P&L back to the risk book itself, before its
+ * report, so the symbol loop sends nothing for it (see REPORTS_BETWEEN_PASSES in workflows/symbol.ts).
+ * False when the book could not be told; the loop then releases it.
+ */
+async function releaseReservation(r: PositionReport): Promise<boolean> {
+  try {
+    await getExternalWorkflowHandle(riskBookWorkflowId(workflowInfo().taskQueue)).signal(releaseSignal, { positionId: r.positionId, netPnl: r.netPnl, venueTime: r.venueTime });
+    return true;
+  } catch (err) {
+    log.warn('risk book not reachable; the symbol loop releases the reservation', { positionId: r.positionId, error: failureText(err) });
+    return false;
+  }
 }
 
 async function tellSymbolWorkflow(input: PositionInput, r: PositionReport): Promise<void> {
