@@ -37,6 +37,7 @@ import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
 import { trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { legacyPositionWorkflow } from './position-legacy.js';
+import { runEndsAtEventLimit } from './run-length.js';
 
 /**
  * Sending an order is one attempt: what an unknown outcome means is for the lifecycle to find out (it looks
@@ -142,6 +143,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     await condition(() => wake, Math.max(1, until - Date.now()));
   };
 
+  const runIsLong = runEndsAtEventLimit();
   let command = await absorb({ kind: 'WOKE' });
   for (let steps = 0; ; steps++) {
     if (closePending()) command = await absorb({ kind: 'CLOSE_REQUESTED', reason: closeReason! });
@@ -153,7 +155,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     }
     describe(input, lc);
     if (command.kind === 'DONE') break;
-    if (steps >= MAX_STEPS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (steps >= MAX_STEPS_PER_RUN || runIsLong() || workflowInfo().continueAsNewSuggested) {
       await condition(() => !pump.busy && allHandlersFinished());
       if (!closePending()) await continueAsNew<typeof positionWorkflow>({ ...input, state: lc, pendingJournal: pending, report });
       continue;

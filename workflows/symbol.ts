@@ -40,6 +40,7 @@ import {
 import { TRUSTED_CLOCK_PATCH, trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { positionWorkflow } from './position.js';
+import { runEndsAtEventLimit } from './run-length.js';
 import { SA_CONFIDENCE, SA_SIDE, SA_SIGNAL, SA_STATE, SA_SYMBOL } from './search-attributes.js';
 
 const DEFAULT_TICK_CAP = 2_000;
@@ -146,6 +147,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   // symbol before it may enter: an old run's position workflow, or exposure nobody owns.
   if (!input.state && patched(CLAIM_OWNERSHIP)) state.ownershipChecked = false;
   const tickCap = input.tickCap ?? DEFAULT_TICK_CAP;
+  const runIsLong = runEndsAtEventLimit();
   let wake = false;
   let flattenRequested = false;
   /** A flatten that could not be done yet: tried again at each tick (not at once, unlike a new request). */
@@ -200,7 +202,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   // own duration; an overloaded worker skips ahead rather than bursting to catch up.
   let dueAt = Date.now();
   for (let ticks = 0; ; ticks++) {
-    if (ticks >= tickCap || workflowInfo().continueAsNewSuggested) {
+    if (ticks >= tickCap || runIsLong() || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof symbolWorkflow>({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }

@@ -11,6 +11,7 @@ import {
   symbolWorkflowId,
   type SymbolWorkflowInput,
 } from '../../workflows/contracts.js';
+import { MAX_EVENTS_PER_RUN } from '../../workflows/run-length.js';
 import { symbolWorkflow } from '../../workflows/symbol.js';
 import { captureHistoryOf } from '../trading/capture.js';
 import { PARAMS, skipUntil, startTestbed, uniqueSymbol, type WorkflowTestbed } from './setup.js';
@@ -180,5 +181,18 @@ describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
     const seqs = decisions(symbol).map((d) => d.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     await captureHistoryOf(t.env.client.workflow.getHandle(symbolWorkflowId(symbol)), 'symbol-continue-as-new');
+  });
+
+  it('continues as new once a run reaches MAX_EVENTS_PER_RUN events, so a restarted worker replays little', async () => {
+    const symbol = uniqueSymbol();
+    const handle = await startLoop(symbol, 60);
+    const firstRun = (await handle.describe()).runId;
+    await skip(async () => (await state(symbol)).runsSoFar >= 1, 'the first continue-as-new');
+    const first = await t.env.client.workflow.getHandle(symbolWorkflowId(symbol), firstRun).fetchHistory();
+    // The run ends at the first tick boundary past the limit: one more tick's events at most.
+    expect(first.events!.length).toBeGreaterThanOrEqual(MAX_EVENTS_PER_RUN);
+    expect(first.events!.length).toBeLessThan(MAX_EVENTS_PER_RUN + 20);
+    const seqs = decisions(symbol).map((d) => d.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   });
 });
