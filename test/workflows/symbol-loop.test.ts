@@ -194,5 +194,6 @@ describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
     expect(first.events!.length).toBeLessThan(MAX_EVENTS_PER_RUN + 20);
     const seqs = decisions(symbol).map((d) => d.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    await captureHistoryOf(t.env.client.workflow.getHandle(symbolWorkflowId(symbol), firstRun), 'symbol-short-run');
   });
 });
