@@ -251,7 +251,7 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
   }
   state.lastDecision = outcome;
   const record: DecisionRecord = { workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason };
-  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state) });
+  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state), taskEvent: workflowInfo().historyLength });
   else await acts().journalDecision(record);
 }
 
