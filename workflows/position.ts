@@ -54,7 +54,7 @@ const notices = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: 
 /** The position releases its reservation in the risk book itself when it closes (before, the symbol loop did). */
 const RELEASES_OWN_RESERVATION = 'position-releases-own-reservation';
 
-/** A step is one activity or timer (a check is two): about 5,000 history events per run. */
+/** A step is one activity or timer (a check is two); runs usually end earlier, at MAX_EVENTS_PER_RUN events. */
 const MAX_STEPS_PER_RUN = 2_000;
 const JOURNAL_BATCH = 50;
 
