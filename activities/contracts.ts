@@ -24,6 +24,8 @@ export interface DecisionRecord {
   runId?: string;
   /** Workflow time of the decision (a record written late keeps its own time). */
   at?: number;
+  /** History length when the deciding workflow task started: a task run again after a lost one starts later. */
+  taskEvent?: number;
 }
 
 export interface EntryReservation {

@@ -19,6 +19,7 @@ const toSignalRecord = (r: DecisionRecord): SignalRecord => ({
   decision: r.decision,
   reason: r.reason,
   at: new Date(r.at ?? Date.now()),
+  taskEvent: r.taskEvent ?? null,
 });
 
 /** Journal writes of the symbol loop: one row per tick, and entry failures. */

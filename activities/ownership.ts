@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { positionWorkflowId } from '../workflows/contracts.js';
 import type { LivePosition, TradingActivities } from './contracts.js';
-import type { ActivityDeps } from './deps.js';
+import { keepAlive, type ActivityDeps } from './deps.js';
 import { toActivityError } from './idempotent-orders.js';
 import { isRunning, positionSide, runningPositions } from './temporal-views.js';
 
@@ -27,7 +27,8 @@ export function ownershipActivities({ exchange: ex, temporal }: ActivityDeps): P
   }
 
   return {
-    async findLivePosition({ symbol, knownPositionId }) {
+    // Heartbeats: a worker killed between the two looks is noticed in seconds, not at the 30 s timeout.
+    findLivePosition: ({ symbol, knownPositionId }) => keepAlive(async () => {
       const owner = await runningOwner(symbol, knownPositionId);
       if (owner) return { owner, exposure: null };
       const first = await exposure(symbol);
@@ -38,6 +39,6 @@ export function ownershipActivities({ exchange: ex, temporal }: ActivityDeps): P
       const second = await exposure(symbol);
       if (second && second.positionAmt !== first.positionAmt) throw new Error(`${symbol}: exposure changed from ${first.positionAmt} to ${second.positionAmt} between two looks; not yet consistent`);
       return { owner: null, exposure: second, orphanPolicy: temporal.orphanPolicy ?? 'adopt' };
-    },
+    }),
   };
 }

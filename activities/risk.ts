@@ -4,7 +4,7 @@ import { checkRisk, type RiskVerdict } from '../core/risk.js';
 import { RISK_REJECTED_FAILURE, adoptReservationSignal, previewReserveQuery, reserveUpdate, riskBookWorkflowId } from '../workflows/book-contracts.js';
 import type { ReserveRequest } from '../core/risk-book.js';
 import type { TradingActivities } from './contracts.js';
-import type { ActivityDeps } from './deps.js';
+import { keepAlive, type ActivityDeps } from './deps.js';
 import { bounded } from './temporal-views.js';
 
 function startOfUtcDay(now = Date.now()): Date {
@@ -56,7 +56,8 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
       return checkRisk(p, { globalKill: kill.on, openPositions: open, realizedPnlToday: pnl }, risk());
     },
 
-    async reserveEntry(req): Promise<RiskVerdict> {
+    // Heartbeats: a worker killed while the book decides is noticed in seconds, not at the 30 s timeout.
+    reserveEntry: (req) => keepAlive(async (): Promise<RiskVerdict> => {
       if (req.adopt) {
         await bounded(temporal.client, () =>
           temporal.client.workflow.signalWithStart('riskBookWorkflow', {
@@ -80,7 +81,7 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
       const verdict = req.dryRun ? await preview(request) : await reserve(request, req.attemptKey);
       if (!verdict.approved) log.info({ symbol: req.symbol, rule: verdict.rule }, `Risk rejected ${req.symbol}: ${verdict.detail}`);
       return verdict;
-    },
+    }),
 
     async loadKillSwitch() {
       const kill = await journal.getGlobalKill();

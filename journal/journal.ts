@@ -98,25 +98,28 @@ export class Journal {
 
   /**
    * Books ticks' signals and decisions, keyed by (symbol, run id, tick seq). A key already booked with
-   * the same decision is a retry and changes nothing. A key booked with a *different* decision at an
-   * earlier moment (`at`, the workflow's clock) was written by a workflow task that never completed (its
-   * worker died after the write): the later decision is the one in history and replaces it (`superseded`).
+   * the same decision is a retry and changes nothing. A key booked with a *different* decision by an earlier
+   * workflow task (`taskEvent`: where the task started in the history; rows without it: an earlier `at`, the
+   * workflow's clock) was written by a task that never completed (its worker died after the write): the later
+   * decision is the one in history and replaces it (`superseded`). The task, not the clock, decides when both
+   * are known: a task can read its clock from history (a heartbeat of the lost task recorded it) and then
+   * decide again with the same `at`.
    * Any other difference cannot come from a retry or a re-run: the row is kept in a SIGNAL_KEY_COLLISION
    * risk event rather than dropped, and counted in `collisions` so the caller can raise it.
    */
   async recordSignals(rows: SignalRecord[]): Promise<SignalWriteResult> {
     const result: SignalWriteResult = { inserted: 0, duplicates: 0, superseded: 0, collisions: 0 };
     if (rows.length === 0) return result;
-    const columns = 16;
+    const columns = 17;
     const values: unknown[] = [];
     const tuples = rows.map((row, i) => {
       values.push(row.workflowId, row.symbol, row.seq, toDate(row.candleTime), row.signal, row.confidence, row.probHold,
-        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at), row.instanceId ?? '', row.runId ?? '');
+        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at), row.instanceId ?? '', row.runId ?? '', row.taskEvent ?? null);
       return `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`;
     });
     const inserted = await this.pool.query<{ symbol: string; run_id: string; seq: number }>(
       `INSERT INTO signals (workflow_id, symbol, seq, candle_time, signal, confidence, prob_hold, prob_buy, prob_sell,
-         model, price, decision, reason, at, instance_id, run_id)
+         model, price, decision, reason, at, instance_id, run_id, task_event)
        VALUES ${tuples.join(', ')}
        ON CONFLICT (symbol, run_id, seq) DO NOTHING
        RETURNING symbol, run_id, seq`,
@@ -127,8 +130,8 @@ export class Journal {
     const fresh = new Set(inserted.rows.map((r) => key(r.symbol, r.run_id, r.seq)));
     const conflicting = rows.filter((r) => !fresh.has(key(r.symbol, r.runId ?? '', r.seq)));
     for (const row of conflicting) {
-      const existing = await this.pool.query<{ decision: string; signal: string; candle_time: Date; at: Date }>(
-        'SELECT decision, signal, candle_time, at FROM signals WHERE symbol = $1 AND run_id = $2 AND seq = $3',
+      const existing = await this.pool.query<{ decision: string; signal: string; candle_time: Date; at: Date; task_event: number | null }>(
+        'SELECT decision, signal, candle_time, at, task_event FROM signals WHERE symbol = $1 AND run_id = $2 AND seq = $3',
         [row.symbol, row.runId ?? '', row.seq],
       );
       const prior = existing.rows[0];
@@ -136,7 +139,8 @@ export class Journal {
         result.duplicates++;
         continue;
       }
-      if (prior && prior.at.getTime() < toDate(row.at).getTime() && (await this.supersedeSignal(row))) {
+      const laterTask = prior && (prior.task_event !== null && row.taskEvent != null ? prior.task_event < row.taskEvent : prior.at.getTime() < toDate(row.at).getTime());
+      if (laterTask && (await this.supersedeSignal(row))) {
         result.superseded++;
         continue;
       }
@@ -150,10 +154,11 @@ export class Journal {
   private async supersedeSignal(row: SignalRecord): Promise<boolean> {
     const updated = await this.pool.query(
       `UPDATE signals SET workflow_id = $4, candle_time = $5, signal = $6, confidence = $7, prob_hold = $8, prob_buy = $9,
-         prob_sell = $10, model = $11, price = $12, decision = $13, reason = $14, at = $15, instance_id = $16
-       WHERE symbol = $1 AND run_id = $2 AND seq = $3 AND at < $15`,
+         prob_sell = $10, model = $11, price = $12, decision = $13, reason = $14, at = $15, instance_id = $16, task_event = $17
+       WHERE symbol = $1 AND run_id = $2 AND seq = $3
+         AND (CASE WHEN task_event IS NOT NULL AND $17::integer IS NOT NULL THEN task_event < $17::integer ELSE at < $15 END)`,
       [row.symbol, row.runId ?? '', row.seq, row.workflowId, toDate(row.candleTime), row.signal, row.confidence, row.probHold,
-        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at), row.instanceId ?? ''],
+        row.probBuy, row.probSell, row.model, row.price, row.decision, row.reason, toDate(row.at), row.instanceId ?? '', row.taskEvent ?? null],
     );
     return (updated.rowCount ?? 0) === 1;
   }

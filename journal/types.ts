@@ -29,6 +29,8 @@ export interface SignalRecord {
   decision: string;
   reason: string | null;
   at: TimeInput;
+  /** History length when the deciding workflow task started (see 005_signal_task_event.sql); absent before it was kept. */
+  taskEvent?: number | null;
 }
 
 export type SignalRow = Omit<SignalRecord, 'candleTime' | 'at'> & { candleTime: Date; at: Date };

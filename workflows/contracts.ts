@@ -51,6 +51,8 @@ export interface SymbolState {
   unreportedDrops?: number;
   /** Risk-book releases not yet delivered (capacity and P&L of closed or failed positions). */
   pendingReleases?: ReleaseRequest[];
+  /** Position reports received and not yet taken in: they are taken in at the top of the next pass. */
+  positionReports?: PositionReport[];
   /** Counts flattens sent without a position workflow (their client order ids). */
   flattenSeq?: number;
   /**
@@ -89,6 +91,8 @@ export interface PositionReport {
    */
   venueTime: number;
   detail?: string;
+  /** The position gave its reservation back to the risk book itself; absent in reports from before that. */
+  released?: boolean;
 }
 
 /** Reconciliation to a symbol loop: the position it holds has no running workflow, or its symbol has exposure nobody owns. */

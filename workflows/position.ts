@@ -35,9 +35,11 @@ import {
   type PositionInput,
   type PositionReport,
 } from './contracts.js';
+import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
 import { trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { legacyPositionWorkflow } from './position-legacy.js';
+import { runEndsAtEventLimit } from './run-length.js';
 
 /**
  * Sending an order is one attempt: what an unknown outcome means is for the lifecycle to find out (it looks
@@ -62,7 +64,10 @@ const watches = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: 
 const EXITS_ON_STREAM = 'exits-on-stream';
 const STREAMED_POLL_MS = 60_000;
 
-/** A step is one activity or timer (a check is two): about 5,000 history events per run. */
+/** The position releases its reservation in the risk book itself when it closes (before, the symbol loop did). */
+const RELEASES_OWN_RESERVATION = 'position-releases-own-reservation';
+
+/** A step is one activity or timer (a check is two); runs usually end earlier, at MAX_EVENTS_PER_RUN events. */
 const MAX_STEPS_PER_RUN = 2_000;
 const JOURNAL_BATCH = 50;
 
@@ -161,6 +166,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     await condition(() => wake, Math.max(1, until - Date.now()));
   };
 
+  const runIsLong = runEndsAtEventLimit();
   let command = await absorb({ kind: 'WOKE' });
   for (let steps = 0; ; steps++) {
     if (closePending()) command = await absorb({ kind: 'CLOSE_REQUESTED', reason: closeReason! });
@@ -169,11 +175,13 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     if (await stream.keep(now) === 'LOST') command = await absorb({ kind: 'STREAM_LOST' });
     if (lc.result && !report) {
       report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now };
+      // Histories from before the position released its own reservation left that to the symbol loop.
+      if (patched(RELEASES_OWN_RESERVATION)) report.released = await releaseReservation(report);
       await tellSymbolWorkflow(input, report);
     }
     describe(input, lc);
     if (command.kind === 'DONE') break;
-    if (steps >= MAX_STEPS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (steps >= MAX_STEPS_PER_RUN || runIsLong() || workflowInfo().continueAsNewSuggested) {
       await condition(() => !pump.busy && allHandlersFinished());
       if (!closePending()) await continueAsNew<typeof positionWorkflow>({ ...input, state: lc, pendingJournal: pending, report });
       continue;
@@ -332,6 +340,21 @@ function startJournalPump(queue: JournalWrite[], allowed: () => boolean): { busy
     }
   })();
   return pump;
+}
+
+/**
+ * The position knows it is closed: it gives its capacity and P&L back to the risk book itself, before its
+ * report, so the symbol loop sends nothing for it (see REPORTS_BETWEEN_PASSES in workflows/symbol.ts).
+ * False when the book could not be told; the loop then releases it.
+ */
+async function releaseReservation(r: PositionReport): Promise<boolean> {
+  try {
+    await getExternalWorkflowHandle(riskBookWorkflowId(workflowInfo().taskQueue)).signal(releaseSignal, { positionId: r.positionId, netPnl: r.netPnl, venueTime: r.venueTime });
+    return true;
+  } catch (err) {
+    log.warn('risk book not reachable; the symbol loop releases the reservation', { positionId: r.positionId, error: failureText(err) });
+    return false;
+  }
 }
 
 async function tellSymbolWorkflow(input: PositionInput, r: PositionReport): Promise<void> {

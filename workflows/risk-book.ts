@@ -13,6 +13,7 @@ import {
   type RiskBookInput,
 } from './book-contracts.js';
 import { failureText } from './failure-text.js';
+import { runEndsAtEventLimit } from './run-length.js';
 
 /**
  * Why a workflow and not a row-locked reservation table in Postgres: Temporal runs a workflow's update
@@ -38,6 +39,7 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
   let killToPersist = false;
   let killSetExplicitly = false;
   let limits: RiskLimits | null = null;
+  const runIsLong = runEndsAtEventLimit();
 
   setHandler(riskBookQuery, () => book);
   setHandler(previewReserveQuery, (req) => previewReserve(book, req));
@@ -91,7 +93,7 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
   describe(book, limits);
 
   for (;;) {
-    await condition(() => killToPersist || requests >= REQUESTS_PER_RUN || workflowInfo().continueAsNewSuggested);
+    await condition(() => killToPersist || requests >= REQUESTS_PER_RUN || runIsLong() || workflowInfo().continueAsNewSuggested);
     if (killToPersist) {
       killToPersist = false;
       await persist.persistKillSwitch({ on: book.kill.on, reason: book.kill.reason });

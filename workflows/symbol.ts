@@ -34,6 +34,7 @@ import {
   resumeSignal,
   symbolStateQuery,
   type PositionInput,
+  type PositionReport,
   type SymbolPhase,
   type SymbolState,
   type SymbolWorkflowInput,
@@ -41,6 +42,7 @@ import {
 import { TRUSTED_CLOCK_PATCH, trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { positionWorkflow } from './position.js';
+import { runEndsAtEventLimit } from './run-length.js';
 import { SA_CONFIDENCE, SA_SIDE, SA_SIGNAL, SA_STATE, SA_SYMBOL } from './search-attributes.js';
 
 const DEFAULT_TICK_CAP = 2_000;
@@ -60,9 +62,10 @@ const journalOnce = proxyLocalActivities<TradingActivities>({ startToCloseTimeou
 /**
  * Reserving waits for the risk book's workflow task, and looking for the live position waits a moment
  * between two looks: regular activities, so the loop's workflow task is not held open meanwhile (a
- * fleet entering at once would otherwise hold every workflow task slot while the book waits for one).
+ * fleet entering at once would otherwise hold every workflow task slot while the book waits for one). They
+ * heartbeat, so one whose worker was killed is retried on another within seconds instead of at the timeout.
  */
-const bookActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '30s', retry: TICK_RETRY });
+const bookActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: TICK_RETRY });
 /** A flatten without a position workflow sends an order: heartbeats, and retries that find it by its id. */
 const flattenActs = proxyActivities<TradingActivities>({
   startToCloseTimeout: '60s',
@@ -83,6 +86,21 @@ const CLAIM_OWNERSHIP = 'claim-ownership-at-start';
 const FLATTEN_DIRECT = 'flatten-without-position-workflow';
 // A loop leaves exposure nobody owns to reconciliation when QT_ORPHAN_POLICY=flatten, instead of adopting it.
 const ORPHAN_POLICY_IN_LOOP = 'orphan-policy-in-loop';
+/**
+ * A position's report is taken in at the top of the loop's next pass instead of in the signal handler, and
+ * the loop releases only what the position did not release itself.
+ *
+ * Why: with @temporalio/worker 1.24.0 a local activity's result can reach the workflow one workflow task after
+ * its marker was written to history (the result arrives while the worker is reporting a heartbeat of a long
+ * workflow task), together with a signal received meanwhile; a replay delivers that result one task earlier,
+ * before the signal. Whatever the loop does between the result and its next wait must therefore not depend on
+ * what a signal changed. A report applied in its handler did: the loop's clock read resolved, then the release
+ * the report had queued went out at once live, but not on replay (a nondeterminism error on
+ * SignalExternalWorkflowExecutionInitiated that stopped loops in the chaos runs), and the tick's decision
+ * read the open position the report had cleared. A report taken in between passes is seen by both at the same
+ * point, and a position that releases its own reservation leaves the loop nothing to send for it.
+ */
+const REPORTS_BETWEEN_PASSES = 'position-reports-between-passes';
 
 /** Decisions kept while the journal is unreachable (about two hours of 15 s ticks); older ones are dropped and counted. */
 export const MAX_PENDING_DECISIONS = 500;
@@ -132,6 +150,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   // symbol before it may enter: an old run's position workflow, or exposure nobody owns.
   if (!input.state && patched(CLAIM_OWNERSHIP)) state.ownershipChecked = false;
   const tickCap = input.tickCap ?? DEFAULT_TICK_CAP;
+  const runIsLong = runEndsAtEventLimit();
   let wake = false;
   /**
    * A market wake (event-driven mode) since the last evaluation began: cleared at the top of a pass, not
@@ -162,16 +181,12 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
     state.killReason = null;
     wake = true;
   });
+  const reportsBetweenPasses = patched(REPORTS_BETWEEN_PASSES);
   setHandler(positionClosedSignal, (report) => {
-    // Whatever this loop thinks, the position is closed: its capacity and P&L go back to the risk book
-    // (delivered at the next tick; a stale report does not wake the loop, as before).
-    (state.pendingReleases ??= []).push({ positionId: report.positionId, netPnl: report.netPnl, venueTime: report.venueTime ?? null });
-    if (report.positionId !== state.openPositionId) return; // a stale or duplicate report
-    state.openPositionId = null;
-    state.openPositionSide = null;
-    state.cooldownUntil = positionClosed(loopStateOf(state), report.at, state.params).cooldownUntil;
-    state.lastExit = { positionId: report.positionId, reason: report.exitReason ?? 'ENTRY_FAILED', netPnl: report.netPnl, at: report.at };
-    wake = true;
+    // A stale or duplicate report does not wake the loop.
+    if (report.positionId === state.openPositionId) wake = true;
+    if (reportsBetweenPasses) (state.positionReports ??= []).push(report);
+    else takeReport(state, report);
   });
   setHandler(reclaimSignal, ({ stalePositionId, reason }) => {
     log.warn('reconciliation: ownership of the symbol to be checked again', { symbol: state.symbol, stalePositionId, reason });
@@ -203,10 +218,11 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   // own duration; an overloaded worker skips ahead rather than bursting to catch up.
   let dueAt = Date.now();
   for (let ticks = 0; ; ticks++) {
-    if (ticks + coalescedWakes >= tickCap || workflowInfo().continueAsNewSuggested) {
+    if (ticks + coalescedWakes >= tickCap || runIsLong() || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof symbolWorkflow>({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }
+    for (const report of state.positionReports?.splice(0) ?? []) takeReport(state, report);
     state.clock = await trustedNow();
     await deliverReleases(state);
     if (flattenRequested || flattenPending) {
@@ -251,8 +267,21 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
   }
   state.lastDecision = outcome;
   const record: DecisionRecord = { workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason };
-  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state) });
+  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state), taskEvent: workflowInfo().historyLength });
   else await acts().journalDecision(record);
+}
+
+/**
+ * Whatever this loop thinks, the reported position is closed: its capacity and P&L go back to the risk book
+ * (at the next pass) unless the position gave them back itself.
+ */
+function takeReport(state: SymbolState, report: PositionReport): void {
+  if (!report.released) (state.pendingReleases ??= []).push({ positionId: report.positionId, netPnl: report.netPnl, venueTime: report.venueTime ?? null });
+  if (report.positionId !== state.openPositionId) return; // a stale or duplicate report
+  state.openPositionId = null;
+  state.openPositionSide = null;
+  state.cooldownUntil = positionClosed(loopStateOf(state), report.at, state.params).cooldownUntil;
+  state.lastExit = { positionId: report.positionId, reason: report.exitReason ?? 'ENTRY_FAILED', netPnl: report.netPnl, at: report.at };
 }
 
 /** What core/loop.ts needs of the workflow's state. */

@@ -94,6 +94,20 @@ describe('signal keys per run lineage', () => {
     expect(rows[0]).toMatchObject({ seq: 3, signal: 'BUY', decision: 'ENTER', reason: 'LONG notional 100.00' });
   });
 
+  it('keeps the decision of a task run again that read its clock from history, and refuses the lost attempt written late', async () => {
+    // The lost attempt's heartbeat put its clock read in history, so the task run again decides at the same moment:
+    // where each task started in the history (taskEvent), not the clock, says which decision history keeps.
+    const at = new Date(Date.now() - 2_000);
+    const lost = signal({ symbol: 'XRPUSDT', seq: 14, runId: 'run-e', at, signal: 'BUY', decision: 'POSITION_OPEN', taskEvent: 229 });
+    expect(await db.journal.recordSignals([lost])).toMatchObject({ inserted: 1 });
+    const rerun = { ...lost, signal: 'HOLD' as const, decision: 'HOLD', taskEvent: 236 };
+    expect(await db.journal.recordSignals([rerun])).toEqual({ inserted: 0, duplicates: 0, superseded: 1, collisions: 0 });
+    // The lost attempt's write arriving after it (a slow worker, not a dead one) changes nothing.
+    expect(await db.journal.recordSignals([lost])).toEqual({ inserted: 0, duplicates: 0, superseded: 0, collisions: 1 });
+    const rows = (await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'XRPUSDT' })).filter((r) => r.runId === 'run-e');
+    expect(rows.map((r) => r.decision)).toEqual(['HOLD']);
+  });
+
   it('records a kill switch change once, however often it is written', async () => {
     await db.journal.setGlobalKill(true, 'operator kill');
     await db.journal.setGlobalKill(true, 'operator kill');

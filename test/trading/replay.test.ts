@@ -12,7 +12,8 @@ installTemporalLogger(pino({ level: 'error' }));
  * Saved histories of real runs (symbol loop with entries, exits, kill, continue-as-new, risk-book
  * reservations, a journal outage, a restart that owns the running position, a flatten without a
  * position workflow; positions through TP, stop and trailing exits, partial entries, a failed stop, a
- * journal outage; the risk book; the reconciler; a retraining whose worker was killed mid-training) replayed against the current workflow code. A change
+ * journal outage; the risk book; the reconciler; a retraining whose worker was killed mid-training; a loop whose
+ * clock read reached it one workflow task after its marker, `test/trading/late-local-result.test.ts`) replayed against the current workflow code. A change
  * that breaks determinism for workflows already running fails here: guard it with patched().
  * `position-legacy-*` are histories of the position workflow before the lifecycle
  * (workflows/position-legacy.ts) and are never refreshed. Refresh the others with
