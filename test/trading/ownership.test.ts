@@ -185,7 +185,12 @@ describe('reconciliation when a position workflow is terminated', () => {
         return s.openPositionId && s.openPositionId !== pos.positionId ? s.openPositionId : null;
       }, 'the loop to adopt the exposure', 45_000);
       expect(Date.now() - terminatedAt).toBeLessThan(2 * PERIOD * 1000 + 10_000);
-      const adopted = await h.client.workflow.getHandle(positionWorkflowId(owner)).query(positionStateQuery);
+      // The loop names its new position before the child's start is recorded: the query waits for the workflow.
+      const adopted = await eventually(
+        () => h.client.workflow.getHandle(positionWorkflowId(owner)).query(positionStateQuery),
+        'the adopting position workflow to exist',
+        15_000,
+      );
       expect(adopted.adopt?.quantity).toBeCloseTo(Math.abs(quantity), 10);
       await eventually(async () => {
         const stops = await h.exchange.openAlgoOrders(symbol);
