@@ -37,9 +37,13 @@ export function entryExitDistances(settings: ExitSettings, atrNorm: number | und
   };
 }
 
-/** The rules of one position: the configured time limit with the distances fixed at its entry (if any). */
+/**
+ * The rules of one position: the configured time limit with the distances fixed at its entry (if any).
+ * Exactly the rule fields, never the rest of the settings, so it can travel as an activity's input.
+ */
 export function positionRules(settings: ExitRules, distances?: ExitDistances | null): ExitRules {
-  return distances ? { ...settings, ...distances } : settings;
+  const { takeProfitPct, stopLossPct, trailingStopPct, trailingActivationPct, maxHoldSeconds } = settings;
+  return { takeProfitPct, stopLossPct, trailingStopPct, trailingActivationPct, maxHoldSeconds, ...distances };
 }
 
 /** What an open position remembers between price observations. Plain JSON (workflow state). */

@@ -11,7 +11,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { exitLevels, newTracker, positionRules, type ExitRules } from '../core/exits.js';
+import { exitLevels, newTracker, positionRules } from '../core/exits.js';
 import {
   newAdoption,
   newEntry,
@@ -243,7 +243,7 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle): 
         entryPrice: lc.tracker.entryPrice,
         openedAt: lc.tracker.openedAt,
         bestPrice: lc.tracker.bestPrice,
-        rules: positionRules(exitRulesOf(input.params), input.exits),
+        rules: positionRules(input.params, input.exits),
       };
       const was = w.streaming;
       w.streaming = (await watches.watchExits(req).catch(() => ({ streaming: false }))).streaming;
@@ -253,10 +253,6 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle): 
     },
   };
   return w;
-}
-
-function exitRulesOf(p: PositionInput['params']): ExitRules {
-  return { takeProfitPct: p.takeProfitPct, stopLossPct: p.stopLossPct, trailingStopPct: p.trailingStopPct, trailingActivationPct: p.trailingActivationPct, maxHoldSeconds: p.maxHoldSeconds };
 }
 
 /** Runs one command as an activity and turns its answer, or its failure, into the next fact. */
