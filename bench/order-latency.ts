@@ -132,9 +132,12 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
           const id = (await loopState(s)).openPositionId;
           if (!id) return null;
           const p = (await client.workflow.getHandle(positionWorkflowId(id)).query(positionStateQuery)).state as PositionLifecycle;
-          return p.stage === 'OPEN' && p.takeProfitPrice !== null ? { symbol: s, takeProfit: p.takeProfitPrice } : null;
+          // Measured only once this position's levels are watched: a crossing published before that is judged
+          // at registration, which is not the stream's reaction time.
+          const watched = p.stage === 'OPEN' && p.takeProfitPrice !== null && worker.marketEvents!.exits.isWatching(id);
+          return watched ? { symbol: s, takeProfit: p.takeProfitPrice! } : null;
         }));
-        return states.every((x) => x !== null) && worker.marketEvents!.exits.stats().watched === symbols.length ? states : null;
+        return states.every((x) => x !== null) ? states : null;
       }, `round ${round}: positions open and watched`, 60_000);
       for (const p of positions) {
         seen = ex.engine.state.orders.length;

@@ -3,7 +3,16 @@ import type { ExitWatchRequest } from '../activities/contracts.js';
 import { judgeMark, NEW_MARK_GUARD, type MarkGuard } from '../core/mark-sanity.js';
 import { step as stepPosition, type PositionState } from '../core/position.js';
 import type { ExitCrossing } from '../workflows/contracts.js';
-import type { MarketDataService } from './market-data-service.js';
+import type { MarketDataEvents, MarkEvent } from './market-data-service.js';
+
+/** What the watcher reads of the worker's market data (MarketDataService). */
+export interface MarkSource {
+  on<K extends 'mark' | 'stale'>(event: K, listener: (...args: MarketDataEvents[K]) => void): unknown;
+  off<K extends 'mark' | 'stale'>(event: K, listener: (...args: MarketDataEvents[K]) => void): unknown;
+  follows(symbol: string): boolean;
+  isStale(symbol: string): boolean;
+  latestMark(symbol: string): MarkEvent | null;
+}
 
 
 export interface ExitWatcherOptions {
@@ -45,7 +54,7 @@ export class ExitWatcher {
   private readonly stats_ = { crossings: 0, failed: 0 };
 
   constructor(
-    private readonly md: Pick<MarketDataService, 'on' | 'off' | 'follows' | 'isStale'>,
+    private readonly md: MarkSource,
     private readonly opts: ExitWatcherOptions,
   ) {
     md.on('mark', this.onMark);
@@ -59,13 +68,18 @@ export class ExitWatcher {
     const same = known && known.req.entryPrice === req.entryPrice && known.req.side === req.side;
     // A refresh keeps the best price this watcher saw if it is better than the workflow's.
     const best = same && better(req.side, known.tracker.bestPrice, req.bestPrice) ? known.tracker.bestPrice : req.bestPrice;
-    forSymbol.set(req.positionId, {
+    const w: Watched = {
       req,
       tracker: { side: req.side, entryPrice: req.entryPrice, openedAt: req.openedAt, bestPrice: best },
       guard: same ? known.guard : NEW_MARK_GUARD,
       expiresAt: Date.now() + this.opts.ttlMs,
       lastSentAt: same ? known.lastSentAt : 0,
-    });
+    };
+    forSymbol.set(req.positionId, w);
+    // A new watch judges the latest mark at once: a level crossed between the position opening and its
+    // registration is not left waiting for the next mark update (which may not come soon on a quiet symbol).
+    const latest = same ? null : this.md.latestMark(req.symbol);
+    if (latest && latest.receivedAt >= req.openedAt) this.judge(req.positionId, w, latest.price, Date.now());
     return { streaming: this.md.follows(req.symbol) && !this.md.isStale(req.symbol) };
   }
 
@@ -73,6 +87,12 @@ export class ExitWatcher {
     for (const [symbol, forSymbol] of this.bySymbol) {
       if (forSymbol.delete(positionId) && forSymbol.size === 0) this.bySymbol.delete(symbol);
     }
+  }
+
+  /** Whether the position's exit levels are watched here now. */
+  isWatching(positionId: string): boolean {
+    for (const forSymbol of this.bySymbol.values()) if (forSymbol.has(positionId)) return true;
+    return false;
   }
 
   stats(): ExitWatchStats {
@@ -96,19 +116,24 @@ export class ExitWatcher {
         forSymbol.delete(positionId);
         continue;
       }
-      const judged = judgeMark(w.guard, m.price, w.req.entryPrice);
-      w.guard = judged.guard;
-      if (!judged.verdict.believed) continue;
-      const bestBefore = w.tracker.bestPrice;
-      const { state, commands } = stepPosition(w.tracker, judged.verdict.price, now, w.req.rules);
-      w.tracker = state;
-      if (commands.length === 0 || now - w.lastSentAt < (this.opts.minGapMs ?? 1_000)) continue;
-      w.lastSentAt = now;
-      this.stats_.crossings++;
-      this.opts.crossed(w.req.workflowId, { price: judged.verdict.price, bestPrice: bestBefore }).catch((err: unknown) => this.failed(positionId, err));
+      this.judge(positionId, w, m.price, now);
     }
     if (forSymbol.size === 0) this.bySymbol.delete(m.symbol);
   };
+
+  /** One mark through the position's bad-print guard and exit rules; a crossed level is signalled at once. */
+  private judge(positionId: string, w: Watched, price: number, now: number): void {
+    const judged = judgeMark(w.guard, price, w.req.entryPrice);
+    w.guard = judged.guard;
+    if (!judged.verdict.believed) return;
+    const bestBefore = w.tracker.bestPrice;
+    const { state, commands } = stepPosition(w.tracker, judged.verdict.price, now, w.req.rules);
+    w.tracker = state;
+    if (commands.length === 0 || now - w.lastSentAt < (this.opts.minGapMs ?? 1_000)) return;
+    w.lastSentAt = now;
+    this.stats_.crossings++;
+    this.opts.crossed(w.req.workflowId, { price: judged.verdict.price, bestPrice: bestBefore }).catch((err: unknown) => this.failed(positionId, err));
+  }
 
   private readonly onStale = (symbol: string, stale: boolean): void => {
     for (const [positionId, w] of this.bySymbol.get(symbol) ?? []) {

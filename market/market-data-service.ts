@@ -111,6 +111,12 @@ export class MarketDataService extends EventEmitter<MarketDataEvents> implements
     return { rows: concatRows(f.rows.slice(-this.opts.featureWindow)), candleTime: last.openTime, origin: f.origin };
   }
 
+  /** The symbol's latest mark price from the stream, or null before the first. */
+  latestMark(symbol: string): MarkEvent | null {
+    const m = this.mirror.mark(symbol);
+    return m ? { symbol, price: m.price, eventTime: m.eventTime, receivedAt: m.receivedAt } : null;
+  }
+
   /** Whether the symbol's streams are followed (seeded and subscribed, or being). */
   follows(symbol: string): boolean {
     return this.mirror.has(symbol);
