@@ -1,7 +1,7 @@
 import type { ExitReason, PositionSide, ScoredSignal } from '../core/types.js';
 import type { ExitRules } from '../core/exits.js';
 import type { RiskVerdict } from '../core/risk.js';
-import type { CloseEvidence, JournalWrite, Notice, OrderAnswer, Reading, StopAnswer } from '../core/position-lifecycle.js';
+import type { ArmedExit, CloseEvidence, JournalWrite, Notice, OrderAnswer, Reading, StopAnswer } from '../core/position-lifecycle.js';
 import type { FillFact, OrderFact } from '../core/position-orders.js';
 import type { Observation, OrphanPolicy, ReconcileAction } from '../core/reconcile.js';
 import type { ActionOutcome, ReconcileResult } from '../workflows/book-contracts.js';
@@ -160,6 +160,8 @@ export interface ExitWatchRequest {
   /** The best price the position has believed since entry (the trailing stop's anchor). */
   bestPrice: number;
   rules: ExitRules;
+  /** The exit the watch may send by itself when a level is crossed (core/position-lifecycle.ts armStreamExit). */
+  armedExit?: ArmedExit;
 }
 
 /**

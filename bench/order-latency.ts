@@ -8,7 +8,8 @@
  * at once (its clock moved to the boundary, then one publication) -> each loop is woken, evaluates, reserves
  * in the risk book and its position workflow sends the entry: candle close -> entry order acknowledged (the
  * exchange's own time of the order). Then, one symbol at a time, the mark is moved through take profit ->
- * the exit watcher signals the position, which sends the exit: mark crossing -> exit order acknowledged.
+ * the exit watcher sends the exit the position armed and tells the position, which confirms it: mark
+ * crossing -> exit order acknowledged.
  * Loops time out after an hour and positions read the exchange every minute, so every order is the stream's.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,6 +1,6 @@
 import { step as stepPosition } from './position.js';
 import { isPlausiblePrice, judgeMark } from './mark-sanity.js';
-import { bookFills, hasUnbookedFills, knownExecution, observeOrder, qtyTolerance, type FillFact, type OrderAttempt, type OrderFact } from './position-orders.js';
+import { bookFills, hasUnbookedFills, knownExecution, newAttempt, observeOrder, qtyTolerance, type FillFact, type OrderAttempt, type OrderFact } from './position-orders.js';
 import { entryOrderSide, exitOrderSide, type ExitReason } from './types.js';
 import {
   T,
@@ -84,6 +84,8 @@ export function apply(s: PositionLifecycle, fact: LifecycleFact, ctx: LifecycleC
     case 'STREAM_MARK':
       if (s.stage !== 'OPEN' || !s.tracker || s.flat) return;
       return observeMark(s, fact.price, ctx, out, fact.bestPrice);
+    case 'STREAM_EXIT':
+      return applyStreamExit(s, fact, ctx, out);
     case 'STREAM_LOST':
       s.nextReadAt = Math.min(s.nextReadAt, now);
       return;
@@ -234,12 +236,37 @@ function applyReading(s: PositionLifecycle, r: Reading, ctx: LifecycleContext, o
     // One empty read is not "the stop fired": a later read must agree, and a fill must explain it.
     if (!s.flat) s.flat = { firstReadAt: r.at, confirmed: false, evidenceAt: now };
     else if (r.at > s.flat.firstReadAt) s.flat.confirmed = true;
+    // The stream's watch may have sent the armed exit and its report be lost (a worker died between the two):
+    // the id is looked up before anything else explains the flat read.
+    if (s.armedExit) armedExitMayHaveGone(s, s.armedExit, now);
     return;
   }
   s.flat = null;
   if (ours > s.quantity + qtyTolerance(s.quantity)) s.excess = { quantity: ours };
   if (s.stage !== 'OPEN' || !s.tracker) return;
   observeMark(s, r.markPrice, ctx, out, null);
+}
+
+function applyStreamExit(s: PositionLifecycle, fact: Extract<LifecycleFact, { kind: 'STREAM_EXIT' }>, ctx: LifecycleContext, out: Out): void {
+  // Known already when the position's own exit took the same id, or a flat read had it looked up.
+  const known = s.orders.some((a) => a.clientOrderId === fact.clientOrderId);
+  // Never armed (a report that does not belong to this position's watch): nothing of ours was sent.
+  if (!known && (s.armedExit !== fact.clientOrderId || s.stage === 'CLOSED')) return;
+  if (s.stage === 'OPEN') {
+    if (s.tracker && !s.flat) observeMark(s, fact.price, ctx, out, fact.bestPrice);
+    s.exitReason ??= fact.reason;
+  }
+  // SENDING: the next command is this exit's send, which looks the id up first and sends only if it is not there.
+  if (!known) s.orders.push(newAttempt(fact.clientOrderId, 'EXIT', ctx.now, T.sendWindowMs));
+  s.armedExit = null;
+}
+
+/** The armed exit may be on the exchange: an attempt of unknown outcome, looked up at once. */
+function armedExitMayHaveGone(s: PositionLifecycle, clientOrderId: string, now: number): void {
+  s.armedExit = null;
+  if (s.orders.some((a) => a.clientOrderId === clientOrderId)) return;
+  // Its fence covers a send the watch began before it was disarmed (the watch's own window is no longer).
+  s.orders.push({ ...newAttempt(clientOrderId, 'EXIT', now, T.sendWindowMs), status: 'UNKNOWN', lastLookupAt: now - T.pollMs });
 }
 
 /**

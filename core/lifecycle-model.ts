@@ -93,6 +93,12 @@ export interface PositionLifecycle {
   excess: { quantity: number } | null;
   closeRequest: { reason: CloseReason } | null;
   exitReason: ExitReason | null;
+  /**
+   * The exit order id the worker's stream watch may send by itself the moment a mark crosses a level
+   * (event-driven mode, see armStreamExit); null or absent when nothing is armed. Until the position learns
+   * what became of it (the watch's report, or a lookup once it reads flat), that id is the next exit's.
+   */
+  armedExit?: string | null;
   books: Books;
   /** What the journal's position row says, so a change is written once. */
   journaledEntry: { quantity: number; entryPrice: number; entryFee: number } | null;
@@ -150,6 +156,12 @@ export type LifecycleFact =
    * stream's watcher believed since it was told of the position. Judged like a read mark (no exit on one bad print).
    */
   | { kind: 'STREAM_MARK'; price: number; bestPrice: number | null }
+  /**
+   * The stream's watch crossed a level and sent the armed exit itself (its answer is not known here): the
+   * order is this position's exit whatever the lifecycle makes of the mark, and is confirmed by looking its
+   * id up (the exit send does that first).
+   */
+  | { kind: 'STREAM_EXIT'; clientOrderId: string; price: number; bestPrice: number | null; reason: ExitReason }
   /** The symbol's stream is not trusted now: read the exchange soon instead of waiting for the slow poll. */
   | { kind: 'STREAM_LOST' }
   | { kind: 'EVIDENCE'; evidence: CloseEvidence }

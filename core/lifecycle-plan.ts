@@ -1,4 +1,6 @@
 import { exitLevels, newTracker } from './exits.js';
+import { step as stepPosition } from './position.js';
+import type { ExitReason } from './types.js';
 import { isPlausiblePrice } from './mark-sanity.js';
 import { executedVwap, hasUnbookedFills, isUnresolved, newAttempt, qtyTolerance, type OrderAttempt } from './position-orders.js';
 import { alert, roundPrice, type Out } from './lifecycle-facts.js';
@@ -33,6 +35,8 @@ export function advance(s: PositionLifecycle, ctx: LifecycleContext, out: Out): 
     if (s.protection.status !== 'NONE') s.stage = 'OPEN';
   }
   if (s.stage === 'OPEN') {
+    // The armed exit executed and its report was lost: the exit is the one its fill price reached.
+    if (!s.exitReason && !s.closeRequest && ofPurpose(s, 'EXIT').some((a) => a.executedQty > 0)) s.exitReason = exitReasonAtFill(s, ctx);
     if (s.closeRequest || s.exitReason) {
       s.stage = 'EXITING';
       s.exitReason ??= s.closeRequest!.reason;
@@ -40,6 +44,15 @@ export function advance(s: PositionLifecycle, ctx: LifecycleContext, out: Out): 
   }
   syncEntryJournal(s, out);
   if (s.stage === 'EXITING') advanceExiting(s, now, out);
+}
+
+function exitReasonAtFill(s: PositionLifecycle, ctx: LifecycleContext): ExitReason {
+  const exits = ofPurpose(s, 'EXIT').filter((a) => a.executedQty > 0);
+  const price = exits.reduce((q, a) => q + a.avgPrice * a.executedQty, 0) / sum(exits.map((a) => a.executedQty));
+  const fired = s.tracker ? stepPosition(s.tracker, price, ctx.now, ctx.rules).commands[0] : undefined;
+  if (fired) return fired.reason;
+  const gained = s.side === 'LONG' ? price > s.entryPrice : price < s.entryPrice;
+  return gained ? 'TRAILING_STOP' : 'STOP_LOSS';
 }
 
 function advanceEntering(s: PositionLifecycle, now: number, out: Out): void {

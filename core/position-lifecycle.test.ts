@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS } from './params.js';
 import {
   LIFECYCLE_TIMING as T,
+  armStreamExit,
   newAdoption,
   newEntry,
   resumedPosition,
@@ -489,6 +490,84 @@ describe('open: marks from the stream', () => {
     expect(d.s.flat).not.toBeNull();
     d.feed({ kind: 'STREAM_MARK', price: 101.6, bestPrice: null }, 100);
     expect(d.s.exitReason).toBeNull();
+  });
+});
+
+describe('open: an exit armed for the stream watch', () => {
+  const armed = (d: Driver) => {
+    const { state, armed: a } = armStreamExit(d.s);
+    d.s = state;
+    return a;
+  };
+
+  it('arms the next exit id for what the position holds, and nothing while a flat read or an exit is under way', () => {
+    const d = openPosition();
+    expect(armed(d)).toEqual({ clientOrderId: 'qt-a-1-X1', quantity: 1 });
+    expect(d.s.armedExit).toBe('qt-a-1-X1');
+    d.feed({ kind: 'CLOSE_REQUESTED', reason: 'MANUAL' });
+    expect(d.command).toMatchObject({ kind: 'SEND_EXIT', clientOrderId: 'qt-a-1-X1' }); // the position's own exit takes the armed id
+    expect(armed(d)).toBeNull();
+    expect(d.s.armedExit).toBeNull();
+    const flat = openPosition();
+    armed(flat);
+    flat.reading(0, 100, CHECK_MS);
+    expect(armed(flat)).toBeNull();
+  });
+
+  it('the watch\'s report of a sent exit makes it the position\'s exit: confirmed by a send of the same id, booked and closed with the watch\'s reason', () => {
+    const d = openPosition();
+    armed(d);
+    d.feed({ kind: 'STREAM_EXIT', clientOrderId: 'qt-a-1-X1', price: 101.6, bestPrice: 101, reason: 'TAKE_PROFIT' }, 300);
+    expect(d.s.stage).toBe('EXITING');
+    expect(d.s.armedExit).toBeNull();
+    expect(d.command).toMatchObject({ kind: 'SEND_EXIT', clientOrderId: 'qt-a-1-X1' });
+    exitFilled(d, 101.6);
+    expect(d.s.result).toMatchObject({ outcome: 'CLOSED', exitReason: 'TAKE_PROFIT' });
+    expect(d.s.orders.filter((a) => a.purpose === 'EXIT').map((a) => a.clientOrderId)).toEqual(['qt-a-1-X1']);
+  });
+
+  it('the watch\'s reason stands even when the lifecycle does not believe the mark on its own (the order is out)', () => {
+    const d = openPosition();
+    armed(d);
+    d.feed({ kind: 'STREAM_EXIT', clientOrderId: 'qt-a-1-X1', price: 80, bestPrice: 100, reason: 'STOP_LOSS' }, 300);
+    expect(d.s.exitReason).toBe('STOP_LOSS');
+    expect(d.command).toMatchObject({ kind: 'SEND_EXIT', clientOrderId: 'qt-a-1-X1' });
+  });
+
+  it('a report for an id never armed changes nothing', () => {
+    const d = openPosition();
+    d.feed({ kind: 'STREAM_EXIT', clientOrderId: 'qt-a-1-X1', price: 101.6, bestPrice: 101, reason: 'TAKE_PROFIT' }, 300);
+    expect(d.s.stage).toBe('OPEN');
+    expect(d.s.orders.some((a) => a.purpose === 'EXIT')).toBe(false);
+  });
+
+  it('a flat read while armed looks the armed id up before any evidence: the watch\'s exit, report lost, is booked with the reason its fill reached', () => {
+    const d = openPosition();
+    armed(d);
+    expect(d.reading(0, 101.7, CHECK_MS)).toMatchObject({ kind: 'READ' }); // one empty read is confirmed first
+    expect(d.s.armedExit).toBeNull();
+    expect(d.reading(0, 101.7, 200)).toMatchObject({ kind: 'LOOKUP', clientOrderIds: ['qt-a-1-X1'] });
+    d.feed({ kind: 'ORDERS_SEEN', at: d.now, orders: { 'qt-a-1-X1': orderFact('qt-a-1-X1', { orderId: 12, side: 'SELL', avgPrice: 101.7 }) } });
+    expect(d.s.exitReason).toBe('TAKE_PROFIT');
+    expect(d.s.stage).toBe('EXITING');
+    expect(d.command).toEqual({ kind: 'CANCEL_STOP', clientAlgoId: 'qt-a-1-S' });
+    d.feed({ kind: 'STOP_CANCELLED', outcome: 'GONE', actualOrderId: null });
+    d.feed({ kind: 'FILLS', clientOrderId: 'qt-a-1-X1', fills: [fill(12, { side: 'SELL', price: 101.7, realizedPnl: 1.7, commission: 0.06 })] });
+    expect(d.s.result).toMatchObject({ outcome: 'CLOSED', exitReason: 'TAKE_PROFIT', netPnl: expect.closeTo(1.7 - 0.11, 10) });
+  });
+
+  it('a flat read while armed, the armed id never seen: evidence is gathered once the id can no longer appear', () => {
+    const d = openPosition();
+    armed(d);
+    d.reading(0, 100, CHECK_MS);
+    d.reading(0, 100, 200);
+    expect(d.command).toMatchObject({ kind: 'LOOKUP', clientOrderIds: ['qt-a-1-X1'] });
+    d.feed({ kind: 'ORDERS_SEEN', at: d.now, orders: { 'qt-a-1-X1': null } });
+    expect(d.command.kind).not.toBe('GATHER_EVIDENCE');
+    const fence = d.s.orders.find((a) => a.clientOrderId === 'qt-a-1-X1')!.sendBefore + T.acceptWindowMs;
+    d.feed({ kind: 'ORDERS_SEEN', at: fence, orders: { 'qt-a-1-X1': null } }, fence - d.now);
+    expect(d.s.orders.find((a) => a.clientOrderId === 'qt-a-1-X1')!.status).toBe('ABSENT');
+    expect(d.command).toMatchObject({ kind: 'GATHER_EVIDENCE' });
   });
 });
 

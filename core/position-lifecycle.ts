@@ -3,7 +3,7 @@ import type { PositionSide } from './types.js';
 import { NEW_MARK_GUARD } from './mark-sanity.js';
 import { EMPTY_BOOKS, knownExecution, newAttempt } from './position-orders.js';
 import { apply, type Out } from './lifecycle-facts.js';
-import { LIFECYCLE_TIMING, entryOrderId, type CloseReason, type LifecycleContext, type LifecycleFact, type PositionLifecycle, type StepOutput } from './lifecycle-model.js';
+import { LIFECYCLE_TIMING, entryOrderId, exitInProgress, exitOrderId, ofPurpose, type CloseReason, type LifecycleContext, type LifecycleFact, type PositionLifecycle, type StepOutput } from './lifecycle-model.js';
 import { advance, plan } from './lifecycle-plan.js';
 
 export * from './lifecycle-model.js';
@@ -29,6 +29,10 @@ export * from './lifecycle-model.js';
  *   outcome is unknown is never resent, only watched until it can no longer appear; exits are resent under
  *   the next id, reduce-only, once the earlier id is known final or absent.
  * - One bad print never trades (core/mark-sanity.ts).
+ * - In event-driven mode the next exit is armed (armStreamExit): the worker's stream watch may send it under
+ *   its id the moment a mark crosses a level, so the exit does not wait for a workflow task. The position
+ *   then learns of it from the watch's report (STREAM_EXIT), or looks the id up when it reads flat; either
+ *   way it is this position's exit attempt like any other, and the send that confirms it looks the id up first.
  */
 
 interface Identity {
@@ -122,6 +126,27 @@ export function resumedPosition(
   s.books = { ...s.books, entryQty: id.quantity, entryQuote: id.quantity * id.entryPrice, entryFees: id.entryFee, fees: id.entryFee };
   s.journaledEntry = { quantity: id.quantity, entryPrice: id.entryPrice, entryFee: id.entryFee };
   return s;
+}
+
+/** What the stream watch may send by itself: the position's next exit, reduce-only, for what it holds. */
+export interface ArmedExit {
+  clientOrderId: string;
+  quantity: number;
+}
+
+/**
+ * Arms (or keeps armed) the next exit for the stream watch while the position is OPEN with nothing in the
+ * way: no flat read being explained, no exit or reduction under way. `armed` is what the watch may send now
+ * (null: the watch must not send). Once armed, the id stays in `armedExit` until it is one of the position's
+ * attempts, because a watch may have sent it before it was disarmed.
+ */
+export function armStreamExit(s: PositionLifecycle): { state: PositionLifecycle; armed: ArmedExit | null } {
+  const busy = s.orders.some((a) => (a.purpose === 'EXIT' || a.purpose === 'REDUCE') && exitInProgress(a));
+  const armable = s.stage === 'OPEN' && s.tracker !== null && s.flat === null && s.quantity > 0 && !busy && !s.closeRequest && !s.exitReason;
+  const remembered = s.armedExit && !s.orders.some((a) => a.clientOrderId === s.armedExit) ? s.armedExit : null;
+  const armedExit = armable ? exitOrderId(s.idStem, ofPurpose(s, 'EXIT').length + 1) : remembered;
+  const state = (s.armedExit ?? null) === armedExit ? s : { ...s, armedExit };
+  return { state, armed: armable && armedExit ? { clientOrderId: armedExit, quantity: s.quantity } : null };
 }
 
 // ---- the step ------------------------------------------------------------------------------------------

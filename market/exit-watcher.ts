@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ExitWatchRequest } from '../activities/contracts.js';
+import type { ArmedExit } from '../core/position-lifecycle.js';
 import { judgeMark, NEW_MARK_GUARD, type MarkGuard } from '../core/mark-sanity.js';
 import { step as stepPosition, type PositionState } from '../core/position.js';
 import type { ExitCrossing } from '../workflows/contracts.js';
@@ -18,6 +19,11 @@ export interface MarkSource {
 export interface ExitWatcherOptions {
   /** Signal the position workflow (by workflow id) that a mark crossed one of its exit levels. */
   crossed: (workflowId: string, crossing: ExitCrossing) => Promise<void>;
+  /**
+   * Send the position's armed exit (activities/stream-exit.ts). Absent: crossings are only signalled, and
+   * the position sends its exit from its next workflow task.
+   */
+  sendExit?: (req: ExitWatchRequest, armed: ArmedExit) => Promise<void>;
   /** Signal it to register again and re-read (its symbol's stream went stale, or came back). */
   reset: (workflowId: string, reason: string) => Promise<void>;
   log: Logger;
@@ -38,6 +44,8 @@ interface Watched {
 export interface ExitWatchStats {
   watched: number;
   crossings: number;
+  /** Armed exits this watcher sent itself. */
+  sent: number;
   failed: number;
 }
 
@@ -51,7 +59,9 @@ export interface ExitWatchStats {
  */
 export class ExitWatcher {
   private readonly bySymbol = new Map<string, Map<string, Watched>>();
-  private readonly stats_ = { crossings: 0, failed: 0 };
+  private readonly stats_ = { crossings: 0, sent: 0, failed: 0 };
+  /** Armed exit ids sent from here: each leaves this process once, whatever a later registration says. */
+  private readonly spent = new Set<string>();
 
   constructor(
     private readonly md: MarkSource,
@@ -121,7 +131,10 @@ export class ExitWatcher {
     if (forSymbol.size === 0) this.bySymbol.delete(m.symbol);
   };
 
-  /** One mark through the position's bad-print guard and exit rules; a crossed level is signalled at once. */
+  /**
+   * One mark through the position's bad-print guard and exit rules. A crossed level is signalled at once;
+   * with an armed exit, the exit is sent first and the watch is spent (the position confirms the rest).
+   */
   private judge(positionId: string, w: Watched, price: number, now: number): void {
     const judged = judgeMark(w.guard, price, w.req.entryPrice);
     w.guard = judged.guard;
@@ -129,10 +142,24 @@ export class ExitWatcher {
     const bestBefore = w.tracker.bestPrice;
     const { state, commands } = stepPosition(w.tracker, judged.verdict.price, now, w.req.rules);
     w.tracker = state;
-    if (commands.length === 0 || now - w.lastSentAt < (this.opts.minGapMs ?? 1_000)) return;
+    const exit = commands[0];
+    if (!exit || now - w.lastSentAt < (this.opts.minGapMs ?? 1_000)) return;
     w.lastSentAt = now;
     this.stats_.crossings++;
-    this.opts.crossed(w.req.workflowId, { price: judged.verdict.price, bestPrice: bestBefore }).catch((err: unknown) => this.failed(positionId, err));
+    const crossing = { price: judged.verdict.price, bestPrice: bestBefore };
+    const signal = (c: ExitCrossing) => this.opts.crossed(w.req.workflowId, c).catch((err: unknown) => this.failed(positionId, err));
+    const armed = w.req.armedExit;
+    if (!armed || !this.opts.sendExit || this.spent.has(armed.clientOrderId)) {
+      void signal(crossing);
+      return;
+    }
+    this.spent.add(armed.clientOrderId);
+    this.unwatchExits(positionId);
+    this.stats_.sent++;
+    void this.opts
+      .sendExit(w.req, armed)
+      .catch((err: unknown) => this.opts.log.warn({ positionId, clientOrderId: armed.clientOrderId, err: err instanceof Error ? err.message : String(err) }, 'armed exit not confirmed from the stream; the position sends it'))
+      .then(() => signal({ ...crossing, armed: { clientOrderId: armed.clientOrderId, reason: exit.reason } }));
   }
 
   private readonly onStale = (symbol: string, stale: boolean): void => {

@@ -123,6 +123,8 @@ export interface ExitCrossing {
   price: number;
   /** The best price the stream's watcher believed before this mark (the trailing stop's anchor). */
   bestPrice: number;
+  /** The watch sent the position's armed exit (its outcome is for the position to confirm), for this reason. */
+  armed?: { clientOrderId: string; reason: ExitReason };
 }
 export const exitCrossedSignal = defineSignal<[ExitCrossing]>('exitCrossed');
 /** The worker asks the position to register its exit watch again (its stream went stale or came back, or the worker restarted). */

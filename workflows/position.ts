@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import { exitLevels, newTracker, positionRules } from '../core/exits.js';
 import {
+  armStreamExit,
   newAdoption,
   newEntry,
   resumedPosition,
@@ -22,6 +23,7 @@ import {
   type JournalWrite,
   type LifecycleCommand,
   type LifecycleFact,
+  type ArmedExit,
   type PositionLifecycle,
 } from '../core/position-lifecycle.js';
 import type { ExitWatchRequest, PositionActivities } from '../activities/contracts.js';
@@ -33,6 +35,7 @@ import {
   positionStateQuery,
   type LegacyPositionState,
   type PositionInput,
+  type ExitCrossing,
   type PositionReport,
 } from './contracts.js';
 import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
@@ -63,6 +66,11 @@ const watches = proxyLocalActivities<PositionActivities>({ startToCloseTimeout: 
  */
 const EXITS_ON_STREAM = 'exits-on-stream';
 const STREAMED_POLL_MS = 60_000;
+/**
+ * The watch sends the position's armed exit itself the moment a level is crossed (core/position-lifecycle.ts
+ * armStreamExit); positions started before this only have crossings signalled.
+ */
+const ARMED_STREAM_EXITS = 'armed-stream-exits';
 
 /** The position releases its reservation in the risk book itself when it closes (before, the symbol loop did). */
 const RELEASES_OWN_RESERVATION = 'position-releases-own-reservation';
@@ -135,9 +143,14 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     closeReason ??= reason;
     wake = true;
   });
-  const stream = streamWatch(input, () => lc);
+  const stream = streamWatch(input, () => lc, () => {
+    const { state, armed } = armStreamExit(lc);
+    lc = state;
+    return armed;
+  });
   setHandler(exitCrossedSignal, (crossing) => {
-    stream.crossing = crossing;
+    // A report of a sent exit is never replaced by a later plain crossing.
+    if (!stream.crossing?.armed || crossing.armed) stream.crossing = crossing;
     wake = true;
   });
   setHandler(exitWatchResetSignal, () => {
@@ -198,7 +211,7 @@ interface StreamWatch {
   /** The worker's stream watches the exit levels: slow polling. */
   streaming: boolean;
   /** A crossed level reported by the stream, not yet fed to the lifecycle. */
-  crossing: { price: number; bestPrice: number } | null;
+  crossing: ExitCrossing | null;
   /** The crossing as the lifecycle's fact, once. */
   takeCrossing(): LifecycleFact | null;
   /** When the watch was last registered (null: register at the next step). */
@@ -210,23 +223,30 @@ interface StreamWatch {
 /**
  * The position's exit watch in the worker: registered once OPEN, refreshed every slow poll (so a restarted
  * worker, or another one, learns it again) and when the worker asks, dropped when the position leaves OPEN.
+ * With armed exits, registered again at once whenever what the watch may send changes (armed, disarmed).
  */
-function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle): StreamWatch {
+function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle, arm: () => ArmedExit | null): StreamWatch {
   const enabled = patched(EXITS_ON_STREAM);
+  const arming = enabled && patched(ARMED_STREAM_EXITS);
   let registered = false;
+  let registeredArm = '';
   const w: StreamWatch = {
     streaming: false,
     crossing: null,
     takeCrossing() {
       const c = w.crossing;
       w.crossing = null;
-      return c ? { kind: 'STREAM_MARK', price: c.price, bestPrice: c.bestPrice } : null;
+      if (!c) return null;
+      return c.armed
+        ? { kind: 'STREAM_EXIT', clientOrderId: c.armed.clientOrderId, reason: c.armed.reason, price: c.price, bestPrice: c.bestPrice }
+        : { kind: 'STREAM_MARK', price: c.price, bestPrice: c.bestPrice };
     },
     registeredAt: null,
     async keep(now) {
       if (!enabled) return null;
       const lc = lifecycle();
-      if (lc.stage !== 'OPEN' || !lc.tracker) {
+      const tracker = lc.tracker;
+      if (lc.stage !== 'OPEN' || !tracker) {
         if (registered) {
           registered = false;
           w.streaming = false;
@@ -234,20 +254,24 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle): 
         }
         return null;
       }
-      if (w.registeredAt !== null && now - w.registeredAt < STREAMED_POLL_MS) return null;
+      const armed = arming ? arm() : null;
+      const armKey = armed ? `${armed.clientOrderId}|${armed.quantity}` : '';
+      if (w.registeredAt !== null && now - w.registeredAt < STREAMED_POLL_MS && armKey === registeredArm) return null;
       const req: ExitWatchRequest = {
         positionId: input.positionId,
         workflowId: workflowInfo().workflowId,
         symbol: input.symbol,
         side: input.side,
-        entryPrice: lc.tracker.entryPrice,
-        openedAt: lc.tracker.openedAt,
-        bestPrice: lc.tracker.bestPrice,
+        entryPrice: tracker.entryPrice,
+        openedAt: tracker.openedAt,
+        bestPrice: tracker.bestPrice,
         rules: positionRules(input.params, input.exits),
+        ...(armed ? { armedExit: armed } : {}),
       };
       const was = w.streaming;
       w.streaming = (await watches.watchExits(req).catch(() => ({ streaming: false }))).streaming;
       registered = true;
+      registeredArm = armKey;
       w.registeredAt = now;
       return was && !w.streaming ? 'LOST' : null;
     },

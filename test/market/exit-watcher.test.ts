@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ExitWatchRequest } from '../../activities/contracts.js';
+import type { ArmedExit } from '../../core/position-lifecycle.js';
 import { ExitWatcher } from '../../market/exit-watcher.js';
 import type { MarkEvent, MarketDataEvents } from '../../market/market-data-service.js';
 import type { ExitCrossing } from '../../workflows/contracts.js';
@@ -31,11 +32,12 @@ function watched(openedAt: number, side: 'LONG' | 'SHORT' = 'LONG'): ExitWatchRe
   return { positionId: 'p1', workflowId: 'wf-p1', symbol: 'BTCUSDT', side, entryPrice: 100, openedAt, bestPrice: 100, rules: RULES };
 }
 
-function setup() {
+function setup(send?: (req: ExitWatchRequest, armed: ArmedExit) => Promise<void>) {
   const marks = new Marks();
   const crossings: { workflowId: string; crossing: ExitCrossing }[] = [];
   const watcher = new ExitWatcher(marks, {
     crossed: async (workflowId, crossing) => void crossings.push({ workflowId, crossing }),
+    ...(send ? { sendExit: send } : {}),
     reset: async () => {},
     log: pino({ level: 'silent' }),
     ttlMs: 60_000,
@@ -95,5 +97,33 @@ describe('ExitWatcher', () => {
     marks.publish('BTCUSDT', 90);
     expect(crossings).toEqual([]);
     expect(watcher.stats().watched).toBe(0);
+  });
+
+  it('with an armed exit, sends it first, once, then reports the crossing with the id and the reason', async () => {
+    const sent: string[] = [];
+    const { marks, crossings, watcher } = setup(async (req, armed) => void sent.push(`${req.symbol} ${armed.clientOrderId} ${armed.quantity}`));
+    const armed = { ...watched(Date.now() - 1_000), armedExit: { clientOrderId: 'qt-a-1-X1', quantity: 2 } };
+    watcher.watchExits(armed);
+    marks.publish('BTCUSDT', 98.9);
+    await vi.waitFor(() => expect(crossings).toHaveLength(1));
+    expect(sent).toEqual(['BTCUSDT qt-a-1-X1 2']);
+    expect(crossings[0]!.crossing).toEqual({ price: 98.9, bestPrice: 100, armed: { clientOrderId: 'qt-a-1-X1', reason: 'STOP_LOSS' } });
+    expect(watcher.isWatching('p1')).toBe(false); // spent
+    // Registered again with the same id before the position took the report in: never sent twice from here.
+    watcher.watchExits(armed); // judges the latest mark (still through the stop) at once
+    await vi.waitFor(() => expect(crossings).toHaveLength(2));
+    expect(sent).toHaveLength(1);
+    expect(crossings[1]!.crossing.armed).toBeUndefined();
+    expect(watcher.stats()).toMatchObject({ sent: 1, crossings: 2 });
+  });
+
+  it('reports the crossing with the armed id even when the send failed (the position sends it then)', async () => {
+    const { marks, crossings, watcher } = setup(async () => {
+      throw new Error('503 from the exchange');
+    });
+    watcher.watchExits({ ...watched(Date.now() - 1_000), armedExit: { clientOrderId: 'qt-a-1-X1', quantity: 1 } });
+    marks.publish('BTCUSDT', 102.5);
+    await vi.waitFor(() => expect(crossings).toHaveLength(1));
+    expect(crossings[0]!.crossing.armed).toEqual({ clientOrderId: 'qt-a-1-X1', reason: 'TAKE_PROFIT' });
   });
 });

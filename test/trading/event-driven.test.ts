@@ -228,7 +228,11 @@ describe('exits on the mark stream', () => {
     expect((await pos.handle.result()).exitReason).toBe('TAKE_PROFIT');
     expect(s.worker.marketEvents!.exits.stats()).toMatchObject({ watched: 0 });
     expect(s.worker.marketEvents!.exits.stats().crossings).toBeGreaterThanOrEqual(1);
-    await captureHistory(pos.handle.workflowId, 'position-exit-on-stream');
+    // The armed exit went out from the stream; the position's own send of the id found it: one exit order.
+    expect(s.worker.marketEvents!.exits.stats().sent).toBe(1);
+    const state = (await (await fetch(`${s.exchange.baseUrl}/admin/state`)).json()) as { orders: { symbol: string; clientOrderId: string }[] };
+    expect(state.orders.filter((o) => o.symbol === s.symbol && /-X\d+$/.test(o.clientOrderId)).map((o) => o.clientOrderId.replace(/^.*-/, ''))).toEqual(['X1']);
+    await captureHistory(pos.handle.workflowId, 'position-armed-exit-on-stream');
   });
 });
 
