@@ -158,7 +158,7 @@ export class ExitWatcher {
     this.stats_.sent++;
     void this.opts
       .sendExit(w.req, armed)
-      .catch((err: unknown) => this.opts.log.warn({ positionId, clientOrderId: armed.clientOrderId, err: err instanceof Error ? err.message : String(err) }, 'armed exit not confirmed from the stream; the position sends it'))
+      .catch((err: unknown) => this.opts.log.warn({ positionId, clientOrderId: armed.clientOrderId, err: err instanceof Error ? err.message : String(err) }, 'armed exit not sent from the stream (the position confirms the id, and sends it if it is still needed)'))
       .then(() => signal({ ...crossing, armed: { clientOrderId: armed.clientOrderId, reason: exit.reason } }));
   }
 
