@@ -60,8 +60,11 @@ export interface ExitWatchStats {
 export class ExitWatcher {
   private readonly bySymbol = new Map<string, Map<string, Watched>>();
   private readonly stats_ = { crossings: 0, sent: 0, failed: 0 };
-  /** Armed exit ids sent from here: each leaves this process once, whatever a later registration says. */
-  private readonly spent = new Set<string>();
+  /**
+   * Armed exit ids sent from here, with when: each leaves this process once, whatever a later registration
+   * says. Kept for twice a watch's time-to-live: by then the position has taken the report in or read flat.
+   */
+  private readonly spent = new Map<string, number>();
 
   constructor(
     private readonly md: MarkSource,
@@ -153,7 +156,8 @@ export class ExitWatcher {
       void signal(crossing);
       return;
     }
-    this.spent.add(armed.clientOrderId);
+    for (const [id, at] of this.spent) if (now - at > 2 * this.opts.ttlMs) this.spent.delete(id);
+    this.spent.set(armed.clientOrderId, now);
     this.unwatchExits(positionId);
     this.stats_.sent++;
     void this.opts
