@@ -43,6 +43,7 @@ import { trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { legacyPositionWorkflow } from './position-legacy.js';
 import { runEndsAtEventLimit } from './run-length.js';
+import { runPatches, type PatchCheck } from './run-patches.js';
 
 /**
  * Sending an order is one attempt: what an unknown outcome means is for the lifecycle to find out (it looks
@@ -90,8 +91,8 @@ const JOURNAL_BATCH = 50;
  * lifecycle at its next check. Every position started now records the marker and runs the lifecycle.
  */
 export async function positionWorkflow(input: PositionInput): Promise<PositionReport> {
-  if (!patched('position-lifecycle')) return legacyPositionWorkflow(input, (s) => runLifecycle(input, fromLegacy(input, s)));
-  return runLifecycle(input, initialLifecycle(input));
+  if (!patched('position-lifecycle')) return legacyPositionWorkflow(input, (s) => runLifecycle(input, fromLegacy(input, s), patched));
+  return runLifecycle(input, initialLifecycle(input), runPatches([RELEASES_OWN_RESERVATION]));
 }
 
 function isLifecycle(s: PositionInput['state']): s is PositionLifecycle {
@@ -130,7 +131,8 @@ function fromLegacy(input: PositionInput, s: LegacyPositionState): PositionLifec
   );
 }
 
-async function runLifecycle(input: PositionInput, start: PositionLifecycle): Promise<PositionReport> {
+/** `p`: the run's patches, decided at its start (a legacy position handing over asks as it goes). */
+async function runLifecycle(input: PositionInput, start: PositionLifecycle, p: PatchCheck): Promise<PositionReport> {
   let lc = start;
   const pending: JournalWrite[] = [...(input.pendingJournal ?? [])];
   let report: PositionReport | null = input.report ?? null;
@@ -189,7 +191,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle): Pro
     if (lc.result && !report) {
       report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now };
       // Histories from before the position released its own reservation left that to the symbol loop.
-      if (patched(RELEASES_OWN_RESERVATION)) report.released = await releaseReservation(report);
+      if (p(RELEASES_OWN_RESERVATION)) report.released = await releaseReservation(report);
       await tellSymbolWorkflow(input, report);
     }
     describe(input, lc);

@@ -43,6 +43,7 @@ import { TRUSTED_CLOCK_PATCH, trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { positionWorkflow } from './position.js';
 import { runEndsAtEventLimit } from './run-length.js';
+import { runPatches, type PatchCheck } from './run-patches.js';
 import { SA_CONFIDENCE, SA_SIDE, SA_SIGNAL, SA_STATE, SA_SYMBOL } from './search-attributes.js';
 
 const DEFAULT_TICK_CAP = 2_000;
@@ -56,7 +57,8 @@ const remoteActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '20
  */
 const localActs = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: TICK_RETRY });
 /** Histories from before local tick activities replay with the regular ones they recorded. */
-const acts = (): TradingActivities => (patched('local-tick-activities') ? localActs : remoteActs);
+const LOCAL_TICK_ACTIVITIES = 'local-tick-activities';
+const acts = (p: PatchCheck): TradingActivities => (p(LOCAL_TICK_ACTIVITIES) ? localActs : remoteActs);
 /** Buffered decisions are tried once per tick: the buffer, not a retry loop, waits for the journal. */
 const journalOnce = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: { maximumAttempts: 1 } });
 /**
@@ -145,6 +147,7 @@ function phaseOf(s: SymbolState, now: number): SymbolPhase {
  * position child. All state lives in `state`, which continue-as-new carries to the next run.
  */
 export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> {
+  const p = runPatches([LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER, ORPHAN_POLICY_IN_LOOP, FLATTEN_DIRECT]);
   const state: SymbolState = input.state ? { ...input.state, runsSoFar: input.state.runsSoFar + 1 } : initialState(input);
   // A loop started afresh (first start, or again after a terminate) must find the live position on its
   // symbol before it may enter: an old run's position workflow, or exposure nobody owns.
@@ -224,14 +227,14 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
     }
     for (const report of state.positionReports?.splice(0) ?? []) takeReport(state, report);
     state.clock = await trustedNow();
-    await deliverReleases(state);
+    await deliverReleases(state, p);
     if (flattenRequested || flattenPending) {
       flattenRequested = false;
-      flattenPending = !(await flattenOpenPosition(state));
+      flattenPending = !(await flattenOpenPosition(state, p));
     }
-    if (state.ownershipChecked === false) await claimOwnership(state);
+    if (state.ownershipChecked === false) await claimOwnership(state, p);
     marketWake = false;
-    await tick(state, dueAt);
+    await tick(state, dueAt, p);
     publish(state, published);
     wake = false;
     dueAt = Math.max(dueAt + state.params.checkIntervalSeconds * 1000, Date.now());
@@ -240,12 +243,12 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   }
 }
 
-async function tick(state: SymbolState, dueAt: number): Promise<void> {
+async function tick(state: SymbolState, dueAt: number, p: PatchCheck): Promise<void> {
   const seq = ++state.tickSeq;
   const workflowId = workflowInfo().workflowId;
   let signal: ScoredSignal;
   try {
-    signal = await acts().evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
+    signal = await acts(p).evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
   } catch (err) {
     // No market data or no model this tick: nothing can be traded; try again next interval.
     state.lastDecision = `NO_SIGNAL: ${failureText(err)}`;
@@ -261,14 +264,14 @@ async function tick(state: SymbolState, dueAt: number): Promise<void> {
     ({ outcome, reason } = command);
   } else {
     reason = `${command.side} notional ${command.notional.toFixed(2)}`;
-    ({ outcome, reason } = patched(RISK_BOOK)
+    ({ outcome, reason } = p(RISK_BOOK)
       ? await enterThroughRiskBook(state, command.side, command.notional, command.confidence, seq, reason)
-      : await enterAfterJournalCheck(state, command.side, command.notional, command.confidence, reason));
+      : await enterAfterJournalCheck(state, command.side, command.notional, command.confidence, reason, p));
   }
   state.lastDecision = outcome;
   const record: DecisionRecord = { workflowId, symbol: state.symbol, seq, signal, decision: outcome, reason };
-  if (patched(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state), taskEvent: workflowInfo().historyLength });
-  else await acts().journalDecision(record);
+  if (p(DECISION_BUFFER)) await journalDecision(state, { ...record, instanceId: state.instanceId, runId: workflowInfo().runId, at: timeOf(state), taskEvent: workflowInfo().historyLength });
+  else await acts(p).journalDecision(record);
 }
 
 /**
@@ -292,8 +295,8 @@ function loopStateOf(state: SymbolState): LoopState {
 type Verdict = { outcome: string; reason: string };
 
 /** Histories recorded before the risk book: the journal-based check they called. */
-async function enterAfterJournalCheck(state: SymbolState, side: PositionSide, notional: number, confidence: number, reason: string): Promise<Verdict> {
-  const verdict = await acts().checkEntryRisk({ symbol: state.symbol, notional, leverage: state.params.leverage });
+async function enterAfterJournalCheck(state: SymbolState, side: PositionSide, notional: number, confidence: number, reason: string, p: PatchCheck): Promise<Verdict> {
+  const verdict = await acts(p).checkEntryRisk({ symbol: state.symbol, notional, leverage: state.params.leverage });
   if (!verdict.approved) return { outcome: 'RISK_REJECTED', reason: `${verdict.rule}: ${verdict.detail}` };
   if (state.killed) return { outcome: 'KILLED', reason }; // a kill arrived while risk was being checked
   if (!state.flags.executionEnabled) return { outcome: 'WOULD_TRADE', reason };
@@ -358,8 +361,8 @@ function releaseUnused(state: SymbolState, positionId: string): void {
 }
 
 /** Give the risk book back the capacity of closed and unused positions (signals: durable, in order). */
-async function deliverReleases(state: SymbolState): Promise<void> {
-  if (!state.pendingReleases?.length || !patched(RISK_BOOK)) return;
+async function deliverReleases(state: SymbolState, p: PatchCheck): Promise<void> {
+  if (!state.pendingReleases?.length || !p(RISK_BOOK)) return;
   const book = getExternalWorkflowHandle(riskBookWorkflowId(workflowInfo().taskQueue));
   while (state.pendingReleases.length > 0) {
     const release = state.pendingReleases[0]!;
@@ -405,7 +408,7 @@ async function journalDecision(state: SymbolState, record: DecisionRecord): Prom
  * (its reports reach this loop by workflow id), or adopt exposure nobody owns. Until this succeeds
  * the loop enters nothing.
  */
-async function claimOwnership(state: SymbolState): Promise<void> {
+async function claimOwnership(state: SymbolState, p: PatchCheck): Promise<void> {
   let live: LivePosition;
   try {
     live = await bookActs.findLivePosition({ symbol: state.symbol, knownPositionId: state.openPositionId });
@@ -427,7 +430,7 @@ async function claimOwnership(state: SymbolState): Promise<void> {
     state.openPositionSide = null;
     state.cooldownUntil = Math.max(state.cooldownUntil, timeOf(state) + state.params.cooldownSeconds * 1000);
   }
-  if (live.exposure && live.orphanPolicy === 'flatten' && patched(ORPHAN_POLICY_IN_LOOP)) {
+  if (live.exposure && live.orphanPolicy === 'flatten' && p(ORPHAN_POLICY_IN_LOOP)) {
     // The operator wants orphans flattened: reconciliation does that; until the symbol is flat this loop
     // owns nothing and enters nothing (it looks again next pass).
     state.ownershipChecked = false;
@@ -503,20 +506,20 @@ async function startPositionWorkflow(state: SymbolState, positionId: string, seq
  * When that workflow is gone, the exchange is flattened directly (reduce-only MARKET under a
  * deterministic id), never forgotten. Returns false when it must be tried again.
  */
-async function flattenOpenPosition(state: SymbolState): Promise<boolean> {
+async function flattenOpenPosition(state: SymbolState, p: PatchCheck): Promise<boolean> {
   if (state.openPositionId) {
     try {
       await getExternalWorkflowHandle(positionWorkflowId(state.openPositionId)).signal(closePositionSignal, { reason: 'KILL_FLATTEN' });
       return true;
     } catch (err) {
       log.warn('flatten: position workflow not reachable', { positionId: state.openPositionId, error: failureText(err) });
-      if (!patched(FLATTEN_DIRECT)) {
+      if (!p(FLATTEN_DIRECT)) {
         state.openPositionId = null;
         state.openPositionSide = null;
         return true;
       }
     }
-  } else if (!patched(FLATTEN_DIRECT)) {
+  } else if (!p(FLATTEN_DIRECT)) {
     return true;
   }
   return flattenDirectly(state, state.openPositionId);

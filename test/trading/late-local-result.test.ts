@@ -116,6 +116,78 @@ describe('a local activity result delivered one workflow task after its marker',
   });
 });
 
+describe('a local activity result one task late, before the run\'s first use of a patch', { timeout: 90_000 }, () => {
+  let client: Client;
+  let connection: Connection;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = `late-la-first-${randomBytes(4).toString('hex')}`;
+  const venue = new FakeVenue(async () => Date.now());
+  let hold: { reached: () => void; released: Promise<void> } | null = null;
+
+  beforeAll(async () => {
+    installTemporalLogger(pino({ level: 'error' }));
+    const activities = venue.activities() as TradingActivities;
+    // The run's first market evaluation is held (a cold model, a slow exchange): the task heartbeats meanwhile.
+    const evaluateSignal: TradingActivities['evaluateSignal'] = async (req) => {
+      const h = hold;
+      hold = null;
+      if (h) {
+        h.reached();
+        await h.released;
+      }
+      return activities.evaluateSignal(req);
+    };
+    const address = inject('temporalAddress');
+    worker = await Worker.create({
+      connection: await NativeConnection.connect({ address }),
+      taskQueue,
+      workflowBundle: await bundleWorkflows(),
+      activities: { ...activities, evaluateSignal },
+    });
+    running = worker.run();
+    connection = await Connection.connect({ address });
+    client = new Client({ connection });
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await connection?.close();
+  });
+
+  it('replays whether the evaluation resolves in the task that heartbeated or in the next', async () => {
+    const symbol = uniqueSymbol();
+    await venue.setPrice(symbol, 100);
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
+    });
+    const handle = await client.workflow.start(symbolWorkflow, {
+      workflowId: symbolWorkflowId(symbol),
+      taskQueue,
+      workflowTaskTimeout: '2s',
+      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
+    });
+    await reached;
+    await eventually(async () => (await eventsOf(handle)).filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED').length >= 3, 'a heartbeat of the task waiting on the evaluation');
+    release();
+    await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
+    await handle.terminate('test over');
+
+    const recorded = await eventsOf(handle);
+    const moved = withMarkerOneTaskEarlier(recorded, 'evaluateSignal');
+    saveHistory('symbol-late-result-before-first-patch', moved);
+    const workflowBundle = await bundleWorkflows();
+    for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
+      const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
+        () => null,
+        (err: Error) => err.message,
+      );
+      expect({ name, error }).toEqual({ name, error: null });
+    }
+  });
+});
+
 /** With QT_CAPTURE_HISTORIES=1 the reordered history joins the saved ones the replay test replays. */
 function saveHistory(name: string, events: HistoryEvent[]): void {
   if (process.env.QT_CAPTURE_HISTORIES === '1') writeFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'histories', `${name}.json`), JSON.stringify({ events }, null, 2));
@@ -139,14 +211,47 @@ function withMarkerBeforeSignal(events: HistoryEvent[], activityType: string): H
       isMarkerOf(events[i + 4], activityType),
   );
   if (at < 0) throw new Error(`no signal before a task that starts with the ${activityType} marker: the recorded order did not happen`);
-  const block = events.slice(at, at + 5); // signal, task scheduled, started, completed, marker
-  const reordered = [block[4]!, ...block.slice(0, 4)];
+  return withMarkerMovedBack(events, at, 5, at - 1); // signal, task scheduled, started, completed, marker
+}
+
+/**
+ * The same without a signal: a task scheduled straight after the previous task's commands (a heartbeat of a task
+ * waiting on a local activity) whose first command is the `activityType` marker; the marker moves to the end of
+ * the previous task's commands.
+ */
+function withMarkerOneTaskEarlier(events: HistoryEvent[], activityType: string): HistoryEvent[] {
+  const at = events.findIndex(
+    (e, i) =>
+      e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED' &&
+      events[i + 2]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' &&
+      isMarkerOf(events[i + 3], activityType) &&
+      events[lastIndexBefore(events, i, (p) => !isCommandEvent(p))]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED',
+  );
+  if (at < 0) throw new Error(`no heartbeat task that starts with the ${activityType} marker: the recorded order did not happen`);
+  const completed = lastIndexBefore(events, at, (p) => p.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+  return withMarkerMovedBack(events, at, 4, completed); // task scheduled, started, completed, marker
+}
+
+function lastIndexBefore(events: HistoryEvent[], before: number, match: (e: HistoryEvent) => boolean): number {
+  for (let i = before - 1; i >= 0; i--) if (match(events[i]!)) return i;
+  return -1;
+}
+
+/** Commands a completed workflow task wrote (they follow its completion event). */
+function isCommandEvent(e: HistoryEvent): boolean {
+  const t = e.eventType;
+  return t === 'EVENT_TYPE_MARKER_RECORDED' || t === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' || t === 'EVENT_TYPE_TIMER_STARTED' || t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED';
+}
+
+/** The last event of the `length` events at `at` (a marker) moves in front of them and joins the task completed at `completedAt`. */
+function withMarkerMovedBack(events: HistoryEvent[], at: number, length: number, completedAt: number): HistoryEvent[] {
+  const block = events.slice(at, at + length);
+  const reordered = [block[length - 1]!, ...block.slice(0, length - 1)];
   const renumbered = new Map(reordered.map((e, i) => [e.eventId, String(Number(events[at]!.eventId) + i)]));
   const moved: HistoryEvent[] = reordered.map((e) => ({ ...e, eventId: renumbered.get(e.eventId)! }));
-  // The marker now belongs to the task completed just before it.
   const marker = moved[0]!.markerRecordedEventAttributes as Record<string, unknown>;
-  moved[0] = { ...moved[0]!, markerRecordedEventAttributes: { ...marker, workflowTaskCompletedEventId: events[at - 1]!.eventId } };
-  return [...events.slice(0, at), ...moved, ...events.slice(at + 5)].map((e) => remapIds(e, renumbered) as HistoryEvent);
+  moved[0] = { ...moved[0]!, markerRecordedEventAttributes: { ...marker, workflowTaskCompletedEventId: events[completedAt]!.eventId } };
+  return [...events.slice(0, at), ...moved, ...events.slice(at + length)].map((e) => remapIds(e, renumbered) as HistoryEvent);
 }
 
 function isMarkerOf(e: HistoryEvent | undefined, activityType: string): boolean {
