@@ -155,6 +155,8 @@ console.log(`  mark update  -> mark event at a subscriber        ${fmt(markLaten
 console.log(`orders through the worker (event-driven: stream -> worker -> Temporal -> binance client -> local exchange), ${args['order-symbols']} symbols per round`);
 console.log(`  candle close -> entry order acknowledged            ${fmt(orders.closeToEntry)}; all symbols enter on the same close (risk book serialized)`);
 console.log(`  mark crossing take profit -> exit order acknowledged ${fmt(orders.crossingToExit)}; one symbol at a time`);
+console.log(`  exits sent by the worker's stream watch              ${orders.sentByWatch} of ${orders.crossingToExit.length}; over 1 s: ${orders.slowExits.map((e) => `${e.ms} ms (${e.byWatch ? 'watch' : 'position'})`).join(', ') || 'none'}`);
+console.log(`  event-loop delay of the process (worker + exchange) p99 ${orders.eventLoopDelay.p99.toFixed(1)} ms, max ${orders.eventLoopDelay.max.toFixed(1)} ms`);
 console.log(`tick cost, ${N} symbols scored together (${args.model}, ${HISTORY} candles per symbol), median of 40 ticks:`);
 console.log(`  features recomputed from the candles (before)      ${median(before).toFixed(2)} ms per tick`);
 console.log(`  feature rows kept by the store (after)             ${median(after).toFixed(2)} ms per tick`);

@@ -14,6 +14,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
@@ -39,6 +40,12 @@ export interface OrderLatency {
   closeToEntry: number[];
   /** Crossing mark published -> exit order acknowledged, ms, one per exit. */
   crossingToExit: number[];
+  /** Exits the worker's stream watch sent itself (the rest were sent by their position workflow). */
+  sentByWatch: number;
+  /** Exits slower than a second: how long, and whether the watch sent them. */
+  slowExits: { ms: number; byWatch: boolean }[];
+  /** The worker process's event-loop delay over the rounds (the exchange runs in it too), ms. */
+  eventLoopDelay: { p99: number; max: number };
 }
 
 export async function measureOrderLatency(opts: { symbols: number; rounds: number; log?: (line: string) => void }): Promise<OrderLatency> {
@@ -109,7 +116,9 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
     const wallOf = (exchangeTime: number) => exchangeTime - offset;
     const ordersFrom = (from: number) => ex.engine.state.orders.slice(from);
 
-    const result: OrderLatency = { closeToEntry: [], crossingToExit: [] };
+    const result: OrderLatency = { closeToEntry: [], crossingToExit: [], sentByWatch: 0, slowExits: [], eventLoopDelay: { p99: 0, max: 0 } };
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     for (let round = 0; round < opts.rounds; round++) {
       for (const s of symbols) signals.set(s, 'BUY', 0.9);
       // Close the forming candle of every symbol at once, as Binance does at the boundary.
@@ -143,15 +152,22 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
       for (const p of positions) {
         seen = ex.engine.state.orders.length;
         setPrice(p.symbol, Number((p.takeProfit * 1.002).toFixed(4)));
+        const sentBefore = worker.marketEvents!.exits.stats().sent;
         const crossedAt = Date.now();
         ex.streams.publishSymbol(p.symbol);
         const exit = await until(async () => ordersFrom(seen).find((o) => o.symbol === p.symbol && /-X\d+$/.test(o.clientOrderId)), `round ${round}: exit of ${p.symbol}`, 30_000);
-        result.crossingToExit.push(wallOf(exit.time) - crossedAt);
+        const ms = wallOf(exit.time) - crossedAt;
+        const byWatch = worker.marketEvents!.exits.stats().sent > sentBefore;
+        result.crossingToExit.push(ms);
+        if (byWatch) result.sentByWatch++;
+        if (ms > 1_000) result.slowExits.push({ ms, byWatch });
       }
       await until(async () => (await Promise.all(symbols.map(loopState))).every((s) => s.openPositionId === null), `round ${round}: positions closed`, 60_000);
       for (const s of symbols) setPrice(s, BASE_PRICE);
       say(`round ${round + 1}/${opts.rounds}: ${entries.size} entries, ${positions.length} exits`);
     }
+    loopDelay.disable();
+    result.eventLoopDelay = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
     for (const s of symbols) await client.workflow.getHandle(symbolWorkflowId(s)).terminate('bench finished').catch(() => undefined);
     return result;
   } finally {
