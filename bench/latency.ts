@@ -152,7 +152,7 @@ const fmt = (xs: number[]) => {
 console.log(`market-event latency, local exchange streams -> binance WebsocketClient -> market-data service, ${N} symbols`);
 console.log(`  candle close -> candle stored, feature row ready   ${fmt(closeLatency)}; ${ROUNDS} closes of all ${N} symbols at once; ${problems} symbols with a problem after`);
 console.log(`  mark update  -> mark event at a subscriber        ${fmt(markLatency)}`);
-console.log(`orders through the worker (event-driven: stream -> worker -> Temporal -> binance client -> local exchange), ${args['order-symbols']} symbols per round`);
+console.log(`orders through the worker (event-driven: stream -> worker -> Temporal -> binance client -> local exchange), ${args['order-symbols']} symbols per round, ${8 * Number(args['order-symbols'])} loops (groups take turns)`);
 console.log(`  candle close -> entry order acknowledged            ${fmt(orders.closeToEntry)}; all symbols enter on the same close (risk book serialized)`);
 console.log(`  mark crossing take profit -> exit order acknowledged ${fmt(orders.crossingToExit)}; one symbol at a time`);
 console.log(`  exits sent by the worker's stream watch              ${orders.sentByWatch} of ${orders.crossingToExit.length}; over 1 s: ${orders.slowExits.map((e) => `${e.ms} ms (${e.byWatch ? 'watch' : 'position'})`).join(', ') || 'none'}`);

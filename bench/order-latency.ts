@@ -4,7 +4,7 @@
  * activities, workflows) on a Temporal dev server and Postgres, the `binance` client for orders. Part of
  * `npm run bench:latency`.
  *
- * Each round: every symbol's loop is scripted to BUY, the exchange closes the 5-minute candle of all of them
+ * Each round: one group's loops are scripted to BUY, the exchange closes the 5-minute candle of every symbol
  * at once (its clock moved to the boundary, then one publication) -> each loop is woken, evaluates, reserves
  * in the risk book and its position workflow sends the entry: candle close -> entry order acknowledged (the
  * exchange's own time of the order). Then, one symbol at a time, the mark is moved through take profit ->
@@ -34,6 +34,8 @@ import type { symbolWorkflow } from '../workflows/symbol.js';
 
 const INTERVAL = 300_000;
 const BASE_PRICE = 100;
+/** Symbol groups taking turns to enter (see `groupOf`). */
+const GROUPS = 8;
 
 export interface OrderLatency {
   /** Candle close published -> entry order acknowledged, ms, one per entry. */
@@ -59,7 +61,10 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
       startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
     ]);
     stops.push(() => temporal.stop(), () => pg.stop());
-    const symbols = Array.from({ length: opts.symbols }, (_, i) => `L${String(i).padStart(3, '0')}USDT`);
+    // Groups of `opts.symbols` take turns: a position with an armed exit holds its symbol back for about half a
+    // minute after it closes (PositionReport.armedUntil), longer than a round takes.
+    const symbols = Array.from({ length: opts.symbols * GROUPS }, (_, i) => `L${String(i).padStart(3, '0')}USDT`);
+    const groupOf = (round: number) => symbols.slice((round % GROUPS) * opts.symbols, (round % GROUPS + 1) * opts.symbols);
     // The exchange's clock is the wall clock moved forward to each candle boundary; its own stream timer is
     // slowed so that every measured event is one published here.
     // A few closed candles before the worker starts (its store is seeded with them over REST).
@@ -91,7 +96,7 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
       // Marks are published only by this benchmark: never stale, and moves never wake a loop.
       QT_STREAM_STALE_SECONDS: '3600',
       QT_EVENT_MOVE_PCT: '100',
-      QT_MAX_OPEN_POSITIONS: String(opts.symbols),
+      QT_MAX_OPEN_POSITIONS: String(symbols.length),
       QT_MAX_TOTAL_NOTIONAL: '1000000000',
       QT_MAX_SYMBOL_NOTIONAL: '1000000000',
     });
@@ -120,7 +125,9 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     for (let round = 0; round < opts.rounds; round++) {
-      for (const s of symbols) signals.set(s, 'BUY', 0.9);
+      const group = groupOf(round);
+      await until(async () => (await Promise.all(group.map(loopState))).every((l) => l.cooldownUntil <= Date.now()), `round ${round}: cooldowns over`, 120_000);
+      for (const s of group) signals.set(s, 'BUY', 0.9);
       // Close the forming candle of every symbol at once, as Binance does at the boundary.
       const now = clock();
       offset += Math.ceil(now / INTERVAL) * INTERVAL - now + 5;
@@ -133,12 +140,12 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
       const entries = new Map<string, number>();
       await until(async () => {
         for (const o of ordersFrom(seen)) if (/-E\d*$/.test(o.clientOrderId)) entries.set(o.symbol, wallOf(o.time) - closedAt);
-        return entries.size === symbols.length;
-      }, `round ${round}: entries`, 60_000, async () => JSON.stringify({ wakes: worker.marketEvents?.waker.stats, loops: (await Promise.all(symbols.map(loopState))).map((l) => l.lastDecision) }));
+        return entries.size === group.length;
+      }, `round ${round}: entries`, 60_000, async () => JSON.stringify({ wakes: worker.marketEvents?.waker.stats, loops: (await Promise.all(group.map(loopState))).map((l) => l.lastDecision) }));
       result.closeToEntry.push(...entries.values());
-      for (const s of symbols) signals.set(s, 'HOLD', 0.9);
+      for (const s of group) signals.set(s, 'HOLD', 0.9);
       const positions = await until(async () => {
-        const states = await Promise.all(symbols.map(async (s) => {
+        const states = await Promise.all(group.map(async (s) => {
           const id = (await loopState(s)).openPositionId;
           if (!id) return null;
           const p = (await client.workflow.getHandle(positionWorkflowId(id)).query(positionStateQuery)).state as PositionLifecycle;
@@ -162,7 +169,7 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
         if (byWatch) result.sentByWatch++;
         if (ms > 1_000) result.slowExits.push({ ms, byWatch });
       }
-      await until(async () => (await Promise.all(symbols.map(loopState))).every((s) => s.openPositionId === null), `round ${round}: positions closed`, 60_000);
+      await until(async () => (await Promise.all(group.map(loopState))).every((s) => s.openPositionId === null), `round ${round}: positions closed`, 60_000);
       for (const s of symbols) setPrice(s, BASE_PRICE);
       say(`round ${round + 1}/${opts.rounds}: ${entries.size} entries, ${positions.length} exits`);
     }

@@ -236,9 +236,9 @@ function applyReading(s: PositionLifecycle, r: Reading, ctx: LifecycleContext, o
     // One empty read is not "the stop fired": a later read must agree, and a fill must explain it.
     if (!s.flat) s.flat = { firstReadAt: r.at, confirmed: false, evidenceAt: now };
     else if (r.at > s.flat.firstReadAt) s.flat.confirmed = true;
-    // The stream's watch may have sent the armed exit and its report be lost (a worker died between the two):
-    // the id is looked up before anything else explains the flat read.
-    if (s.armedExit) armedExitMayHaveGone(s, s.armedExit, now);
+    // Flat for sure: the stream's watch may have sent the armed exit and its report be lost (a worker died
+    // between the two), so the id is looked up before anything else explains it.
+    if (s.flat.confirmed && s.armedExit) armedExitMayHaveGone(s, s.armedExit, now);
     return;
   }
   s.flat = null;

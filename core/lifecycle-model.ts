@@ -27,6 +27,18 @@ export const LIFECYCLE_TIMING = {
   maxBackoffMs: 30_000,
   /** Flat reads without a closing fill to explain them, in a row, before an alert. */
   flatStrikesBeforeAlert: 3,
+  /**
+   * An armed exit may leave a worker only this long after the position last registered it (the watch's own
+   * clock): a watch left behind on a worker that no longer runs the position cannot send it much later.
+   */
+  armedLeaseMs: 20_000,
+  /** An armed position registers again this often, so its lease never lapses while it is open. */
+  armedRefreshMs: 10_000,
+  /**
+   * After a position's last armed registration, no new position on its symbol before lease + this margin
+   * (a registration that ran late, the stream's 2 s send window, the exchange's acceptance window).
+   */
+  armedMarginMs: 15_000,
 } as const;
 
 export type LifecycleStage = 'ENTERING' | 'ADOPTING' | 'PROTECTING' | 'OPEN' | 'EXITING' | 'CLOSED';

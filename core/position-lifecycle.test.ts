@@ -500,7 +500,7 @@ describe('open: an exit armed for the stream watch', () => {
     return a;
   };
 
-  it('arms the next exit id for what the position holds, and nothing while a flat read or an exit is under way', () => {
+  it('arms the next exit id for what the position holds, and nothing once a flat read is confirmed or an exit is under way', () => {
     const d = openPosition();
     expect(armed(d)).toEqual({ clientOrderId: 'qt-a-1-X1', quantity: 1 });
     expect(d.s.armedExit).toBe('qt-a-1-X1');
@@ -511,7 +511,20 @@ describe('open: an exit armed for the stream watch', () => {
     const flat = openPosition();
     armed(flat);
     flat.reading(0, 100, CHECK_MS);
+    expect(armed(flat)).toEqual({ clientOrderId: 'qt-a-1-X1', quantity: 1 }); // one flat read may be stale
+    flat.reading(0, 100, 200);
     expect(armed(flat)).toBeNull();
+  });
+
+  it('a flat read that the next read contradicts leaves the armed exit alone: the exit is not held back', () => {
+    const d = openPosition();
+    armed(d);
+    d.reading(0, 101.7, CHECK_MS);
+    expect(d.s.armedExit).toBe('qt-a-1-X1');
+    d.reading(1, 101.7, 200); // there after all, beyond take profit
+    expect(d.s.exitReason).toBe('TAKE_PROFIT');
+    expect(d.command).toMatchObject({ kind: 'SEND_EXIT', clientOrderId: 'qt-a-1-X1' });
+    expect(d.s.orders.find((a) => a.clientOrderId === 'qt-a-1-X1')!.status).toBe('SENDING');
   });
 
   it('the watch\'s report of a sent exit makes it the position\'s exit: confirmed by a send of the same id, booked and closed with the watch\'s reason', () => {
@@ -545,8 +558,8 @@ describe('open: an exit armed for the stream watch', () => {
     const d = openPosition();
     armed(d);
     expect(d.reading(0, 101.7, CHECK_MS)).toMatchObject({ kind: 'READ' }); // one empty read is confirmed first
-    expect(d.s.armedExit).toBeNull();
     expect(d.reading(0, 101.7, 200)).toMatchObject({ kind: 'LOOKUP', clientOrderIds: ['qt-a-1-X1'] });
+    expect(d.s.armedExit).toBeNull();
     d.feed({ kind: 'ORDERS_SEEN', at: d.now, orders: { 'qt-a-1-X1': orderFact('qt-a-1-X1', { orderId: 12, side: 'SELL', avgPrice: 101.7 }) } });
     expect(d.s.exitReason).toBe('TAKE_PROFIT');
     expect(d.s.stage).toBe('EXITING');

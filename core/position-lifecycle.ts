@@ -136,13 +136,15 @@ export interface ArmedExit {
 
 /**
  * Arms (or keeps armed) the next exit for the stream watch while the position is OPEN with nothing in the
- * way: no flat read being explained, no exit or reduction under way. `armed` is what the watch may send now
+ * way: no confirmed flat read being explained, no exit or reduction under way. `armed` is what the watch may send now
  * (null: the watch must not send). Once armed, the id stays in `armedExit` until it is one of the position's
  * attempts, because a watch may have sent it before it was disarmed.
  */
 export function armStreamExit(s: PositionLifecycle): { state: PositionLifecycle; armed: ArmedExit | null } {
   const busy = s.orders.some((a) => (a.purpose === 'EXIT' || a.purpose === 'REDUCE') && exitInProgress(a));
-  const armable = s.stage === 'OPEN' && s.tracker !== null && s.flat === null && s.quantity > 0 && !busy && !s.closeRequest && !s.exitReason;
+  // Armed through an unconfirmed flat read (often a read from before the fill): if it was real, a reduce-only
+  // exit is refused; if not, the exit is not held back until a second read.
+  const armable = s.stage === 'OPEN' && s.tracker !== null && !s.flat?.confirmed && s.quantity > 0 && !busy && !s.closeRequest && !s.exitReason;
   const remembered = s.armedExit && !s.orders.some((a) => a.clientOrderId === s.armedExit) ? s.armedExit : null;
   const armedExit = armable ? exitOrderId(s.idStem, ofPurpose(s, 'EXIT').length + 1) : remembered;
   const state = (s.armedExit ?? null) === armedExit ? s : { ...s, armedExit };

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ExitWatchRequest } from '../activities/contracts.js';
-import type { ArmedExit } from '../core/position-lifecycle.js';
+import { LIFECYCLE_TIMING, type ArmedExit } from '../core/position-lifecycle.js';
 import { judgeMark, NEW_MARK_GUARD, type MarkGuard } from '../core/mark-sanity.js';
 import { step as stepPosition, type PositionState } from '../core/position.js';
 import type { ExitCrossing } from '../workflows/contracts.js';
@@ -38,6 +38,8 @@ interface Watched {
   tracker: PositionState;
   guard: MarkGuard;
   expiresAt: number;
+  /** The armed exit may be sent until then (this worker's clock); later the crossing is only signalled. */
+  armedUntil: number;
   lastSentAt: number;
 }
 
@@ -86,6 +88,7 @@ export class ExitWatcher {
       tracker: { side: req.side, entryPrice: req.entryPrice, openedAt: req.openedAt, bestPrice: best },
       guard: same ? known.guard : NEW_MARK_GUARD,
       expiresAt: Date.now() + this.opts.ttlMs,
+      armedUntil: req.armedExit ? Date.now() + LIFECYCLE_TIMING.armedLeaseMs : 0,
       lastSentAt: same ? known.lastSentAt : 0,
     };
     forSymbol.set(req.positionId, w);
@@ -151,7 +154,8 @@ export class ExitWatcher {
     this.stats_.crossings++;
     const crossing = { price: judged.verdict.price, bestPrice: bestBefore };
     const signal = (c: ExitCrossing) => this.opts.crossed(w.req.workflowId, c).catch((err: unknown) => this.failed(positionId, err));
-    const armed = w.req.armedExit;
+    // A lapsed lease: this watch may have been left behind (the position registers on another worker now).
+    const armed = now <= w.armedUntil ? w.req.armedExit : undefined;
     if (!armed || !this.opts.sendExit || this.spent.has(armed.clientOrderId)) {
       void signal(crossing);
       return;

@@ -93,6 +93,12 @@ export interface PositionReport {
   detail?: string;
   /** The position gave its reservation back to the risk book itself; absent in reports from before that. */
   released?: boolean;
+  /**
+   * A watch may send the position's armed exit until then (workflow time, with a margin): no new position on
+   * the symbol before it, so a watch left behind on another worker never exits the next one. Absent when
+   * nothing was armed.
+   */
+  armedUntil?: number;
 }
 
 /** Reconciliation to a symbol loop: the position it holds has no running workflow, or its symbol has exposure nobody owns. */

@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import { exitLevels, newTracker, positionRules } from '../core/exits.js';
 import {
+  LIFECYCLE_TIMING,
   armStreamExit,
   newAdoption,
   newEntry,
@@ -178,7 +179,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle, p: P
   const closePending = () => closeReason !== null && lc.closeRequest === null && lc.stage !== 'CLOSED';
   const sleepUntil = async (until: number) => {
     wake = false;
-    await condition(() => wake, Math.max(1, until - Date.now()));
+    await condition(() => wake, Math.max(1, Math.min(until, stream.nextKeepAt()) - Date.now()));
   };
 
   const runIsLong = runEndsAtEventLimit();
@@ -189,7 +190,8 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle, p: P
     if (crossing) command = await absorb(crossing);
     if (await stream.keep(now) === 'LOST') command = await absorb({ kind: 'STREAM_LOST' });
     if (lc.result && !report) {
-      report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now };
+      const armedUntil = stream.armedUntil();
+      report = { positionId: input.positionId, ...lc.result, venueTime: lc.result.venueTime ?? now, at: now, ...(armedUntil !== null ? { armedUntil } : {}) };
       // Histories from before the position released its own reservation left that to the symbol loop.
       if (p(RELEASES_OWN_RESERVATION)) report.released = await releaseReservation(report);
       await tellSymbolWorkflow(input, report);
@@ -220,6 +222,10 @@ interface StreamWatch {
   registeredAt: number | null;
   /** Register, refresh or drop the watch as the lifecycle's stage needs; 'LOST' when the stream stopped covering it. */
   keep(now: number): Promise<'LOST' | null>;
+  /** When `keep` has something to do next (an armed registration's refresh), or Infinity. */
+  nextKeepAt(): number;
+  /** Until when a watch may still send this position's armed exit (null: never armed). */
+  armedUntil(): number | null;
 }
 
 /**
@@ -232,6 +238,7 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle, a
   const arming = enabled && patched(ARMED_STREAM_EXITS);
   let registered = false;
   let registeredArm = '';
+  let lastArmedAt: number | null = null;
   const w: StreamWatch = {
     streaming: false,
     crossing: null,
@@ -258,7 +265,9 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle, a
       }
       const armed = arming ? arm() : null;
       const armKey = armed ? `${armed.clientOrderId}|${armed.quantity}` : '';
-      if (w.registeredAt !== null && now - w.registeredAt < STREAMED_POLL_MS && armKey === registeredArm) return null;
+      // An armed watch lapses unless registered again within its lease (LIFECYCLE_TIMING.armedLeaseMs).
+      const refreshEvery = armed ? LIFECYCLE_TIMING.armedRefreshMs : STREAMED_POLL_MS;
+      if (w.registeredAt !== null && now - w.registeredAt < refreshEvery && armKey === registeredArm) return null;
       const req: ExitWatchRequest = {
         positionId: input.positionId,
         workflowId: workflowInfo().workflowId,
@@ -275,7 +284,14 @@ function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle, a
       registered = true;
       registeredArm = armKey;
       w.registeredAt = now;
+      if (armed) lastArmedAt = now;
       return was && !w.streaming ? 'LOST' : null;
+    },
+    nextKeepAt() {
+      return registered && registeredArm !== '' && w.registeredAt !== null ? w.registeredAt + LIFECYCLE_TIMING.armedRefreshMs : Infinity;
+    },
+    armedUntil() {
+      return lastArmedAt === null ? null : lastArmedAt + LIFECYCLE_TIMING.armedLeaseMs + LIFECYCLE_TIMING.armedMarginMs;
     },
   };
   return w;

@@ -283,7 +283,7 @@ function takeReport(state: SymbolState, report: PositionReport): void {
   if (report.positionId !== state.openPositionId) return; // a stale or duplicate report
   state.openPositionId = null;
   state.openPositionSide = null;
-  state.cooldownUntil = positionClosed(loopStateOf(state), report.at, state.params).cooldownUntil;
+  state.cooldownUntil = Math.max(positionClosed(loopStateOf(state), report.at, state.params).cooldownUntil, report.armedUntil ?? 0);
   state.lastExit = { positionId: report.positionId, reason: report.exitReason ?? 'ENTRY_FAILED', netPnl: report.netPnl, at: report.at };
 }
 

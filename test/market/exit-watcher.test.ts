@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { ExitWatchRequest } from '../../activities/contracts.js';
-import type { ArmedExit } from '../../core/position-lifecycle.js';
+import { LIFECYCLE_TIMING, type ArmedExit } from '../../core/position-lifecycle.js';
 import { ExitWatcher } from '../../market/exit-watcher.js';
 import type { MarkEvent, MarketDataEvents } from '../../market/market-data-service.js';
 import type { ExitCrossing } from '../../workflows/contracts.js';
@@ -125,5 +125,21 @@ describe('ExitWatcher', () => {
     marks.publish('BTCUSDT', 102.5);
     await vi.waitFor(() => expect(crossings).toHaveLength(1));
     expect(crossings[0]!.crossing.armed).toEqual({ clientOrderId: 'qt-a-1-X1', reason: 'TAKE_PROFIT' });
+  });
+
+  it('sends an armed exit only within its lease: a watch not registered again lapses to signalling', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const sent: string[] = [];
+      const { marks, crossings, watcher } = setup(async (_req, armed) => void sent.push(armed.clientOrderId));
+      watcher.watchExits({ ...watched(Date.now() - 1_000), armedExit: { clientOrderId: 'qt-a-1-X1', quantity: 1 } });
+      vi.setSystemTime(Date.now() + LIFECYCLE_TIMING.armedLeaseMs + 1);
+      marks.publish('BTCUSDT', 102.5);
+      await vi.waitFor(() => expect(crossings).toHaveLength(1));
+      expect(sent).toEqual([]);
+      expect(crossings[0]!.crossing.armed).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

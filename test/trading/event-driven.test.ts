@@ -225,7 +225,12 @@ describe('exits on the mark stream', () => {
     await eventually(async () => (await sells(s)).length > 0, 'the exit order', 10_000);
     const exitLatency = Date.now() - crossedAt;
     expect(exitLatency).toBeLessThan(5_000);
-    expect((await pos.handle.result()).exitReason).toBe('TAKE_PROFIT');
+    const report = await pos.handle.result();
+    expect(report.exitReason).toBe('TAKE_PROFIT');
+    // Its report holds the symbol back until no watch may send its armed exit any more.
+    expect(report.armedUntil).toBeGreaterThan(report.at);
+    const loop = s.client.workflow.getHandle(symbolWorkflowId(s.symbol));
+    await eventually(async () => (await loop.query(symbolStateQuery)).cooldownUntil >= report.armedUntil!, 'the loop to hold the symbol back until then');
     expect(s.worker.marketEvents!.exits.stats()).toMatchObject({ watched: 0 });
     expect(s.worker.marketEvents!.exits.stats().crossings).toBeGreaterThanOrEqual(1);
     // The armed exit went out from the stream; the position's own send of the id found it: one exit order.
