@@ -33,63 +33,17 @@ interface HistoryEvent {
  * marker to where the defect writes it and replays both. The loop must decide the same in both orders.
  */
 describe('a local activity result delivered one workflow task after its marker', { timeout: 90_000 }, () => {
-  let client: Client;
-  let connection: Connection;
-  let worker: Worker;
-  let running: Promise<void>;
-  const taskQueue = `late-la-${randomBytes(4).toString('hex')}`;
-  const venue = new FakeVenue(async () => Date.now());
-  let hold: { reached: () => void; released: Promise<void> } | null = null;
-
-  beforeAll(async () => {
-    installTemporalLogger(pino({ level: 'error' }));
-    const activities = venue.activities() as TradingActivities;
-    const readClock = async (): Promise<number> => {
-      const h = hold;
-      hold = null;
-      if (h) {
-        h.reached();
-        await h.released;
-      }
-      return Date.now();
-    };
-    const address = inject('temporalAddress');
-    worker = await Worker.create({
-      connection: await NativeConnection.connect({ address }),
-      taskQueue,
-      workflowBundle: await bundleWorkflows(),
-      activities: { ...activities, readClock },
-    });
-    running = worker.run();
-    connection = await Connection.connect({ address });
-    client = new Client({ connection });
-  });
-  afterAll(async () => {
-    worker?.shutdown();
-    await running;
-    await connection?.close();
-  });
+  const w = workerHolding('readClock');
 
   it('replays whether the clock read resolves before or after the report', async () => {
-    const symbol = uniqueSymbol();
-    await venue.setPrice(symbol, 100);
-    const handle = await client.workflow.start(symbolWorkflow, {
-      workflowId: symbolWorkflowId(symbol),
-      taskQueue,
-      // A short task timeout: the worker heartbeats a task with a local activity in flight after 80 % of it.
-      workflowTaskTimeout: '2s',
-      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
-    });
+    const { handle, symbol } = await w.startLoop();
     const report = (positionId: string) => ({ positionId, outcome: 'CLOSED' as const, exitReason: 'TAKE_PROFIT' as const, netPnl: 1.5, at: Date.now(), venueTime: Date.now() });
     // An earlier report, taken in the ordinary way (as in a loop that has closed positions before).
     await handle.signal(positionClosedSignal, report(`${symbol}-earlier`));
-    await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
+    await eventually(async () => w.venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
 
-    let release!: () => void;
-    const reached = new Promise<void>((resolve) => {
-      hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
-    });
-    await reached;
+    const held = w.holdNext();
+    await held.reached;
     // The report arrives while the clock read is held: the server appends it after that task's heartbeat.
     await handle.signal(positionClosedSignal, report(`${symbol}-stale`));
     await eventually(async () => {
@@ -97,7 +51,7 @@ describe('a local activity result delivered one workflow task after its marker',
       const signals = events.flatMap((e, i) => (e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' ? [i] : []));
       return signals.length === 2 && events.slice(signals[1]).some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED');
     }, 'the heartbeat task and the task that delivers the report');
-    release();
+    held.release();
     const ticks = (await handle.query(symbolStateQuery)).tickSeq;
     await eventually(async () => (await handle.query(symbolStateQuery)).tickSeq >= ticks + 2, 'two more ticks');
     await handle.terminate('test over');
@@ -105,46 +59,61 @@ describe('a local activity result delivered one workflow task after its marker',
     const recorded = await eventsOf(handle);
     const moved = withMarkerBeforeSignal(recorded, 'readClock');
     saveHistory('symbol-late-clock-result', moved);
-    const workflowBundle = await bundleWorkflows();
-    for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
-      const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
-        () => null,
-        (err: Error) => err.message,
-      );
-      expect({ name, error }).toEqual({ name, error: null });
-    }
+    await expectBothReplay(symbol, recorded, moved);
   });
 });
 
 describe('a local activity result one task late, before the run\'s first use of a patch', { timeout: 90_000 }, () => {
+  // The run's first market evaluation is held (a cold model, a slow exchange): the task heartbeats meanwhile.
+  const w = workerHolding('evaluateSignal');
+
+  it('replays whether the evaluation resolves in the task that heartbeated or in the next', async () => {
+    const held = w.holdNext();
+    const { handle, symbol } = await w.startLoop();
+    await held.reached;
+    await eventually(async () => (await eventsOf(handle)).filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED').length >= 3, 'a heartbeat of the task waiting on the evaluation');
+    held.release();
+    await eventually(async () => w.venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
+    await handle.terminate('test over');
+
+    const recorded = await eventsOf(handle);
+    const moved = withMarkerOneTaskEarlier(recorded, 'evaluateSignal');
+    saveHistory('symbol-late-result-before-first-patch', moved);
+    await expectBothReplay(symbol, recorded, moved);
+  });
+});
+
+/**
+ * A worker on its own task queue whose `activity` (a local activity of the loop) can be held once: `holdNext()`
+ * holds its next call until released. Loops start with a 2 s task timeout, so a held call is in flight across a
+ * workflow task heartbeat (sent after 80 % of it).
+ */
+function workerHolding(activity: 'readClock' | 'evaluateSignal') {
   let client: Client;
   let connection: Connection;
   let worker: Worker;
   let running: Promise<void>;
-  const taskQueue = `late-la-first-${randomBytes(4).toString('hex')}`;
+  const taskQueue = `late-la-${activity}-${randomBytes(4).toString('hex')}`;
   const venue = new FakeVenue(async () => Date.now());
   let hold: { reached: () => void; released: Promise<void> } | null = null;
+  const waitIfHeld = async () => {
+    const h = hold;
+    hold = null;
+    if (h) {
+      h.reached();
+      await h.released;
+    }
+  };
 
   beforeAll(async () => {
     installTemporalLogger(pino({ level: 'error' }));
     const activities = venue.activities() as TradingActivities;
-    // The run's first market evaluation is held (a cold model, a slow exchange): the task heartbeats meanwhile.
-    const evaluateSignal: TradingActivities['evaluateSignal'] = async (req) => {
-      const h = hold;
-      hold = null;
-      if (h) {
-        h.reached();
-        await h.released;
-      }
-      return activities.evaluateSignal(req);
-    };
+    const held: Partial<TradingActivities> & { readClock?: () => Promise<number> } =
+      activity === 'readClock'
+        ? { readClock: async () => (await waitIfHeld(), Date.now()) }
+        : { evaluateSignal: async (req) => (await waitIfHeld(), activities.evaluateSignal(req)) };
     const address = inject('temporalAddress');
-    worker = await Worker.create({
-      connection: await NativeConnection.connect({ address }),
-      taskQueue,
-      workflowBundle: await bundleWorkflows(),
-      activities: { ...activities, evaluateSignal },
-    });
+    worker = await Worker.create({ connection: await NativeConnection.connect({ address }), taskQueue, workflowBundle: await bundleWorkflows(), activities: { ...activities, ...held } });
     running = worker.run();
     connection = await Connection.connect({ address });
     client = new Client({ connection });
@@ -155,38 +124,40 @@ describe('a local activity result one task late, before the run\'s first use of 
     await connection?.close();
   });
 
-  it('replays whether the evaluation resolves in the task that heartbeated or in the next', async () => {
-    const symbol = uniqueSymbol();
-    await venue.setPrice(symbol, 100);
-    let release!: () => void;
-    const reached = new Promise<void>((resolve) => {
-      hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
-    });
-    const handle = await client.workflow.start(symbolWorkflow, {
-      workflowId: symbolWorkflowId(symbol),
-      taskQueue,
-      workflowTaskTimeout: '2s',
-      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
-    });
-    await reached;
-    await eventually(async () => (await eventsOf(handle)).filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED').length >= 3, 'a heartbeat of the task waiting on the evaluation');
-    release();
-    await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
-    await handle.terminate('test over');
+  return {
+    venue,
+    holdNext() {
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => {
+        hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
+      });
+      return { reached, release: () => release() };
+    },
+    async startLoop() {
+      const symbol = uniqueSymbol();
+      await venue.setPrice(symbol, 100);
+      const handle = await client.workflow.start(symbolWorkflow, {
+        workflowId: symbolWorkflowId(symbol),
+        taskQueue,
+        workflowTaskTimeout: '2s',
+        args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
+      });
+      return { handle, symbol };
+    },
+  };
+}
 
-    const recorded = await eventsOf(handle);
-    const moved = withMarkerOneTaskEarlier(recorded, 'evaluateSignal');
-    saveHistory('symbol-late-result-before-first-patch', moved);
-    const workflowBundle = await bundleWorkflows();
-    for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
-      const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
-        () => null,
-        (err: Error) => err.message,
-      );
-      expect({ name, error }).toEqual({ name, error: null });
-    }
-  });
-});
+/** The loop must decide the same whether the held result resolves where it was recorded or one task earlier. */
+async function expectBothReplay(symbol: string, recorded: HistoryEvent[], moved: HistoryEvent[]): Promise<void> {
+  const workflowBundle = await bundleWorkflows();
+  for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
+    const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
+      () => null,
+      (err: Error) => err.message,
+    );
+    expect({ name, error }).toEqual({ name, error: null });
+  }
+}
 
 /** With QT_CAPTURE_HISTORIES=1 the reordered history joins the saved ones the replay test replays. */
 function saveHistory(name: string, events: HistoryEvent[]): void {
