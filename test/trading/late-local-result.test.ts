@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TradingActivities } from '../../activities/contracts.js';
 import { bundleWorkflows } from '../../worker/create-worker.js';
 import { installTemporalLogger } from '../../worker/runtime.js';
-import { positionClosedSignal, symbolStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
+import { marketWakeSignal, positionClosedSignal, symbolStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
 import { symbolWorkflow } from '../../workflows/symbol.js';
 import { FakeVenue } from '../workflows/fake-venue.js';
 import { PARAMS, uniqueSymbol } from '../workflows/setup.js';
@@ -70,7 +70,11 @@ describe('a local activity result delivered one workflow task after its marker',
     await connection?.close();
   });
 
-  it('replays whether the clock read resolves before or after the report', async () => {
+  /**
+   * Start a loop, hold its clock read across a workflow task heartbeat while `arrive` sends a signal, let it go
+   * on for two ticks, and replay the history as recorded and with the clock read's marker one task earlier.
+   */
+  async function replaysBothOrders(savedAs: string, arrive: (handle: WorkflowHandle<typeof symbolWorkflow>, symbol: string) => Promise<void>): Promise<void> {
     const symbol = uniqueSymbol();
     await venue.setPrice(symbol, 100);
     const handle = await client.workflow.start(symbolWorkflow, {
@@ -80,7 +84,6 @@ describe('a local activity result delivered one workflow task after its marker',
       workflowTaskTimeout: '2s',
       args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
     });
-    const report = (positionId: string) => ({ positionId, outcome: 'CLOSED' as const, exitReason: 'TAKE_PROFIT' as const, netPnl: 1.5, at: Date.now(), venueTime: Date.now() });
     // An earlier report, taken in the ordinary way (as in a loop that has closed positions before).
     await handle.signal(positionClosedSignal, report(`${symbol}-earlier`));
     await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
@@ -90,13 +93,13 @@ describe('a local activity result delivered one workflow task after its marker',
       hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
     });
     await reached;
-    // The report arrives while the clock read is held: the server appends it after that task's heartbeat.
-    await handle.signal(positionClosedSignal, report(`${symbol}-stale`));
+    // The signal arrives while the clock read is held: the server appends it after that task's heartbeat.
+    await arrive(handle, symbol);
     await eventually(async () => {
       const events = await eventsOf(handle);
       const signals = events.flatMap((e, i) => (e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' ? [i] : []));
       return signals.length === 2 && events.slice(signals[1]).some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED');
-    }, 'the heartbeat task and the task that delivers the report');
+    }, 'the heartbeat task and the task that delivers the signal');
     release();
     const ticks = (await handle.query(symbolStateQuery)).tickSeq;
     await eventually(async () => (await handle.query(symbolStateQuery)).tickSeq >= ticks + 2, 'two more ticks');
@@ -104,7 +107,7 @@ describe('a local activity result delivered one workflow task after its marker',
 
     const recorded = await eventsOf(handle);
     const moved = withMarkerBeforeSignal(recorded, 'readClock');
-    saveHistory('symbol-late-clock-result', moved);
+    saveHistory(savedAs, moved);
     const workflowBundle = await bundleWorkflows();
     for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
       const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
@@ -113,6 +116,17 @@ describe('a local activity result delivered one workflow task after its marker',
       );
       expect({ name, error }).toEqual({ name, error: null });
     }
+  }
+
+  const report = (positionId: string) => ({ positionId, outcome: 'CLOSED' as const, exitReason: 'TAKE_PROFIT' as const, netPnl: 1.5, at: Date.now(), venueTime: Date.now() });
+
+  it('replays whether the clock read resolves before or after the report', async () => {
+    await replaysBothOrders('symbol-late-clock-result', (handle, symbol) => handle.signal(positionClosedSignal, report(`${symbol}-stale`)));
+  });
+
+  // The chaos run's "No command scheduled for event TimerStarted": the wake flag was cleared after the clock read.
+  it('replays whether the clock read resolves before or after a market wake', async () => {
+    await replaysBothOrders('symbol-late-clock-result-wake', (handle) => handle.signal(marketWakeSignal, { reasons: ['CANDLE_CLOSED'] }));
   });
 });
 
