@@ -19,11 +19,12 @@ export const MAX_EVENTS_PER_RUN = 500;
  * 15 s interval).
  *
  * Why: a restarted worker's first workflow tasks replay every loop's current run at once, on two workflow
- * threads, and the last loop ticks again only once all of them are through: at 500 events the loops replayed
- * 200 to 400 events each (3,000 to 4,000 with the positions and the book, 1.5 to 2 MiB of history) and the
- * first tasks completed 3 to 7 s after the worker was back (chaos/breakdown.ts on a 3-minute chaos run, seed 2).
- * A run of 200 events halves what is replayed on average; a new run costs one workflow task and about 20 events,
- * i.e. a tenth more history, written once every 20 ticks.
+ * threads of a machine the fleet already keeps busy, and the last loop ticks again only once all of them are
+ * through. At 500 events the ten loops of the chaos run replayed 2,230 to 3,900 events per restart (200 to 420
+ * each) and their first tasks completed 2.7 to 7.4 s after the worker was back; at 200 events, 540 to 1,660 and
+ * 1.0 to 5.6 s (chaos/breakdown.ts, 3-minute runs, seed 2). A new run costs one workflow task and about 20 events
+ * every 20 ticks. Runs of 100 events replayed about 700 and recovered no faster on the loaded machine, at twice
+ * the continue-as-new rate. Positions keep MAX_EVENTS_PER_RUN: most of them close before 200 events.
  */
 export const MAX_EVENTS_PER_LOOP_RUN = 200;
 

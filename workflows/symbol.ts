@@ -56,7 +56,8 @@ const remoteActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '20
  */
 const localActs = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: TICK_RETRY });
 /** Histories from before local tick activities replay with the regular ones they recorded. */
-const acts = (): TradingActivities => (patched('local-tick-activities') ? localActs : remoteActs);
+const LOCAL_TICK_ACTIVITIES = 'local-tick-activities';
+const acts = (): TradingActivities => (patched(LOCAL_TICK_ACTIVITIES) ? localActs : remoteActs);
 /** Buffered decisions are tried once per tick: the buffer, not a retry loop, waits for the journal. */
 const journalOnce = proxyLocalActivities<TradingActivities>({ startToCloseTimeout: '20s', retry: { maximumAttempts: 1 } });
 /**
@@ -113,6 +114,18 @@ const REPORTS_BETWEEN_PASSES = 'position-reports-between-passes';
  * the pass runs gives the loop one more pass instead of being dropped.
  */
 const WAKES_AT_TOP = 'wakes-taken-at-top-of-pass';
+/**
+ * The patches a pass checks only after a local activity's result (local tick activities, after the clock read;
+ * the risk book and the decision buffer, after the signal) are checked at the start of each run instead.
+ *
+ * Why: the same defect again. A patch is recorded where it is first checked live; when the local activity's
+ * result before it came one task late, the marker went into the next task, while a replay, resolving the result
+ * one task earlier, checked the patch in a task without the marker (patched() false) and took the other branch
+ * ("Non-deprecated patch marker encountered for change local-tick-activities" stopped a loop of the chaos run,
+ * in the first pass of a new run right after a worker restart). Checked before any local activity, the markers
+ * sit in the run's first task. Runs recorded before keep checking them where they did.
+ */
+const PATCHES_AT_RUN_START = 'patches-checked-at-run-start';
 
 /** Decisions kept while the journal is unreachable (about two hours of 15 s ticks); older ones are dropped and counted. */
 export const MAX_PENDING_DECISIONS = 500;
@@ -164,6 +177,8 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   const tickCap = input.tickCap ?? DEFAULT_TICK_CAP;
   const runIsLong = runEndsAtEventLimit(MAX_EVENTS_PER_LOOP_RUN);
   const wakesAtTop = patched(WAKES_AT_TOP);
+  // Checked once here, the SDK answers every later check in the run the same (the marker is then known).
+  if (patched(PATCHES_AT_RUN_START)) for (const id of [LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER]) patched(id);
   let wake = false;
   /**
    * A market wake (event-driven mode) since the last evaluation began: cleared at the top of a pass, not

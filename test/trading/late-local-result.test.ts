@@ -128,6 +128,45 @@ describe('a local activity result delivered one workflow task after its marker',
   it('replays whether the clock read resolves before or after a market wake', async () => {
     await replaysBothOrders('symbol-late-clock-result-wake', (handle) => handle.signal(marketWakeSignal, { reasons: ['CANDLE_CLOSED'] }));
   });
+
+  // The chaos run's "Non-deprecated patch marker encountered for change local-tick-activities": the run's first
+  // clock read came one task late, and the patch checked right after it was recorded in that later task.
+  it("replays whether a run's first clock read resolves in its first task or in the next", async () => {
+    const symbol = uniqueSymbol();
+    await venue.setPrice(symbol, 100);
+    // One tick a run: every run after the first goes from its clock read straight to its tick (it owns its symbol).
+    const started = await client.workflow.start(symbolWorkflow, {
+      workflowId: symbolWorkflowId(symbol),
+      taskQueue,
+      workflowTaskTimeout: '2s',
+      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true }, tickCap: 1 }],
+    });
+    await eventually(async () => venue.decisions.some((d) => d.symbol === symbol), 'the first run\'s tick');
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
+    });
+    await reached;
+    // The second run's first clock read is held past 80 % of the task timeout: the worker completes the run's
+    // first task as a heartbeat and takes another.
+    const handle = client.workflow.getHandle(symbolWorkflowId(symbol), (await started.describe()).runId);
+    await eventually(async () => (await eventsOf(handle)).filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED').length >= 2, 'the heartbeat task');
+    release();
+    await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 3, 'two more ticks');
+    await started.terminate('test over');
+
+    const recorded = await eventsOf(handle);
+    const moved = withMarkerInTaskBefore(recorded, 'readClock');
+    saveHistory('symbol-late-first-clock-result', moved);
+    const workflowBundle = await bundleWorkflows();
+    for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
+      const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
+        () => null,
+        (err: Error) => err.message,
+      );
+      expect({ name, error }).toEqual({ name, error: null });
+    }
+  });
 });
 
 /** With QT_CAPTURE_HISTORIES=1 the reordered history joins the saved ones the replay test replays. */
@@ -161,6 +200,30 @@ function withMarkerBeforeSignal(events: HistoryEvent[], activityType: string): H
   const marker = moved[0]!.markerRecordedEventAttributes as Record<string, unknown>;
   moved[0] = { ...moved[0]!, markerRecordedEventAttributes: { ...marker, workflowTaskCompletedEventId: events[at - 1]!.eventId } };
   return [...events.slice(0, at), ...moved, ...events.slice(at + 5)].map((e) => remapIds(e, renumbered) as HistoryEvent);
+}
+
+/**
+ * The history the defect writes when no signal came in between: the first `activityType` marker that opens a
+ * task's commands is moved in front of that task, into the commands of the task before.
+ */
+function withMarkerInTaskBefore(events: HistoryEvent[], activityType: string): HistoryEvent[] {
+  const marker = events.findIndex(
+    (e, i) =>
+      isMarkerOf(e, activityType) &&
+      events[i - 1]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' &&
+      events[i - 2]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED' &&
+      events[i - 3]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+  );
+  const at = marker - 3;
+  const before = events.slice(0, at).map((e) => e.eventType).lastIndexOf('EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+  if (marker < 0 || before < 0) throw new Error(`no task that opens with the ${activityType} marker after another task: the recorded order did not happen`);
+  const block = events.slice(at, marker + 1); // task scheduled, started, completed, marker
+  const reordered = [block[3]!, ...block.slice(0, 3)];
+  const renumbered = new Map(reordered.map((e, i) => [e.eventId, String(Number(events[at]!.eventId) + i)]));
+  const moved: HistoryEvent[] = reordered.map((e) => ({ ...e, eventId: renumbered.get(e.eventId)! }));
+  const attributes = moved[0]!.markerRecordedEventAttributes as Record<string, unknown>;
+  moved[0] = { ...moved[0]!, markerRecordedEventAttributes: { ...attributes, workflowTaskCompletedEventId: events[before]!.eventId } };
+  return [...events.slice(0, at), ...moved, ...events.slice(marker + 1)].map((e) => remapIds(e, renumbered) as HistoryEvent);
 }
 
 function isMarkerOf(e: HistoryEvent | undefined, activityType: string): boolean {
