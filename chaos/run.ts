@@ -272,12 +272,18 @@ function scheduleBurst(stack: ProcessStack, burst: FaultBurst, t0: number, fault
 
 const SETTLE_TIMEOUT_MS = 90_000;
 const SNAPSHOT_GAP_MS = 5_000;
-const SNAPSHOTS_AGREEING = 3;
-const MAX_SNAPSHOTS = 8;
+/**
+ * How long a violation must stay before it counts. A position that watches its exits on the mark stream reads
+ * the exchange once a minute (workflows/position.ts): a stop that fired on the exchange while the worker was
+ * down, with no crossing seen on the stream since, is booked at that read, up to a minute after the fleet
+ * settled (a 3-minute run reported such a stop fill as missing from the journal 15 s after the chaos ended).
+ */
+const VIOLATION_LASTS_MS = 65_000;
+const MAX_SNAPSHOTS = Math.ceil(VIOLATION_LASTS_MS / SNAPSHOT_GAP_MS) + 6;
 
 /**
  * Waits until nothing is entering, then checks snapshots seconds apart until one is clean or the same
- * violations have shown in the last three (exits keep happening while the fleet settles).
+ * violations have shown for VIOLATION_LASTS_MS (exits keep happening while the fleet settles).
  */
 async function settleAndCheck(stack: ProcessStack, client: Client, pool: pg.Pool, say: (text: string) => void): Promise<{ snapshot: Snapshot; invariants: InvariantResult[] }> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
@@ -286,22 +292,23 @@ async function settleAndCheck(stack: ProcessStack, client: Client, pool: pg.Pool
     await sleep(2_000);
     snapshot = await takeSnapshot(stack, client, pool);
   }
-  const history: InvariantResult[][] = [];
+  const history: { at: number; results: InvariantResult[] }[] = [];
   for (let i = 0; i < MAX_SNAPSHOTS; i++) {
     if (i > 0) {
       await sleep(SNAPSHOT_GAP_MS);
       snapshot = await takeSnapshot(stack, client, pool);
     }
     const latest = checkInvariants(snapshot);
-    history.push(latest);
+    history.push({ at: Date.now(), results: latest });
     const open = countViolations(latest);
     say(`snapshot ${i + 1}: ${open} violation(s)`);
     if (open === 0) return { snapshot, invariants: latest };
-    // Every violation of the latest snapshot was already there in the two before: they are real.
-    const kept = persistent(history.slice(-SNAPSHOTS_AGREEING));
-    if (history.length >= SNAPSHOTS_AGREEING && countViolations(kept) === open) return { snapshot, invariants: kept };
+    // Every violation of the latest snapshot was there in every snapshot of the last VIOLATION_LASTS_MS: real.
+    const window = history.filter((h) => h.at >= Date.now() - VIOLATION_LASTS_MS).map((h) => h.results);
+    const kept = persistent(window);
+    if (history[0]!.at <= Date.now() - VIOLATION_LASTS_MS && countViolations(kept) === open) return { snapshot, invariants: kept };
   }
-  return { snapshot, invariants: persistent(history.slice(-SNAPSHOTS_AGREEING)) };
+  return { snapshot, invariants: persistent(history.filter((h) => h.at >= Date.now() - VIOLATION_LASTS_MS).map((h) => h.results)) };
 }
 
 export const countViolations = (results: InvariantResult[]): number => results.reduce((n, r) => n + r.violations.length, 0);

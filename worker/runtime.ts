@@ -90,8 +90,10 @@ export function installTemporalLogger(log: Logger): void {
 /** Connect everything the worker needs, start it and the /health + /metrics server. */
 export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: { log?: Logger; signals?: SignalSource } = {}): Promise<RunningWorker> {
   const log = opts.log ?? createLogger();
+  const stages = startupStages();
   const journal = await Journal.connect(at.databaseUrl);
   await journal.migrate();
+  stages.mark('journal');
   // loadConfig only yields the live venue when QT_CONFIRM_LIVE_TRADING was given.
   // The risk check's caps again at the adapter, with the default price band (exchange/order-caps.ts).
   const caps = { maxOrderNotional: config.risk.maxOrderNotional, maxLeverage: config.risk.maxLeverage, priceBandPct: DEFAULT_PRICE_BAND_PCT };
@@ -115,6 +117,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     : null;
   const strategySignals = strategy ? new StrategySignalSource(strategy, strategyParams(strategy, process.env), { model: service, ...replayClock }) : null;
   const signals = scripted ?? strategySignals!;
+  stages.mark('strategy');
   // Closed candles kept per symbol: what the strategy needs (warm-up + a model's sequence window).
   const candlesNeeded = strategySignals?.candlesNeeded ?? WARMUP_CANDLES;
   const history = candlesNeeded + CANDLE_MARGIN;
@@ -127,6 +130,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     log: log.child({ component: 'market-data' }),
   });
   await marketData.start(config.symbols);
+  stages.mark('marketData');
   // Activities that talk to Temporal (the risk book, visibility for ownership and reconciliation) use a client.
   const clientConnection = await Connection.connect({ address: at.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
@@ -149,8 +153,10 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   let worker: Worker;
   try {
     connection = await NativeConnection.connect({ address: at.temporalAddress });
+    stages.mark('temporal');
     const learning = retrainActivities({ config, pool: journal.pool, exchange, log: log.child({ component: 'retrain' }) });
     worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities: { ...activities, ...learning } });
+    stages.mark('createWorker');
   } catch (e) {
     // Open stream connections would keep the process alive after a failed start.
     events?.close();
@@ -185,7 +191,10 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   });
   // The risk book, and the reconciler with a startup pass (it runs once this worker polls).
   await ensureBookkeepers(client, { taskQueue: config.taskQueue, reconcileSeconds: config.reconcileSeconds, orphanPolicy: config.orphanPolicy, params: config.params });
-  log.info({ taskQueue: config.taskQueue, venue: config.venue, health: server ? `http://${config.healthHost}:${config.healthPort}` : 'off' }, 'worker started');
+  stages.mark('bookkeepers');
+  // What a restart costs before the worker polls (chaos/breakdown.ts reads this line).
+  log.info({ stagesMs: stages.done() }, 'worker start-up');
+  log.info({ pid: process.pid, taskQueue: config.taskQueue, venue: config.venue, health: server ? `http://${config.healthHost}:${config.healthPort}` : 'off' }, 'worker started');
   return {
     worker,
     exchange,
@@ -197,6 +206,20 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
     },
+  };
+}
+
+/** Milliseconds spent in each start-up stage, and since the process started (module loading included). */
+function startupStages(): { mark(stage: string): void; done(): Record<string, number> } {
+  const ms: Record<string, number> = { processToStart: Math.round(process.uptime() * 1000) };
+  let last = performance.now();
+  return {
+    mark(stage) {
+      const now = performance.now();
+      ms[stage] = Math.round(now - last);
+      last = now;
+    },
+    done: () => ({ ...ms, total: Math.round(process.uptime() * 1000) }),
   };
 }
 

@@ -13,7 +13,7 @@ import {
   type RiskBookInput,
 } from './book-contracts.js';
 import { failureText } from './failure-text.js';
-import { runEndsAtEventLimit } from './run-length.js';
+import { MAX_EVENTS_PER_LOOP_RUN, runEndsAtEventLimit } from './run-length.js';
 
 /**
  * Why a workflow and not a row-locked reservation table in Postgres: Temporal runs a workflow's update
@@ -39,7 +39,7 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
   let killToPersist = false;
   let killSetExplicitly = false;
   let limits: RiskLimits | null = null;
-  const runIsLong = runEndsAtEventLimit();
+  const runIsLong = runEndsAtEventLimit(MAX_EVENTS_PER_LOOP_RUN);
 
   setHandler(riskBookQuery, () => book);
   setHandler(previewReserveQuery, (req) => previewReserve(book, req));

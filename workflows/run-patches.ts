@@ -1,7 +1,7 @@
 import { patched } from '@temporalio/workflow';
 
 /** Marks runs that decide every patch they use at their start (see `runPatches`). */
-export const PATCHES_AT_START = 'patches-at-start';
+export const PATCHES_AT_START = 'patches-checked-at-run-start';
 
 /** Whether a patch is on in this run. */
 export type PatchCheck = (id: string) => boolean;

@@ -42,7 +42,7 @@ import {
 import { TRUSTED_CLOCK_PATCH, trustedNow } from './clock.js';
 import { failureText } from './failure-text.js';
 import { positionWorkflow } from './position.js';
-import { runEndsAtEventLimit } from './run-length.js';
+import { MAX_EVENTS_PER_LOOP_RUN, runEndsAtEventLimit } from './run-length.js';
 import { runPatches, type PatchCheck } from './run-patches.js';
 import { SA_CONFIDENCE, SA_SIDE, SA_SIGNAL, SA_STATE, SA_SYMBOL } from './search-attributes.js';
 
@@ -103,6 +103,26 @@ const ORPHAN_POLICY_IN_LOOP = 'orphan-policy-in-loop';
  * point, and a position that releases its own reservation leaves the loop nothing to send for it.
  */
 const REPORTS_BETWEEN_PASSES = 'position-reports-between-passes';
+/**
+ * The wake flags (wake, market wake, flatten request) are taken at the top of a pass, before its first local
+ * activity, instead of after its clock read or its tick.
+ *
+ * Why: the same defect as above. A market wake that arrived while the loop's clock read ran reached the workflow
+ * before the clock's result live (the result came one task late) and after it on replay; the flag, cleared
+ * after the clock read, was then cleared live but still set on replay, so the replay skipped the timer the live
+ * run had started (a chaos run stopped a loop on "No command scheduled for event TimerStarted"). Taken before
+ * the pass's first local activity, the flags are read at a point that both see alike, and a wake arriving while
+ * the pass runs gives the loop one more pass instead of being dropped.
+ */
+const WAKES_AT_TOP = 'wakes-taken-at-top-of-pass';
+/**
+ * The patches a pass checks only after a local activity's result (local tick activities, after the clock read;
+ * the risk book and the decision buffer, after the signal; the orphan policy and the direct flatten, after
+ * activities too) are decided at the start of each run instead (workflows/run-patches.ts says why; the chaos run
+ * stopped a loop on "Non-deprecated patch marker encountered for change local-tick-activities" in the first pass
+ * of a new run right after a worker restart).
+ */
+const PATCHES_AT_RUN_START = [LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER, ORPHAN_POLICY_IN_LOOP, FLATTEN_DIRECT];
 
 /** Decisions kept while the journal is unreachable (about two hours of 15 s ticks); older ones are dropped and counted. */
 export const MAX_PENDING_DECISIONS = 500;
@@ -147,13 +167,14 @@ function phaseOf(s: SymbolState, now: number): SymbolPhase {
  * position child. All state lives in `state`, which continue-as-new carries to the next run.
  */
 export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> {
-  const p = runPatches([LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER, ORPHAN_POLICY_IN_LOOP, FLATTEN_DIRECT]);
   const state: SymbolState = input.state ? { ...input.state, runsSoFar: input.state.runsSoFar + 1 } : initialState(input);
   // A loop started afresh (first start, or again after a terminate) must find the live position on its
   // symbol before it may enter: an old run's position workflow, or exposure nobody owns.
   if (!input.state && patched(CLAIM_OWNERSHIP)) state.ownershipChecked = false;
   const tickCap = input.tickCap ?? DEFAULT_TICK_CAP;
-  const runIsLong = runEndsAtEventLimit();
+  const runIsLong = runEndsAtEventLimit(MAX_EVENTS_PER_LOOP_RUN);
+  const wakesAtTop = patched(WAKES_AT_TOP);
+  const p = runPatches(PATCHES_AT_RUN_START);
   let wake = false;
   /**
    * A market wake (event-driven mode) since the last evaluation began: cleared at the top of a pass, not
@@ -225,18 +246,18 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
       await condition(allHandlersFinished);
       await continueAsNew<typeof symbolWorkflow>({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }
+    let flattenNow = false;
+    if (wakesAtTop) [wake, marketWake, flattenNow, flattenRequested] = [false, false, flattenRequested, false];
     for (const report of state.positionReports?.splice(0) ?? []) takeReport(state, report);
     state.clock = await trustedNow();
     await deliverReleases(state, p);
-    if (flattenRequested || flattenPending) {
-      flattenRequested = false;
-      flattenPending = !(await flattenOpenPosition(state, p));
-    }
+    if (!wakesAtTop) [flattenNow, flattenRequested] = [flattenRequested, false];
+    if (flattenNow || flattenPending) flattenPending = !(await flattenOpenPosition(state, p));
     if (state.ownershipChecked === false) await claimOwnership(state, p);
-    marketWake = false;
+    if (!wakesAtTop) marketWake = false;
     await tick(state, dueAt, p);
     publish(state, published);
-    wake = false;
+    if (!wakesAtTop) wake = false;
     dueAt = Math.max(dueAt + state.params.checkIntervalSeconds * 1000, Date.now());
     const woken = await condition(() => wake || marketWake || flattenRequested, Math.max(1, dueAt - Date.now()));
     if (woken) dueAt = Date.now();

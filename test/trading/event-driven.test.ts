@@ -151,8 +151,9 @@ describe('event-driven loop: candle closes wake it', () => {
       // Evaluated after the close, well before the next close (5 s) and the interval (60 s).
       expect(evaluations.some((e) => e >= close && e - close < 3_000), `an evaluation within 3 s of the close at ${close}`).toBe(true);
     }
-    // One evaluation per close (none from the timer in this window): nothing runaway.
-    const window = evaluations.filter((e) => e <= closes[2]! + 3_000);
+    // One evaluation per close (none from the timer in this window): nothing runaway. Counted from the first
+    // close: one that arrived while the loop's first pass was still claiming its symbol gets a pass of its own.
+    const window = evaluations.filter((e) => e >= closes[0]! && e <= closes[2]! + 3_000);
     expect(window.length).toBe(3);
     await captureHistory(symbolWorkflowId(s.symbol), 'symbol-event-wakes');
   });

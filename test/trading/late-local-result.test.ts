@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TradingActivities } from '../../activities/contracts.js';
 import { bundleWorkflows } from '../../worker/create-worker.js';
 import { installTemporalLogger } from '../../worker/runtime.js';
-import { positionClosedSignal, symbolStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
+import { marketWakeSignal, positionClosedSignal, symbolStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
 import { symbolWorkflow } from '../../workflows/symbol.js';
 import { FakeVenue } from '../workflows/fake-venue.js';
 import { PARAMS, uniqueSymbol } from '../workflows/setup.js';
@@ -33,87 +33,33 @@ interface HistoryEvent {
  * marker to where the defect writes it and replays both. The loop must decide the same in both orders.
  */
 describe('a local activity result delivered one workflow task after its marker', { timeout: 90_000 }, () => {
-  const w = workerHolding('readClock');
-
-  it('replays whether the clock read resolves before or after the report', async () => {
-    const { handle, symbol } = await w.startLoop();
-    const report = (positionId: string) => ({ positionId, outcome: 'CLOSED' as const, exitReason: 'TAKE_PROFIT' as const, netPnl: 1.5, at: Date.now(), venueTime: Date.now() });
-    // An earlier report, taken in the ordinary way (as in a loop that has closed positions before).
-    await handle.signal(positionClosedSignal, report(`${symbol}-earlier`));
-    await eventually(async () => w.venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
-
-    const held = w.holdNext();
-    await held.reached;
-    // The report arrives while the clock read is held: the server appends it after that task's heartbeat.
-    await handle.signal(positionClosedSignal, report(`${symbol}-stale`));
-    await eventually(async () => {
-      const events = await eventsOf(handle);
-      const signals = events.flatMap((e, i) => (e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' ? [i] : []));
-      return signals.length === 2 && events.slice(signals[1]).some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED');
-    }, 'the heartbeat task and the task that delivers the report');
-    held.release();
-    const ticks = (await handle.query(symbolStateQuery)).tickSeq;
-    await eventually(async () => (await handle.query(symbolStateQuery)).tickSeq >= ticks + 2, 'two more ticks');
-    await handle.terminate('test over');
-
-    const recorded = await eventsOf(handle);
-    const moved = withMarkerBeforeSignal(recorded, 'readClock');
-    saveHistory('symbol-late-clock-result', moved);
-    await expectBothReplay(symbol, recorded, moved);
-  });
-});
-
-describe('a local activity result one task late, before the run\'s first use of a patch', { timeout: 90_000 }, () => {
-  // The run's first market evaluation is held (a cold model, a slow exchange): the task heartbeats meanwhile.
-  const w = workerHolding('evaluateSignal');
-
-  it('replays whether the evaluation resolves in the task that heartbeated or in the next', async () => {
-    const held = w.holdNext();
-    const { handle, symbol } = await w.startLoop();
-    await held.reached;
-    await eventually(async () => (await eventsOf(handle)).filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED').length >= 3, 'a heartbeat of the task waiting on the evaluation');
-    held.release();
-    await eventually(async () => w.venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
-    await handle.terminate('test over');
-
-    const recorded = await eventsOf(handle);
-    const moved = withMarkerOneTaskEarlier(recorded, 'evaluateSignal');
-    saveHistory('symbol-late-result-before-first-patch', moved);
-    await expectBothReplay(symbol, recorded, moved);
-  });
-});
-
-/**
- * A worker on its own task queue whose `activity` (a local activity of the loop) can be held once: `holdNext()`
- * holds its next call until released. Loops start with a 2 s task timeout, so a held call is in flight across a
- * workflow task heartbeat (sent after 80 % of it).
- */
-function workerHolding(activity: 'readClock' | 'evaluateSignal') {
   let client: Client;
   let connection: Connection;
   let worker: Worker;
   let running: Promise<void>;
-  const taskQueue = `late-la-${activity}-${randomBytes(4).toString('hex')}`;
+  const taskQueue = `late-la-${randomBytes(4).toString('hex')}`;
   const venue = new FakeVenue(async () => Date.now());
   let hold: { reached: () => void; released: Promise<void> } | null = null;
-  const waitIfHeld = async () => {
-    const h = hold;
-    hold = null;
-    if (h) {
-      h.reached();
-      await h.released;
-    }
-  };
 
   beforeAll(async () => {
     installTemporalLogger(pino({ level: 'error' }));
     const activities = venue.activities() as TradingActivities;
-    const held: Partial<TradingActivities> & { readClock?: () => Promise<number> } =
-      activity === 'readClock'
-        ? { readClock: async () => (await waitIfHeld(), Date.now()) }
-        : { evaluateSignal: async (req) => (await waitIfHeld(), activities.evaluateSignal(req)) };
+    const readClock = async (): Promise<number> => {
+      const h = hold;
+      hold = null;
+      if (h) {
+        h.reached();
+        await h.released;
+      }
+      return Date.now();
+    };
     const address = inject('temporalAddress');
-    worker = await Worker.create({ connection: await NativeConnection.connect({ address }), taskQueue, workflowBundle: await bundleWorkflows(), activities: { ...activities, ...held } });
+    worker = await Worker.create({
+      connection: await NativeConnection.connect({ address }),
+      taskQueue,
+      workflowBundle: await bundleWorkflows(),
+      activities: { ...activities, readClock },
+    });
     running = worker.run();
     connection = await Connection.connect({ address });
     client = new Client({ connection });
@@ -124,40 +70,104 @@ function workerHolding(activity: 'readClock' | 'evaluateSignal') {
     await connection?.close();
   });
 
-  return {
-    venue,
-    holdNext() {
-      let release!: () => void;
-      const reached = new Promise<void>((resolve) => {
-        hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
-      });
-      return { reached, release: () => release() };
-    },
-    async startLoop() {
-      const symbol = uniqueSymbol();
-      await venue.setPrice(symbol, 100);
-      const handle = await client.workflow.start(symbolWorkflow, {
-        workflowId: symbolWorkflowId(symbol),
-        taskQueue,
-        workflowTaskTimeout: '2s',
-        args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
-      });
-      return { handle, symbol };
-    },
-  };
-}
+  /**
+   * Start a loop, hold its clock read across a workflow task heartbeat while `arrive` sends a signal, let it go
+   * on for two ticks, and replay the history as recorded and with the clock read's marker one task earlier.
+   */
+  async function replaysBothOrders(savedAs: string, arrive: (handle: WorkflowHandle<typeof symbolWorkflow>, symbol: string) => Promise<void>): Promise<void> {
+    const symbol = uniqueSymbol();
+    await venue.setPrice(symbol, 100);
+    const handle = await client.workflow.start(symbolWorkflow, {
+      workflowId: symbolWorkflowId(symbol),
+      taskQueue,
+      // A short task timeout: the worker heartbeats a task with a local activity in flight after 80 % of it.
+      workflowTaskTimeout: '2s',
+      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
+    });
+    // An earlier report, taken in the ordinary way (as in a loop that has closed positions before).
+    await handle.signal(positionClosedSignal, report(`${symbol}-earlier`));
+    await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
 
-/** The loop must decide the same whether the held result resolves where it was recorded or one task earlier. */
-async function expectBothReplay(symbol: string, recorded: HistoryEvent[], moved: HistoryEvent[]): Promise<void> {
-  const workflowBundle = await bundleWorkflows();
-  for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
-    const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
-      () => null,
-      (err: Error) => err.message,
-    );
-    expect({ name, error }).toEqual({ name, error: null });
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
+    });
+    await reached;
+    // The signal arrives while the clock read is held: the server appends it after that task's heartbeat.
+    await arrive(handle, symbol);
+    await eventually(async () => {
+      const events = await eventsOf(handle);
+      const signals = events.flatMap((e, i) => (e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' ? [i] : []));
+      return signals.length === 2 && events.slice(signals[1]).some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED');
+    }, 'the heartbeat task and the task that delivers the signal');
+    release();
+    const ticks = (await handle.query(symbolStateQuery)).tickSeq;
+    await eventually(async () => (await handle.query(symbolStateQuery)).tickSeq >= ticks + 2, 'two more ticks');
+    await handle.terminate('test over');
+
+    const recorded = await eventsOf(handle);
+    const moved = withMarkerBeforeSignal(recorded, 'readClock');
+    saveHistory(savedAs, moved);
+    const workflowBundle = await bundleWorkflows();
+    for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
+      const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
+        () => null,
+        (err: Error) => err.message,
+      );
+      expect({ name, error }).toEqual({ name, error: null });
+    }
   }
-}
+
+  const report = (positionId: string) => ({ positionId, outcome: 'CLOSED' as const, exitReason: 'TAKE_PROFIT' as const, netPnl: 1.5, at: Date.now(), venueTime: Date.now() });
+
+  it('replays whether the clock read resolves before or after the report', async () => {
+    await replaysBothOrders('symbol-late-clock-result', (handle, symbol) => handle.signal(positionClosedSignal, report(`${symbol}-stale`)));
+  });
+
+  // The chaos run's "No command scheduled for event TimerStarted": the wake flag was cleared after the clock read.
+  it('replays whether the clock read resolves before or after a market wake', async () => {
+    await replaysBothOrders('symbol-late-clock-result-wake', (handle) => handle.signal(marketWakeSignal, { reasons: ['CANDLE_CLOSED'] }));
+  });
+
+  // The chaos run's "Non-deprecated patch marker encountered for change local-tick-activities": the run's first
+  // clock read came one task late, and the patch checked right after it was recorded in that later task.
+  it("replays whether a run's first clock read resolves in its first task or in the next", async () => {
+    const symbol = uniqueSymbol();
+    await venue.setPrice(symbol, 100);
+    // One tick a run: every run after the first goes from its clock read straight to its tick (it owns its symbol).
+    const started = await client.workflow.start(symbolWorkflow, {
+      workflowId: symbolWorkflowId(symbol),
+      taskQueue,
+      workflowTaskTimeout: '2s',
+      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true }, tickCap: 1 }],
+    });
+    await eventually(async () => venue.decisions.some((d) => d.symbol === symbol), 'the first run\'s tick');
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
+    });
+    await reached;
+    // The second run's first clock read is held past 80 % of the task timeout: the worker completes the run's
+    // first task as a heartbeat and takes another.
+    const handle = client.workflow.getHandle(symbolWorkflowId(symbol), (await started.describe()).runId);
+    await eventually(async () => (await eventsOf(handle)).filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED').length >= 2, 'the heartbeat task');
+    release();
+    await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 3, 'two more ticks');
+    await started.terminate('test over');
+
+    const recorded = await eventsOf(handle);
+    const moved = withMarkerInTaskBefore(recorded, 'readClock');
+    saveHistory('symbol-late-first-clock-result', moved);
+    const workflowBundle = await bundleWorkflows();
+    for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
+      const error = await Worker.runReplayHistory({ workflowBundle }, { events }, `${symbol}-${name}`).then(
+        () => null,
+        (err: Error) => err.message,
+      );
+      expect({ name, error }).toEqual({ name, error: null });
+    }
+  });
+});
 
 /** With QT_CAPTURE_HISTORIES=1 the reordered history joins the saved ones the replay test replays. */
 function saveHistory(name: string, events: HistoryEvent[]): void {
@@ -182,47 +192,38 @@ function withMarkerBeforeSignal(events: HistoryEvent[], activityType: string): H
       isMarkerOf(events[i + 4], activityType),
   );
   if (at < 0) throw new Error(`no signal before a task that starts with the ${activityType} marker: the recorded order did not happen`);
-  return withMarkerMovedBack(events, at, 5, at - 1); // signal, task scheduled, started, completed, marker
+  const block = events.slice(at, at + 5); // signal, task scheduled, started, completed, marker
+  const reordered = [block[4]!, ...block.slice(0, 4)];
+  const renumbered = new Map(reordered.map((e, i) => [e.eventId, String(Number(events[at]!.eventId) + i)]));
+  const moved: HistoryEvent[] = reordered.map((e) => ({ ...e, eventId: renumbered.get(e.eventId)! }));
+  // The marker now belongs to the task completed just before it.
+  const marker = moved[0]!.markerRecordedEventAttributes as Record<string, unknown>;
+  moved[0] = { ...moved[0]!, markerRecordedEventAttributes: { ...marker, workflowTaskCompletedEventId: events[at - 1]!.eventId } };
+  return [...events.slice(0, at), ...moved, ...events.slice(at + 5)].map((e) => remapIds(e, renumbered) as HistoryEvent);
 }
 
 /**
- * The same without a signal: a task scheduled straight after the previous task's commands (a heartbeat of a task
- * waiting on a local activity) whose first command is the `activityType` marker; the marker moves to the end of
- * the previous task's commands.
+ * The history the defect writes when no signal came in between: the first `activityType` marker that opens a
+ * task's commands is moved in front of that task, into the commands of the task before.
  */
-function withMarkerOneTaskEarlier(events: HistoryEvent[], activityType: string): HistoryEvent[] {
-  const at = events.findIndex(
+function withMarkerInTaskBefore(events: HistoryEvent[], activityType: string): HistoryEvent[] {
+  const marker = events.findIndex(
     (e, i) =>
-      e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED' &&
-      events[i + 2]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' &&
-      isMarkerOf(events[i + 3], activityType) &&
-      events[lastIndexBefore(events, i, (p) => !isCommandEvent(p))]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED',
+      isMarkerOf(e, activityType) &&
+      events[i - 1]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' &&
+      events[i - 2]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED' &&
+      events[i - 3]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
   );
-  if (at < 0) throw new Error(`no heartbeat task that starts with the ${activityType} marker: the recorded order did not happen`);
-  const completed = lastIndexBefore(events, at, (p) => p.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
-  return withMarkerMovedBack(events, at, 4, completed); // task scheduled, started, completed, marker
-}
-
-function lastIndexBefore(events: HistoryEvent[], before: number, match: (e: HistoryEvent) => boolean): number {
-  for (let i = before - 1; i >= 0; i--) if (match(events[i]!)) return i;
-  return -1;
-}
-
-/** Commands a completed workflow task wrote (they follow its completion event). */
-function isCommandEvent(e: HistoryEvent): boolean {
-  const t = e.eventType;
-  return t === 'EVENT_TYPE_MARKER_RECORDED' || t === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' || t === 'EVENT_TYPE_TIMER_STARTED' || t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED';
-}
-
-/** The last event of the `length` events at `at` (a marker) moves in front of them and joins the task completed at `completedAt`. */
-function withMarkerMovedBack(events: HistoryEvent[], at: number, length: number, completedAt: number): HistoryEvent[] {
-  const block = events.slice(at, at + length);
-  const reordered = [block[length - 1]!, ...block.slice(0, length - 1)];
+  const at = marker - 3;
+  const before = events.slice(0, at).map((e) => e.eventType).lastIndexOf('EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+  if (marker < 0 || before < 0) throw new Error(`no task that opens with the ${activityType} marker after another task: the recorded order did not happen`);
+  const block = events.slice(at, marker + 1); // task scheduled, started, completed, marker
+  const reordered = [block[3]!, ...block.slice(0, 3)];
   const renumbered = new Map(reordered.map((e, i) => [e.eventId, String(Number(events[at]!.eventId) + i)]));
   const moved: HistoryEvent[] = reordered.map((e) => ({ ...e, eventId: renumbered.get(e.eventId)! }));
-  const marker = moved[0]!.markerRecordedEventAttributes as Record<string, unknown>;
-  moved[0] = { ...moved[0]!, markerRecordedEventAttributes: { ...marker, workflowTaskCompletedEventId: events[completedAt]!.eventId } };
-  return [...events.slice(0, at), ...moved, ...events.slice(at + length)].map((e) => remapIds(e, renumbered) as HistoryEvent);
+  const attributes = moved[0]!.markerRecordedEventAttributes as Record<string, unknown>;
+  moved[0] = { ...moved[0]!, markerRecordedEventAttributes: { ...attributes, workflowTaskCompletedEventId: events[before]!.eventId } };
+  return [...events.slice(0, at), ...moved, ...events.slice(marker + 1)].map((e) => remapIds(e, renumbered) as HistoryEvent);
 }
 
 function isMarkerOf(e: HistoryEvent | undefined, activityType: string): boolean {

@@ -13,7 +13,7 @@ import {
   symbolWorkflowId,
   type SymbolWorkflowInput,
 } from '../../workflows/contracts.js';
-import { MAX_EVENTS_PER_RUN } from '../../workflows/run-length.js';
+import { MAX_EVENTS_PER_LOOP_RUN } from '../../workflows/run-length.js';
 import { symbolWorkflow } from '../../workflows/symbol.js';
 import { captureHistoryOf } from '../trading/capture.js';
 import { PARAMS, skipUntil, startTestbed, uniqueSymbol, type WorkflowTestbed } from './setup.js';
@@ -218,7 +218,7 @@ describe('symbol loop run length (time skipping)', { timeout: 180_000 }, () => {
   });
   afterAll(async () => own?.close());
 
-  it('continues as new once a run reaches MAX_EVENTS_PER_RUN events, so a restarted worker replays little', async () => {
+  it('continues as new once a run reaches MAX_EVENTS_PER_LOOP_RUN events, so a restarted worker replays little', async () => {
     const symbol = uniqueSymbol();
     await own.venue.setPrice(symbol, 60);
     const handle = await own.env.client.workflow.start(symbolWorkflow, {
@@ -227,14 +227,14 @@ describe('symbol loop run length (time skipping)', { timeout: 180_000 }, () => {
       args: [{ symbol, params: PARAMS, flags: { aiTradingEnabled: true, executionEnabled: true } }],
     });
     const firstRun = (await handle.describe()).runId;
-    // About 55 ticks: skipped a minute at a time (the server runs every tick due meanwhile), fewer steps on a busy machine.
+    // About 20 ticks: skipped a minute at a time (the server runs every tick due meanwhile), fewer steps on a busy machine.
     await skipUntil(own.env, async () => (await handle.query(symbolStateQuery)).runsSoFar >= 1, 'the first continue-as-new', 60_000);
     const first = await own.env.client.workflow.getHandle(symbolWorkflowId(symbol), firstRun).fetchHistory();
     // The run ends at the first tick boundary past the limit: one more tick's events at most.
-    expect(first.events!.length).toBeGreaterThanOrEqual(MAX_EVENTS_PER_RUN);
-    expect(first.events!.length).toBeLessThan(MAX_EVENTS_PER_RUN + 20);
+    expect(first.events!.length).toBeGreaterThanOrEqual(MAX_EVENTS_PER_LOOP_RUN);
+    expect(first.events!.length).toBeLessThan(MAX_EVENTS_PER_LOOP_RUN + 20);
     const seqs = own.venue.decisions.filter((d) => d.symbol === symbol).map((d) => d.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-    await captureHistoryOf(own.env.client.workflow.getHandle(symbolWorkflowId(symbol), firstRun), 'symbol-short-run');
+    await captureHistoryOf(own.env.client.workflow.getHandle(symbolWorkflowId(symbol), firstRun), 'symbol-run-of-200-events');
   });
 });
