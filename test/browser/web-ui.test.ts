@@ -120,10 +120,10 @@ describeInBrowser('Temporal Web UI', () => {
   });
 
   it('filters by QtState', { timeout: 120_000 }, async () => {
-    const inPosition = await tableRows(`QtState = "IN_POSITION"`);
+    const inPosition = await tableRows(`QtState = "IN_POSITION" AND ExecutionStatus = "Running"`);
     expect(inPosition).toHaveLength(1);
     expect(inPosition[0]).toContain(symbolWorkflowId(trader));
-    const scanning = await tableRows(`QtState = "SCANNING"`);
+    const scanning = await tableRows(`QtState = "SCANNING" AND ExecutionStatus = "Running"`);
     expect(scanning.map((r) => symbols.find((s) => r.includes(symbolWorkflowId(s)))).sort()).toEqual([quiet, weak].sort());
     await browser.screenshot('web-ui-3-filter-scanning');
   });
@@ -135,11 +135,11 @@ describeInBrowser('Temporal Web UI', () => {
     expect(qt('kill', '--symbol', quiet, '--reason', 'web ui test')).toContain('kill sent to 1 symbol workflow(s)');
     await currentDetails(symbolWorkflowId(quiet), /KILLED .*killed: web ui test/);
     await browser.screenshot('web-ui-5-killed');
-    await eventually(async () => (await tableRows(`QtState = "KILLED"`)).some((r) => r.includes(symbolWorkflowId(quiet))), 'the killed symbol under QtState = "KILLED"', 60_000);
+    await eventually(async () => (await tableRows(`QtState = "KILLED" AND ExecutionStatus = "Running"`)).some((r) => r.includes(symbolWorkflowId(quiet))), 'the killed symbol under QtState = "KILLED"', 60_000);
 
     expect(qt('resume', '--symbol', quiet)).toContain('resume sent to 1 symbol workflow(s)');
     await currentDetails(symbolWorkflowId(quiet), /SCANNING \| last signal/);
-    await eventually(async () => (await tableRows(`QtState = "KILLED"`)).length === 0, 'no KILLED symbol left', 60_000);
+    await eventually(async () => (await tableRows(`QtState = "KILLED" AND ExecutionStatus = "Running"`)).length === 0, 'no KILLED symbol left', 60_000);
   }, 360_000);
 
   it("shows an open position's side, entry, stop and target", async () => {

@@ -70,11 +70,8 @@ describe('a local activity result delivered one workflow task after its marker',
     await connection?.close();
   });
 
-  /**
-   * Start a loop, hold its clock read across a workflow task heartbeat while `arrive` sends a signal, let it go
-   * on for two ticks, and replay the history as recorded and with the clock read's marker one task earlier.
-   */
-  async function replaysBothOrders(savedAs: string, arrive: (handle: WorkflowHandle<typeof symbolWorkflow>, symbol: string) => Promise<void>): Promise<void> {
+  /** A loop on a new symbol with a 1 s interval (and `tickCap` ticks a run). */
+  async function startLoop(tickCap?: number): Promise<{ symbol: string; handle: WorkflowHandle<typeof symbolWorkflow> }> {
     const symbol = uniqueSymbol();
     await venue.setPrice(symbol, 100);
     const handle = await client.workflow.start(symbolWorkflow, {
@@ -82,8 +79,17 @@ describe('a local activity result delivered one workflow task after its marker',
       taskQueue,
       // A short task timeout: the worker heartbeats a task with a local activity in flight after 80 % of it.
       workflowTaskTimeout: '2s',
-      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true } }],
+      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true }, ...(tickCap ? { tickCap } : {}) }],
     });
+    return { symbol, handle };
+  }
+
+  /**
+   * Start a loop, hold its clock read across a workflow task heartbeat while `arrive` sends a signal, let it go
+   * on for two ticks, and replay the history as recorded and with the clock read's marker one task earlier.
+   */
+  async function replaysBothOrders(savedAs: string, arrive: (handle: WorkflowHandle<typeof symbolWorkflow>, symbol: string) => Promise<void>): Promise<void> {
+    const { symbol, handle } = await startLoop();
     // An earlier report, taken in the ordinary way (as in a loop that has closed positions before).
     await handle.signal(positionClosedSignal, report(`${symbol}-earlier`));
     await eventually(async () => venue.decisions.filter((d) => d.symbol === symbol).length >= 2, 'two ticks');
@@ -125,15 +131,8 @@ describe('a local activity result delivered one workflow task after its marker',
   // The chaos run's "Non-deprecated patch marker encountered for change local-tick-activities": the run's first
   // clock read came one task late, and the patch checked right after it was recorded in that later task.
   it("replays whether a run's first clock read resolves in its first task or in the next", async () => {
-    const symbol = uniqueSymbol();
-    await venue.setPrice(symbol, 100);
     // One tick a run: every run after the first goes from its clock read straight to its tick (it owns its symbol).
-    const started = await client.workflow.start(symbolWorkflow, {
-      workflowId: symbolWorkflowId(symbol),
-      taskQueue,
-      workflowTaskTimeout: '2s',
-      args: [{ symbol, params: { ...PARAMS, checkIntervalSeconds: 1 }, flags: { aiTradingEnabled: true, executionEnabled: true }, tickCap: 1 }],
-    });
+    const { symbol, handle: started } = await startLoop(1);
     await eventually(async () => venue.decisions.some((d) => d.symbol === symbol), 'the first run\'s tick');
     let release!: () => void;
     const reached = new Promise<void>((resolve) => {
@@ -155,7 +154,7 @@ describe('a local activity result delivered one workflow task after its marker',
   });
 });
 
-/** The loop must decide the same whether the held result resolves where it was recorded or one task earlier. */
+/** The history as recorded and with the marker moved both replay on the current workflow code. */
 async function expectBothReplay(symbol: string, recorded: HistoryEvent[], moved: HistoryEvent[]): Promise<void> {
   const workflowBundle = await bundleWorkflows();
   for (const [name, events] of [['as recorded', recorded], ['marker one task earlier', moved]] as const) {
