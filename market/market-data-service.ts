@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { CandleError, FEATURE_NAMES, FeatureBuilder } from '../core/features.js';
 import type { Candle } from '../core/types.js';
 import type { CandleSource, ClosedCandles } from '../activities/market-data.js';
-import { MarketMirror, type KlinesSource } from '../exchange/streams/market-mirror.js';
+import { MarketMirror, type KlinesSource, type MirroredMark } from '../exchange/streams/market-mirror.js';
 import type { ConnectionStatus, MarketStreamClientOptions } from '../exchange/streams/market-stream-client.js';
 
 const INTERVAL = '5m';
@@ -84,7 +84,7 @@ export class MarketDataService extends EventEmitter<MarketDataEvents> implements
     super();
     this.mirror = new MarketMirror({ rest: opts.rest, stream: opts.stream, interval: INTERVAL, intervalMs: INTERVAL_MS, history: opts.history, staleAfterMs: opts.staleAfterMs, log: opts.log });
     this.mirror.on('candles', (symbol, candles, reset, receivedAt) => this.onCandles(symbol, candles, reset, receivedAt));
-    this.mirror.on('mark', (symbol, m) => this.emit('mark', { symbol, price: m.price, eventTime: m.eventTime, receivedAt: m.receivedAt }));
+    this.mirror.on('mark', (symbol, m) => this.emit('mark', markEvent(symbol, m)));
     this.mirror.on('stale', (symbol, stale) => this.emit('stale', symbol, stale));
   }
 
@@ -114,7 +114,7 @@ export class MarketDataService extends EventEmitter<MarketDataEvents> implements
   /** The symbol's latest mark price from the stream, or null before the first. */
   latestMark(symbol: string): MarkEvent | null {
     const m = this.mirror.mark(symbol);
-    return m ? { symbol, price: m.price, eventTime: m.eventTime, receivedAt: m.receivedAt } : null;
+    return m ? markEvent(symbol, m) : null;
   }
 
   /** Whether the symbol's streams are followed (seeded and subscribed, or being). */
@@ -187,6 +187,10 @@ export class MarketDataService extends EventEmitter<MarketDataEvents> implements
       if (!reset) this.emit('candleClosed', { symbol, candle, features: row, receivedAt, readyAt: Date.now() });
     }
   }
+}
+
+function markEvent(symbol: string, m: MirroredMark): MarkEvent {
+  return { symbol, price: m.price, eventTime: m.eventTime, receivedAt: m.receivedAt };
 }
 
 function concatRows(rows: Float32Array[]): Float32Array {

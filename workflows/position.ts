@@ -93,7 +93,8 @@ const JOURNAL_BATCH = 50;
  */
 export async function positionWorkflow(input: PositionInput): Promise<PositionReport> {
   if (!patched('position-lifecycle')) return legacyPositionWorkflow(input, (s) => runLifecycle(input, fromLegacy(input, s), patched));
-  return runLifecycle(input, initialLifecycle(input), runPatches([RELEASES_OWN_RESERVATION]));
+  // The order of this list is the order of the markers in runs recorded since: keep it, append new ones.
+  return runLifecycle(input, initialLifecycle(input), runPatches([RELEASES_OWN_RESERVATION, EXITS_ON_STREAM, ARMED_STREAM_EXITS]));
 }
 
 function isLifecycle(s: PositionInput['state']): s is PositionLifecycle {
@@ -146,7 +147,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle, p: P
     closeReason ??= reason;
     wake = true;
   });
-  const stream = streamWatch(input, () => lc, () => {
+  const stream = streamWatch(input, p, () => lc, () => {
     const { state, armed } = armStreamExit(lc);
     lc = state;
     return armed;
@@ -233,9 +234,9 @@ interface StreamWatch {
  * worker, or another one, learns it again) and when the worker asks, dropped when the position leaves OPEN.
  * With armed exits, registered again at once whenever what the watch may send changes (armed, disarmed).
  */
-function streamWatch(input: PositionInput, lifecycle: () => PositionLifecycle, arm: () => ArmedExit | null): StreamWatch {
-  const enabled = patched(EXITS_ON_STREAM);
-  const arming = enabled && patched(ARMED_STREAM_EXITS);
+function streamWatch(input: PositionInput, p: PatchCheck, lifecycle: () => PositionLifecycle, arm: () => ArmedExit | null): StreamWatch {
+  const enabled = p(EXITS_ON_STREAM);
+  const arming = enabled && p(ARMED_STREAM_EXITS);
   let registered = false;
   let registeredArm = '';
   let lastArmedAt: number | null = null;
