@@ -1,12 +1,14 @@
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TradingActivities } from '../activities/contracts.js';
+import { cachedWorkflowBundle } from './workflow-bundle-cache.js';
 
 const require = createRequire(import.meta.url);
 
-/** Bundle the workflow code once (slow: seconds); tests share one bundle across workers. */
+/** The workflow code's bundle: built once per source version (slow: seconds) and reused from disk after that. */
 export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index.ts'), logger: quietBundlerLogger });
+  return cachedWorkflowBundle(path.resolve(import.meta.dirname, '..'), () => bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index.ts'), logger: quietBundlerLogger }));
 }
 
 const quietBundlerLogger = {
