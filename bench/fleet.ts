@@ -35,7 +35,7 @@ import { createTradingWorker } from '../worker/create-worker.js';
 import { startMarketEvents } from '../worker/market-events.js';
 import { MarketDataService } from '../market/market-data-service.js';
 import { mapLimit } from '../core/map-limit.js';
-import { symbolWorkflowId } from '../workflows/contracts.js';
+import { LOOP_WORKFLOW_TASK_TIMEOUT, symbolWorkflowId } from '../workflows/contracts.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { percentile } from './stats.js';
 import { sleep } from '../infra/sleep.js';
@@ -110,6 +110,31 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds of every process on the machine, by command name (postgres has one process per connection). */
+function cpuByCommand(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.set(comm, (out.get(comm) ?? 0) + processCpuSeconds(Number(pid)));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Share of one core each command used between two snapshots, largest first (those above 1 %). */
+function cpuShares(before: Map<string, number>, after: Map<string, number>, seconds: number): Record<string, number> {
+  return Object.fromEntries(
+    [...after]
+      .map(([comm, s]) => [comm, Math.round(((s - (before.get(comm) ?? 0)) / seconds) * 100)] as const)
+      .filter(([, pct]) => pct >= 1)
+      .sort((a, b) => b[1] - a[1]),
+  );
+}
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-fleet-'));
 const log = pino({ level: 'warn' });
 const stops: (() => Promise<void>)[] = [];
@@ -181,6 +206,7 @@ try {
       workflowId: symbolWorkflowId(symbol),
       taskQueue: 'bench',
       args: [{ symbol, params, flags: { aiTradingEnabled: true, executionEnabled: true } }],
+      workflowTaskTimeout: LOOP_WORKFLOW_TASK_TIMEOUT,
     }),
   );
   console.error(`started ${N} symbol workflows in ${Date.now() - t0} ms; warming up ${warmupS} s, measuring ${durationS} s`);
@@ -192,6 +218,7 @@ try {
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const temporalCpu0 = processCpuSeconds(temporal.pid);
+  const commands0 = cpuByCommand();
   const machine = machineCpu();
   const started = performance.now();
   let peakRss = 0;
@@ -205,6 +232,7 @@ try {
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const temporalCpu = processCpuSeconds(temporal.pid) - temporalCpu0;
+  const commandCpu = cpuShares(commands0, cpuByCommand(), elapsed);
   const late = [...metrics.latenessSamples].sort((a, b) => a - b);
   const closes = [...closeToEvaluation].sort((a, b) => a - b);
   const result = {
@@ -225,6 +253,8 @@ try {
     temporalCpuPercentOfOneCore: Math.round((temporalCpu / elapsed) * 100),
     // How long the worker's own event loop (activities, exchange, inference) made callbacks wait.
     eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+    // Every process on the machine by command name, % of one core (postgres: the journal's connections).
+    cpuPercentByCommand: commandCpu,
     machineCpuBusyPercent: Math.round((machineBusy.reduce((a, b) => a + b, 0) / Math.max(1, machineBusy.length)) * 100),
     cores: os.cpus().length,
     loadAverage1m: +os.loadavg()[0]!.toFixed(2),

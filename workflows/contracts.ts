@@ -195,5 +195,18 @@ export const closePositionSignal = defineSignal<[{ reason: 'MANUAL' | 'KILL_FLAT
 export type CloseRequestReason = Extract<ExitReason, 'MANUAL' | 'KILL_FLATTEN' | 'PROTECTION_FAILED'>;
 export const positionStateQuery = defineQuery<PositionInput & { state: PositionLifecycle | LegacyPositionState }>('positionState');
 
+/**
+ * Workflow task timeout of the symbol loops (Temporal's default is 10 s), set when a loop starts and at each
+ * continue-as-new.
+ *
+ * Why: a workflow task that a worker had started when it was SIGKILLed stays with that dead worker until this
+ * timeout runs out, counted from the task's start; only then does the server hand it to the new worker. With the
+ * default 10 s, a loop whose task was in flight ticked again 1.8 to 5.4 s after its new worker was back (the
+ * slowest restarts of the 10-minute chaos runs). A loop's task is short (a run holds at most 200 events, and its
+ * local activities keep a long task alive with heartbeats at 80 % of the timeout), so 5 s leaves room for a
+ * busy worker while a dead worker's loop moves on about as soon as the new worker is up.
+ */
+export const LOOP_WORKFLOW_TASK_TIMEOUT = '5s';
+
 export const symbolWorkflowId = (symbol: string): string => `qt-symbol-${symbol}`;
 export const positionWorkflowId = (positionId: string): string => `qt-position-${positionId}`;
