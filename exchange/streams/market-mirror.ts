@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Candle } from '../../core/types.js';
+import { BinanceCode, ExchangeError } from '../errors.js';
 import { CandleBook } from './candle-book.js';
 import { MarketStreamClient, type ConnectionStatus, type MarketStreamClientOptions } from './market-stream-client.js';
 import type { KlineUpdate, MarkUpdate } from './payloads.js';
@@ -238,7 +239,11 @@ export class MarketMirror extends EventEmitter<MarketMirrorEvents> {
       }
     } catch (e) {
       s.problem = `klines over REST failed: ${(e as Error).message}`;
-      this.backOff(s);
+      const wait = rateLimitWaitMs(e);
+      // A rate limit names its wait (Retry-After, or the adapter's own hold): ask again right after it, not after
+      // a doubling backoff (after a worker restart during a 429 burst the candles came 4 s after the limit lifted).
+      if (wait !== null) s.retryAt = Date.now() + wait;
+      else this.backOff(s);
       this.opts.log.warn({ symbol, err: (e as Error).message, retryInMs: s.retryAt - Date.now() }, 'klines over REST failed; retried with a later stream update');
       s.pending = [];
       s.syncing = false;
@@ -275,4 +280,11 @@ export class MarketMirror extends EventEmitter<MarketMirrorEvents> {
     else this.opts.log.info({ symbol }, 'market stream fresh again');
     this.emit('stale', symbol, stale);
   }
+}
+
+/** How long a rate-limited request said to wait (429 / 418 from the venue, or the adapter holding requests back); null otherwise. */
+function rateLimitWaitMs(e: unknown): number | null {
+  if (!(e instanceof ExchangeError) || e.retryAfterMs === undefined) return null;
+  const limited = e.code === BinanceCode.TOO_MANY_REQUESTS || e.httpStatus === 429 || e.httpStatus === 418;
+  return limited ? e.retryAfterMs : null;
 }

@@ -122,6 +122,19 @@ describe('market-data service', () => {
     await expectFeaturesEqualBatch(md, rest, 'SOLUSDT');
   });
 
+  it('seeding during a 429 burst asks again when the Retry-After runs out, not after a doubling backoff', async () => {
+    const { ex, rest, md } = await setUp();
+    // Three answers of 429 with Retry-After 1 s: asked again as told, the third try after ~2 s gets through
+    // (a doubling backoff of 1, 2 and 4 s would take about 7 s).
+    await fetch(`${ex.baseUrl}/admin/faults`, { method: 'POST', body: JSON.stringify({ burst429: { count: 3, retryAfterSec: 1 } }) });
+    const started = Date.now();
+    await md.start(['ETHUSDT']);
+    expect((await md.closedCandles('ETHUSDT')).problem).toMatch(/klines over REST failed.*(-1003|rate limited)/);
+    await waitUntil(async () => (await md.closedCandles('ETHUSDT')).problem === null, 'the candles after the burst', 10_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expectEqualsRest(md, rest, 'ETHUSDT');
+  });
+
   it('a stalled stream makes the symbol stale (HOLD, /health warns), and it recovers without losing a candle', async () => {
     const { ex, rest, md, closed } = await setUp(3000, 1200);
     // The real signal path: the xgb-v1 model scoring the store's candles and feature rows.
