@@ -4,6 +4,7 @@ import { checkRisk, type RiskVerdict } from '../core/risk.js';
 import { RISK_REJECTED_FAILURE, adoptReservationSignal, previewReserveQuery, reserveUpdate, riskBookWorkflowId } from '../workflows/book-contracts.js';
 import type { ReserveRequest } from '../core/risk-book.js';
 import type { TradingActivities } from './contracts.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
 import { keepAlive, type ActivityDeps } from './deps.js';
 import { bounded } from './temporal-views.js';
 
@@ -25,6 +26,7 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
     new WithStartWorkflowOperation('riskBookWorkflow', {
       workflowId: bookId,
       taskQueue: temporal.taskQueue,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       args: [{}],
       workflowIdConflictPolicy: 'USE_EXISTING',
       staticSummary: 'risk book: reservations, kill switch, daily P&L',
@@ -63,6 +65,7 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
           temporal.client.workflow.signalWithStart('riskBookWorkflow', {
             workflowId: bookId,
             taskQueue: temporal.taskQueue,
+            workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
             args: [{}],
             signal: adoptReservationSignal,
             signalArgs: [{ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage }],

@@ -35,7 +35,7 @@ import { createTradingWorker } from '../worker/create-worker.js';
 import { startMarketEvents } from '../worker/market-events.js';
 import { MarketDataService } from '../market/market-data-service.js';
 import { mapLimit } from '../core/map-limit.js';
-import { LOOP_WORKFLOW_TASK_TIMEOUT, symbolWorkflowId } from '../workflows/contracts.js';
+import { WORKFLOW_TASK_TIMEOUT, symbolWorkflowId } from '../workflows/contracts.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { percentile } from './stats.js';
 import { sleep } from '../infra/sleep.js';
@@ -206,7 +206,7 @@ try {
       workflowId: symbolWorkflowId(symbol),
       taskQueue: 'bench',
       args: [{ symbol, params, flags: { aiTradingEnabled: true, executionEnabled: true } }],
-      workflowTaskTimeout: LOOP_WORKFLOW_TASK_TIMEOUT,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     }),
   );
   console.error(`started ${N} symbol workflows in ${Date.now() - t0} ms; warming up ${warmupS} s, measuring ${durationS} s`);

@@ -29,7 +29,7 @@ import { startEmbeddedPostgres } from '../infra/postgres.js';
 import { sleep } from '../infra/sleep.js';
 import { startTemporalDevServer } from '../infra/temporal.js';
 import { startWorker } from '../worker/runtime.js';
-import { LOOP_WORKFLOW_TASK_TIMEOUT, positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
+import { WORKFLOW_TASK_TIMEOUT, positionStateQuery, positionWorkflowId, symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
 
 const INTERVAL = 300_000;
@@ -111,7 +111,7 @@ export async function measureOrderLatency(opts: { symbols: number; rounds: numbe
         workflowId: symbolWorkflowId(symbol),
         taskQueue: config.taskQueue,
         args: [{ symbol, params, flags: { aiTradingEnabled: true, executionEnabled: true } }],
-        workflowTaskTimeout: LOOP_WORKFLOW_TASK_TIMEOUT,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       }),
     );
     // The first publication starts every kline stream (nothing closes yet).

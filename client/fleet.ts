@@ -2,7 +2,7 @@ import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '
 import type { AppConfig } from '../core/config.js';
 import { mapLimit } from '../core/map-limit.js';
 import type { symbolWorkflow } from '../workflows/symbol.js';
-import { LOOP_WORKFLOW_TASK_TIMEOUT, symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
+import { WORKFLOW_TASK_TIMEOUT, symbolStateQuery, symbolWorkflowId } from '../workflows/contracts.js';
 import { SA_SYMBOL } from '../workflows/search-attributes.js';
 import { loadStrategy, withStrategyExits } from '../strategies/index.js';
 
@@ -30,7 +30,7 @@ export async function ensureFleet(client: Client, config: AppConfig, symbols = c
       taskQueue: config.taskQueue,
       args: [{ symbol, params, flags: { aiTradingEnabled: config.enableAiTrading, executionEnabled: config.enableExecution } }],
       workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowTaskTimeout: LOOP_WORKFLOW_TASK_TIMEOUT,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       typedSearchAttributes: [{ key: SA_SYMBOL, value: symbol }],
       staticSummary: `${symbol} signal loop`,
     });

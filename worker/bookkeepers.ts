@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { OrphanPolicy } from '../core/config.js';
 import type { TradingParams } from '../core/params.js';
 import { configureReconcilerSignal, reconcilerWorkflowId, riskBookWorkflowId, type ReconcilerConfig } from '../workflows/book-contracts.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
 import type { reconcilerWorkflow } from '../workflows/reconciler.js';
 import type { riskBookWorkflow } from '../workflows/risk-book.js';
 
@@ -21,6 +22,7 @@ export async function ensureBookkeepers(client: Client, o: BookkeeperOptions): P
   await client.workflow.start<typeof riskBookWorkflow>('riskBookWorkflow', {
     workflowId: riskBookWorkflowId(o.taskQueue),
     taskQueue: o.taskQueue,
+    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     args: [{}],
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: 'risk book: reservations, kill switch, daily P&L',
@@ -29,6 +31,7 @@ export async function ensureBookkeepers(client: Client, o: BookkeeperOptions): P
   await client.workflow.signalWithStart<typeof reconcilerWorkflow, [ReconcilerConfig]>('reconcilerWorkflow', {
     workflowId: reconcilerWorkflowId(o.taskQueue),
     taskQueue: o.taskQueue,
+    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     args: [{ config }],
     signal: configureReconcilerSignal,
     signalArgs: [config],

@@ -196,17 +196,18 @@ export type CloseRequestReason = Extract<ExitReason, 'MANUAL' | 'KILL_FLATTEN' |
 export const positionStateQuery = defineQuery<PositionInput & { state: PositionLifecycle | LegacyPositionState }>('positionState');
 
 /**
- * Workflow task timeout of the symbol loops (Temporal's default is 10 s), set when a loop starts and at each
- * continue-as-new.
+ * Workflow task timeout of the trading fleet's long-lived workflows (Temporal's default is 10 s): the symbol loops,
+ * the positions, the risk book and the reconciler, set when each starts and at each continue-as-new.
  *
  * Why: a workflow task that a worker had started when it was SIGKILLed stays with that dead worker until this
  * timeout runs out, counted from the task's start; only then does the server hand it to the new worker. With the
  * default 10 s, a loop whose task was in flight ticked again 1.8 to 5.4 s after its new worker was back (the
- * slowest restarts of the 10-minute chaos runs). A loop's task is short (a run holds at most 200 events, and its
- * local activities keep a long task alive with heartbeats at 80 % of the timeout), so 5 s leaves room for a
- * busy worker while a dead worker's loop moves on about as soon as the new worker is up.
+ * slowest restarts of the 10-minute chaos runs), and a risk book whose task was in flight held every entry back
+ * until 4.3 s after it. These workflows' tasks are short (runs of at most 200 or 500 events; local activities keep
+ * a long task alive with heartbeats at 80 % of the timeout), so 5 s leaves room for a busy worker while a dead
+ * worker's tasks move on about as soon as the new worker is up.
  */
-export const LOOP_WORKFLOW_TASK_TIMEOUT = '5s';
+export const WORKFLOW_TASK_TIMEOUT = '5s';
 
 export const symbolWorkflowId = (symbol: string): string => `qt-symbol-${symbol}`;
 export const positionWorkflowId = (positionId: string): string => `qt-position-${positionId}`;

@@ -1,7 +1,7 @@
 import {
   allHandlersFinished,
   condition,
-  continueAsNew,
+  makeContinueAsNewFunc,
   getExternalWorkflowHandle,
   log,
   patched,
@@ -29,6 +29,7 @@ import {
 } from '../core/position-lifecycle.js';
 import type { ExitWatchRequest, PositionActivities } from '../activities/contracts.js';
 import {
+  WORKFLOW_TASK_TIMEOUT,
   closePositionSignal,
   exitCrossedSignal,
   exitWatchResetSignal,
@@ -201,7 +202,7 @@ async function runLifecycle(input: PositionInput, start: PositionLifecycle, p: P
     if (command.kind === 'DONE') break;
     if (steps >= MAX_STEPS_PER_RUN || runIsLong() || workflowInfo().continueAsNewSuggested) {
       await condition(() => !pump.busy && allHandlersFinished());
-      if (!closePending()) await continueAsNew<typeof positionWorkflow>({ ...input, state: lc, pendingJournal: pending, report });
+      if (!closePending()) await makeContinueAsNewFunc<typeof positionWorkflow>({ workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT })({ ...input, state: lc, pendingJournal: pending, report });
       continue;
     }
     command = await absorb(await run(command, input, sleepUntil, () => stream.takeCrossing() ?? { kind: 'WOKE' }));

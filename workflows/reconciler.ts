@@ -2,7 +2,7 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
-  continueAsNew,
+  makeContinueAsNewFunc,
   getExternalWorkflowHandle,
   log,
   proxyActivities,
@@ -31,7 +31,7 @@ import {
   type ReconcilerInput,
   type ReconcilerState,
 } from './book-contracts.js';
-import { positionWorkflowId, reclaimSignal, symbolWorkflowId, type PositionInput } from './contracts.js';
+import { WORKFLOW_TASK_TIMEOUT, positionWorkflowId, reclaimSignal, symbolWorkflowId, type PositionInput } from './contracts.js';
 import { failureText } from './failure-text.js';
 
 /**
@@ -79,7 +79,7 @@ export async function reconcilerWorkflow(input: ReconcilerInput): Promise<void> 
   for (let passes = 0; ; passes++) {
     if (!requested && (passes >= PASSES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof reconcilerWorkflow>({ config, state });
+      await makeContinueAsNewFunc<typeof reconcilerWorkflow>({ workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT })({ config, state });
     }
     await condition(() => requested, config.periodSeconds * 1000);
     requested = false;
@@ -154,6 +154,7 @@ async function act(state: ReconcilerState, config: ReconcilerConfig, a: Reconcil
       };
       await startChild('positionWorkflow', {
         workflowId: positionWorkflowId(positionId),
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         args: [input],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,

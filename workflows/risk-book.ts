@@ -1,7 +1,8 @@
-import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, makeContinueAsNewFunc, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, type RiskBook } from '../core/risk-book.js';
 import type { RiskLimits } from '../core/risk.js';
 import type { TradingActivities } from '../activities/contracts.js';
+import { WORKFLOW_TASK_TIMEOUT } from './contracts.js';
 import {
   RISK_REJECTED_FAILURE,
   adoptReservationSignal,
@@ -100,7 +101,7 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
       continue;
     }
     await condition(allHandlersFinished);
-    await continueAsNew<typeof riskBookWorkflow>({ state: book });
+    await makeContinueAsNewFunc<typeof riskBookWorkflow>({ workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT })({ state: book });
   }
 }
 

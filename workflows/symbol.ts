@@ -24,7 +24,7 @@ import type { PositionSide, ScoredSignal } from '../core/types.js';
 import type { DecisionRecord, LivePosition, TradingActivities } from '../activities/contracts.js';
 import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
 import {
-  LOOP_WORKFLOW_TASK_TIMEOUT,
+  WORKFLOW_TASK_TIMEOUT,
   closePositionSignal,
   configUpdate,
   killSignal,
@@ -245,7 +245,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   for (let ticks = 0; ; ticks++) {
     if (ticks + coalescedWakes >= tickCap || runIsLong() || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await makeContinueAsNewFunc<typeof symbolWorkflow>({ workflowTaskTimeout: LOOP_WORKFLOW_TASK_TIMEOUT })({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
+      await makeContinueAsNewFunc<typeof symbolWorkflow>({ workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT })({ symbol: state.symbol, params: state.params, flags: state.flags, tickCap: input.tickCap, state });
     }
     let flattenNow = false;
     if (wakesAtTop) [wake, marketWake, flattenNow, flattenRequested] = [false, false, flattenRequested, false];
@@ -509,6 +509,7 @@ async function startPositionWorkflow(state: SymbolState, positionId: string, seq
   };
   await startChild(positionWorkflow, {
     workflowId: positionWorkflowId(positionId),
+    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     args: [input],
     // The position must outlive this run: continue-as-new closes the parent run.
     parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -4,7 +4,7 @@ import { DEFAULT_TASK_QUEUE, type AppConfig } from '../../core/config.js';
 import { mapLimit } from '../../core/map-limit.js';
 import { Journal } from '../../journal/index.js';
 import { reconcileNowUpdate, reconcileSoonSignal, reconcilerWorkflowId, riskBookWorkflowId, setKillSignal, type KillSwitchChange, type ReconcileResult } from '../../workflows/book-contracts.js';
-import { closePositionSignal, killSignal, positionWorkflowId, resumeSignal } from '../../workflows/contracts.js';
+import { WORKFLOW_TASK_TIMEOUT, closePositionSignal, killSignal, positionWorkflowId, resumeSignal } from '../../workflows/contracts.js';
 import type { riskBookWorkflow } from '../../workflows/risk-book.js';
 import { connectClient, runningSymbols, symbolHandle } from '../fleet.js';
 import { symbol as symbolArg } from '../arguments.js';
@@ -67,6 +67,7 @@ async function setBookSwitch(client: Client, taskQueue: string, change: KillSwit
     await client.workflow.signalWithStart<typeof riskBookWorkflow, [KillSwitchChange]>('riskBookWorkflow', {
       workflowId: riskBookWorkflowId(taskQueue),
       taskQueue,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       args: [{}],
       signal: setKillSignal,
       signalArgs: [change],

@@ -100,6 +100,9 @@ describe('atomic risk: an entry burst on one candle', () => {
     await eventually(async () => new Set((await decidedSince()).map((r) => r.symbol)).size === stillBuying.length, 'every loop still buying to decide again', 60_000);
     expect(new Set((await decidedSince()).map((r) => r.reason?.split(':')[0]))).toEqual(new Set(['DAILY_LOSS']));
     expect(await openOnExchange()).toHaveLength(0);
+    // The book, started by the worker, has the fleet's short workflow task timeout: a killed worker's task moves on sooner.
+    const bookConfig = (await h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).describe()).raw.executionConfig;
+    expect(Number(bookConfig?.defaultWorkflowTaskTimeout?.seconds)).toBe(5);
     await captureHistory(riskBookWorkflowId(h.taskQueue), 'risk-book-burst');
     await captureHistory(symbolWorkflowId(open[0]!.symbol), 'symbol-risk-book-stop-out');
   }, 300_000);

@@ -194,9 +194,11 @@ describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
     expect(during.instanceId).toBe(before.instanceId);
     expect(during.positionSeq).toBe(before.positionSeq);
     expect(during.tickSeq).toBeGreaterThan(before.tickSeq);
-    // Each new run keeps the loops' short workflow task timeout (a dead worker's task is handed on sooner).
+    // Each new run, and the position it started, has the fleet's short workflow task timeout (a dead worker's task is handed on sooner).
     const config = (await t.env.client.workflow.getHandle(symbolWorkflowId(symbol)).describe()).raw.executionConfig;
     expect(Number(config?.defaultWorkflowTaskTimeout?.seconds)).toBe(5);
+    const positionConfig = (await t.env.client.workflow.getHandle(positionWorkflowId(position)).describe()).raw.executionConfig;
+    expect(Number(positionConfig?.defaultWorkflowTaskTimeout?.seconds)).toBe(5);
     const report = await closePosition(position);
     const after = await skip(async () => {
       const s = await state(symbol);
