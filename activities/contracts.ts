@@ -1,6 +1,8 @@
 import type { ExitReason, PositionSide, ScoredSignal } from '../core/types.js';
 import type { ExitRules } from '../core/exits.js';
 import type { RiskVerdict } from '../core/risk.js';
+import type { LoopState } from '../core/loop.js';
+import type { TradingParams } from '../core/params.js';
 import type { ArmedExit, CloseEvidence, JournalWrite, Notice, OrderAnswer, Reading, StopAnswer } from '../core/position-lifecycle.js';
 import type { FillFact, OrderFact } from '../core/position-orders.js';
 import type { Observation, OrphanPolicy, ReconcileAction } from '../core/reconcile.js';
@@ -173,9 +175,32 @@ export interface ClockActivities {
   readClock(): Promise<number>;
 }
 
+/** A pass of a symbol loop with nothing to do but score and decide (workflows/symbol.ts `quietPass`). */
+export interface PassRequest {
+  symbol: string;
+  dueAt: number;
+  /** What the loop knew when the pass began: the decision is taken on it, here and again in the workflow. */
+  loop: LoopState;
+  params: TradingParams;
+  /** The journal row's key and provenance; the activity adds the signal, the decision and its time. */
+  record: Pick<DecisionRecord, 'workflowId' | 'symbol' | 'seq' | 'instanceId' | 'runId' | 'taskEvent'>;
+  /** Decisions the loop dropped and has not reported yet (see `journalDecisions`). */
+  dropped: number;
+}
+
+export interface PassResult {
+  /** The worker's clock when the pass began: the pass's time in history, as `readClock` gives it. */
+  now: number;
+  signal: ScoredSignal;
+  /** The decision's row is in the journal (false for an entry, which is journaled after it, or when the journal did not answer). */
+  journaled: boolean;
+}
+
 export interface TradingActivities extends PositionActivities, ClockActivities {
   /** `dueAt`: when the tick was due (epoch ms); its lateness is measured when the activity starts. */
   evaluateSignal(req: { workflowId: string; symbol: string; dueAt?: number }): Promise<ScoredSignal>;
+  /** The clock, the signal, the loop's decision and, unless it is an entry, its journal row: one local activity. */
+  evaluatePass(req: PassRequest): Promise<PassResult>;
   journalDecision(rec: DecisionRecord): Promise<void>;
   checkEntryRisk(req: { symbol: string; notional: number; leverage: number }): Promise<RiskVerdict>;
   openPosition(req: EntryRequest): Promise<EntryResult>;

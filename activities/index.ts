@@ -15,6 +15,7 @@ import { protectiveStopActivities } from './protective-stop.js';
 import { reconcileActivities } from './reconcile.js';
 import { riskActivities } from './risk.js';
 import { createSettlement } from './settlement.js';
+import { passActivities } from './pass.js';
 import { signalActivities } from './signal.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -22,10 +23,14 @@ export type { ActivityDeps } from './deps.js';
 /** Every side effect the workflows need, bound to real adapters; one file per concern. */
 export function createActivities(deps: ActivityDeps): TradingActivities {
   const settlement = createSettlement(deps);
+  const signal = signalActivities(deps);
+  const journal = journalActivities(deps);
+  const clock = clockActivities();
   return {
-    ...clockActivities(),
-    ...signalActivities(deps),
-    ...journalActivities(deps),
+    ...clock,
+    ...signal,
+    ...journal,
+    ...passActivities({ ...clock, ...signal, ...journal }),
     ...riskActivities(deps),
     ...entryActivities(deps, settlement),
     ...protectiveStopActivities(deps, settlement),

@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { type LoopState, positionClosed, tick as loopTick } from '../core/loop.js';
-import { applyParamChanges } from '../core/params.js';
+import { applyParamChanges, type TradingParams } from '../core/params.js';
 import { entryExitDistances } from '../core/exits.js';
 import { orderStemOf, positionIdOf } from '../core/position-ids.js';
 import type { PositionSide, ScoredSignal } from '../core/types.js';
@@ -123,7 +123,12 @@ const WAKES_AT_TOP = 'wakes-taken-at-top-of-pass';
  * stopped a loop on "Non-deprecated patch marker encountered for change local-tick-activities" in the first pass
  * of a new run right after a worker restart).
  */
-const PATCHES_AT_RUN_START = [LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER, ORPHAN_POLICY_IN_LOOP, FLATTEN_DIRECT];
+/**
+ * A pass with nothing to do but the tick is one local activity (`evaluatePass`: clock, signal, decision, journal)
+ * instead of three; runs recorded before keep three.
+ */
+const ONE_ACTIVITY_PASS = 'one-activity-per-quiet-pass';
+const PATCHES_AT_RUN_START = [LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER, ORPHAN_POLICY_IN_LOOP, FLATTEN_DIRECT, ONE_ACTIVITY_PASS];
 
 /** Decisions kept while the journal is unreachable (about two hours of 15 s ticks); older ones are dropped and counted. */
 export const MAX_PENDING_DECISIONS = 500;
@@ -176,6 +181,7 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   const runIsLong = runEndsAtEventLimit(MAX_EVENTS_PER_LOOP_RUN);
   const wakesAtTop = patched(WAKES_AT_TOP);
   const p = runPatches(PATCHES_AT_RUN_START);
+  const quietPasses = p(ONE_ACTIVITY_PASS) && wakesAtTop;
   let wake = false;
   /**
    * A market wake (event-driven mode) since the last evaluation began: cleared at the top of a pass, not
@@ -250,13 +256,17 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
     let flattenNow = false;
     if (wakesAtTop) [wake, marketWake, flattenNow, flattenRequested] = [false, false, flattenRequested, false];
     for (const report of state.positionReports?.splice(0) ?? []) takeReport(state, report);
-    state.clock = await trustedNow();
-    await deliverReleases(state, p);
-    if (!wakesAtTop) [flattenNow, flattenRequested] = [flattenRequested, false];
-    if (flattenNow || flattenPending) flattenPending = !(await flattenOpenPosition(state, p));
-    if (state.ownershipChecked === false) await claimOwnership(state, p);
-    if (!wakesAtTop) marketWake = false;
-    await tick(state, dueAt, p);
+    if (quietPasses && isQuiet(state, flattenNow || flattenPending)) {
+      await quietPass(state, dueAt, p);
+    } else {
+      state.clock = await trustedNow();
+      await deliverReleases(state, p);
+      if (!wakesAtTop) [flattenNow, flattenRequested] = [flattenRequested, false];
+      if (flattenNow || flattenPending) flattenPending = !(await flattenOpenPosition(state, p));
+      if (state.ownershipChecked === false) await claimOwnership(state, p);
+      if (!wakesAtTop) marketWake = false;
+      await tick(state, dueAt, p);
+    }
     publish(state, published);
     if (!wakesAtTop) wake = false;
     dueAt = Math.max(dueAt + state.params.checkIntervalSeconds * 1000, Date.now());
@@ -265,25 +275,73 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   }
 }
 
-async function tick(state: SymbolState, dueAt: number, p: PatchCheck): Promise<void> {
+/** Nothing for a pass to do before its tick: no flatten, no release to deliver, ownership known, no decision waiting for the journal. */
+function isQuiet(state: SymbolState, flattening: boolean): boolean {
+  return !flattening && state.ownershipChecked !== false && !state.pendingReleases?.length && !state.pendingDecisions?.length;
+}
+
+/** A pass's signal, scored by `evaluatePass` together with the decision it journaled (activities/pass.ts). */
+interface Evaluated {
+  signal: ScoredSignal;
+  journaled: boolean;
+  /** What the decision was taken on: the loop as the pass began, not as signals changed it meanwhile. */
+  loop: LoopState;
+  params: TradingParams;
+}
+
+/**
+ * A quiet pass in one local activity: its clock, signal, decision and journal row. The workflow takes the decision
+ * again from the same inputs; an entry goes on from here as in any pass (the risk book, then the position).
+ */
+async function quietPass(state: SymbolState, dueAt: number, p: PatchCheck): Promise<void> {
+  const { workflowId, runId, historyLength } = workflowInfo();
+  const loop = loopStateOf(state);
+  const params = state.params;
+  const record = { workflowId, symbol: state.symbol, seq: state.tickSeq + 1, instanceId: state.instanceId, runId, taskEvent: historyLength };
+  let pass;
+  try {
+    pass = await localActs.evaluatePass({ symbol: state.symbol, dueAt, loop, params, record, dropped: state.unreportedDrops ?? 0 });
+  } catch (err) {
+    state.clock = await trustedNow();
+    state.tickSeq++;
+    noSignal(state, err);
+    return;
+  }
+  state.clock = pass.now;
+  await tick(state, dueAt, p, { signal: pass.signal, journaled: pass.journaled, loop, params });
+}
+
+/** No market data or no model this pass: nothing can be traded; try again next interval. */
+function noSignal(state: SymbolState, err: unknown): void {
+  state.lastDecision = `NO_SIGNAL: ${failureText(err)}`;
+  log.warn('signal evaluation failed', { symbol: state.symbol, error: failureText(err) });
+}
+
+async function tick(state: SymbolState, dueAt: number, p: PatchCheck, evaluated?: Evaluated): Promise<void> {
   const seq = ++state.tickSeq;
   const workflowId = workflowInfo().workflowId;
   let signal: ScoredSignal;
-  try {
-    signal = await acts(p).evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
-  } catch (err) {
-    // No market data or no model this tick: nothing can be traded; try again next interval.
-    state.lastDecision = `NO_SIGNAL: ${failureText(err)}`;
-    log.warn('signal evaluation failed', { symbol: state.symbol, error: failureText(err) });
-    return;
+  if (evaluated) {
+    signal = evaluated.signal;
+  } else {
+    try {
+      signal = await acts(p).evaluateSignal({ workflowId, symbol: state.symbol, dueAt });
+    } catch (err) {
+      noSignal(state, err);
+      return;
+    }
   }
   state.lastSignal = { signal: signal.signal, confidence: signal.confidence, candleTime: signal.candleTime, at: timeOf(state), model: signal.model, ...(signal.atrNorm !== undefined ? { atrNorm: signal.atrNorm } : {}) };
 
-  const command = loopTick(loopStateOf(state), { signal, params: state.params }, timeOf(state)).commands[0]!;
+  const command = loopTick(evaluated?.loop ?? loopStateOf(state), { signal, params: evaluated?.params ?? state.params }, timeOf(state)).commands[0]!;
   let outcome: string;
   let reason: string;
   if (command.kind === 'JOURNAL_DECISION') {
     ({ outcome, reason } = command);
+    if (evaluated?.journaled) {
+      state.lastDecision = outcome;
+      return;
+    }
   } else {
     reason = `${command.side} notional ${command.notional.toFixed(2)}`;
     ({ outcome, reason } = p(RISK_BOOK)

@@ -1,4 +1,5 @@
 import type { DecisionRecord, LivePosition, PositionActivities, TradingActivities } from '../../activities/contracts.js';
+import { passActivities } from '../../activities/pass.js';
 import { ScriptedSignalSource } from '../../activities/signal-source.js';
 import type { JournalWrite, OrderAnswer } from '../../core/position-lifecycle.js';
 import type { FillFact, OrderFact } from '../../core/position-orders.js';
@@ -164,11 +165,16 @@ export class FakeVenue {
       watchExits: async () => ({ streaming: false }),
       unwatchExits: async () => {},
     };
-    return {
-      ...position,
+    const loop: Pick<TradingActivities, 'readClock' | 'evaluateSignal' | 'journalDecisions'> = {
       readClock: () => this.clock(),
       evaluateSignal: logged('evaluateSignal', async ({ symbol }) => this.signals.score(symbol, [])),
       journalDecisions: logged('journalDecisions', async ({ records }) => void this.decisions.push(...records)),
+    };
+    return {
+      ...position,
+      ...loop,
+      // The worker's own composition of a quiet pass, over this venue's clock, signals and journal.
+      ...passActivities(loop),
       reserveEntry: logged('reserveEntry', async () => ({ approved: true as const })),
       findLivePosition: logged('findLivePosition', async ({ symbol }): Promise<LivePosition> => {
         this.ownershipReads.push(symbol);

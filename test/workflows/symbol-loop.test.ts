@@ -182,6 +182,28 @@ describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
     expect(decisions(symbol).map((d) => d.decision)).toContain('ENTER');
   });
 
+  it('a quiet pass is one local activity in history: its clock, signal and journaled decision', async () => {
+    const symbol = uniqueSymbol();
+    t.venue.signals.set(symbol, 'HOLD', 0.9);
+    const handle = await startLoop(symbol, 50);
+    await skip(async () => decisions(symbol).length >= 4, '4 decisions');
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    // Local-activity markers of each pass a timer started (from the timer firing to the next timer): one each
+    // (it was three: clock read, signal, journal).
+    const perPass: number[] = [];
+    for (const e of events) {
+      if (e.timerFiredEventAttributes) perPass.push(0);
+      else if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity' && perPass.length > 0) perPass[perPass.length - 1]!++;
+    }
+    expect(perPass.length).toBeGreaterThanOrEqual(3);
+    expect(perPass).toEqual(perPass.map(() => 1));
+    const seqs = decisions(symbol).map((d) => d.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(decisions(symbol).every((d) => d.decision === 'HOLD' && d.at !== undefined && d.taskEvent !== undefined)).toBe(true);
+    await captureHistoryOf(handle, 'symbol-quiet-passes');
+  });
+
   it('continue-as-new loses no state, and the position child reports to the current run', async () => {
     const symbol = uniqueSymbol();
     t.venue.signals.set(symbol, 'BUY', 0.8);
