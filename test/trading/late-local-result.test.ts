@@ -7,6 +7,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TradingActivities } from '../../activities/contracts.js';
+import { passActivities } from '../../activities/pass.js';
 import { bundleWorkflows } from '../../worker/create-worker.js';
 import { installTemporalLogger } from '../../worker/runtime.js';
 import { marketWakeSignal, positionClosedSignal, symbolStateQuery, symbolWorkflowId } from '../../workflows/contracts.js';
@@ -14,6 +15,9 @@ import { symbolWorkflow } from '../../workflows/symbol.js';
 import { FakeVenue } from '../workflows/fake-venue.js';
 import { PARAMS, uniqueSymbol } from '../workflows/setup.js';
 import { eventually } from './harness.js';
+
+/** The local activities that open a pass with its clock read: `readClock`, or a quiet pass's `evaluatePass`. */
+const PASS_CLOCK_READS = ['readClock', 'evaluatePass'];
 
 interface HistoryEvent {
   eventId: string;
@@ -44,6 +48,7 @@ describe('a local activity result delivered one workflow task after its marker',
   beforeAll(async () => {
     installTemporalLogger(pino({ level: 'error' }));
     const activities = venue.activities() as TradingActivities;
+    // A pass's first local activity reads the clock (its own, or inside a quiet pass's evaluatePass): held there.
     const readClock = async (): Promise<number> => {
       const h = hold;
       hold = null;
@@ -58,7 +63,7 @@ describe('a local activity result delivered one workflow task after its marker',
       connection: await NativeConnection.connect({ address }),
       taskQueue,
       workflowBundle: await bundleWorkflows(),
-      activities: { ...activities, readClock },
+      activities: { ...activities, readClock, ...passActivities({ ...activities, readClock }) },
     });
     running = worker.run();
     connection = await Connection.connect({ address });
@@ -112,7 +117,7 @@ describe('a local activity result delivered one workflow task after its marker',
     await handle.terminate('test over');
 
     const recorded = await eventsOf(handle);
-    const moved = withMarkerBeforeSignal(recorded, 'readClock');
+    const moved = withMarkerBeforeSignal(recorded, PASS_CLOCK_READS);
     saveHistory(savedAs, moved);
     await expectBothReplay(symbol, recorded, moved);
   }
@@ -148,7 +153,7 @@ describe('a local activity result delivered one workflow task after its marker',
     await started.terminate('test over');
 
     const recorded = await eventsOf(handle);
-    const moved = withMarkerInTaskBefore(recorded, 'readClock');
+    const moved = withMarkerInTaskBefore(recorded, PASS_CLOCK_READS);
     saveHistory('symbol-late-first-clock-result', moved);
     await expectBothReplay(symbol, recorded, moved);
   });
@@ -177,18 +182,18 @@ async function eventsOf(handle: { fetchHistory(): Promise<Parameters<typeof hist
 
 /**
  * The history the defect writes: the first signal that follows a workflow task completion and is followed by a
- * task whose first command is the `activityType` marker gets that marker in front of it, as if the marker had
+ * task whose first command is a marker of one of `activityTypes` gets that marker in front of it, as if the marker had
  * been written with the previous task. Event ids of the moved events and every reference to them follow.
  */
-function withMarkerBeforeSignal(events: HistoryEvent[], activityType: string): HistoryEvent[] {
+function withMarkerBeforeSignal(events: HistoryEvent[], activityTypes: readonly string[]): HistoryEvent[] {
   const at = events.findIndex(
     (e, i) =>
       e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' &&
       events[i - 1]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' &&
       events[i + 3]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' &&
-      isMarkerOf(events[i + 4], activityType),
+      isMarkerOf(events[i + 4], activityTypes),
   );
-  if (at < 0) throw new Error(`no signal before a task that starts with the ${activityType} marker: the recorded order did not happen`);
+  if (at < 0) throw new Error(`no signal before a task that starts with the ${activityTypes.join(' or ')} marker: the recorded order did not happen`);
   const block = events.slice(at, at + 5); // signal, task scheduled, started, completed, marker
   const reordered = [block[4]!, ...block.slice(0, 4)];
   const renumbered = new Map(reordered.map((e, i) => [e.eventId, String(Number(events[at]!.eventId) + i)]));
@@ -200,20 +205,20 @@ function withMarkerBeforeSignal(events: HistoryEvent[], activityType: string): H
 }
 
 /**
- * The history the defect writes when no signal came in between: the first `activityType` marker that opens a
+ * The history the defect writes when no signal came in between: the first marker of one of `activityTypes` that opens a
  * task's commands is moved in front of that task, into the commands of the task before.
  */
-function withMarkerInTaskBefore(events: HistoryEvent[], activityType: string): HistoryEvent[] {
+function withMarkerInTaskBefore(events: HistoryEvent[], activityTypes: readonly string[]): HistoryEvent[] {
   const marker = events.findIndex(
     (e, i) =>
-      isMarkerOf(e, activityType) &&
+      isMarkerOf(e, activityTypes) &&
       events[i - 1]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' &&
       events[i - 2]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_STARTED' &&
       events[i - 3]?.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
   );
   const at = marker - 3;
   const before = events.slice(0, at).map((e) => e.eventType).lastIndexOf('EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
-  if (marker < 0 || before < 0) throw new Error(`no task that opens with the ${activityType} marker after another task: the recorded order did not happen`);
+  if (marker < 0 || before < 0) throw new Error(`no task that opens with the ${activityTypes.join(' or ')} marker after another task: the recorded order did not happen`);
   const block = events.slice(at, marker + 1); // task scheduled, started, completed, marker
   const reordered = [block[3]!, ...block.slice(0, 3)];
   const renumbered = new Map(reordered.map((e, i) => [e.eventId, String(Number(events[at]!.eventId) + i)]));
@@ -223,10 +228,10 @@ function withMarkerInTaskBefore(events: HistoryEvent[], activityType: string): H
   return [...events.slice(0, at), ...moved, ...events.slice(marker + 1)].map((e) => remapIds(e, renumbered) as HistoryEvent);
 }
 
-function isMarkerOf(e: HistoryEvent | undefined, activityType: string): boolean {
+function isMarkerOf(e: HistoryEvent | undefined, activityTypes: readonly string[]): boolean {
   if (e?.eventType !== 'EVENT_TYPE_MARKER_RECORDED') return false;
   const data = (e.markerRecordedEventAttributes as { details?: { data?: { payloads?: { data?: string }[] } } }).details?.data?.payloads?.[0]?.data;
-  return !!data && (JSON.parse(Buffer.from(data, 'base64').toString()) as { activity_type?: string }).activity_type === activityType;
+  return !!data && activityTypes.includes((JSON.parse(Buffer.from(data, 'base64').toString()) as { activity_type?: string }).activity_type ?? '');
 }
 
 /** Every `…EventId` field that names a moved event names its new id. */
