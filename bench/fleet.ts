@@ -110,14 +110,13 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** CPU seconds of every process on the machine, by command name (postgres has one process per connection). */
-function cpuByCommand(): Map<string, number> {
-  const out = new Map<string, number>();
+/** CPU seconds and command name of every process on the machine, by pid. */
+function processCpu(): Map<number, { comm: string; seconds: number }> {
+  const out = new Map<number, { comm: string; seconds: number }>();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      out.set(comm, (out.get(comm) ?? 0) + processCpuSeconds(Number(pid)));
+      out.set(Number(pid), { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds: processCpuSeconds(Number(pid)) });
     } catch {
       // exited meanwhile
     }
@@ -125,11 +124,16 @@ function cpuByCommand(): Map<string, number> {
   return out;
 }
 
-/** Share of one core each command used between two snapshots, largest first (those above 1 %). */
-function cpuShares(before: Map<string, number>, after: Map<string, number>, seconds: number): Record<string, number> {
+/**
+ * Share of one core each command used between two snapshots, largest first (those at 1 % or more): per process
+ * alive at the end (a process that started meanwhile counts whole; postgres has one process per connection).
+ */
+function cpuShares(before: ReturnType<typeof processCpu>, after: ReturnType<typeof processCpu>, seconds: number): Record<string, number> {
+  const byCommand = new Map<string, number>();
+  for (const [pid, p] of after) byCommand.set(p.comm, (byCommand.get(p.comm) ?? 0) + p.seconds - (before.get(pid)?.seconds ?? 0));
   return Object.fromEntries(
-    [...after]
-      .map(([comm, s]) => [comm, Math.round(((s - (before.get(comm) ?? 0)) / seconds) * 100)] as const)
+    [...byCommand]
+      .map(([comm, s]) => [comm, Math.round((s / seconds) * 100)] as const)
       .filter(([, pct]) => pct >= 1)
       .sort((a, b) => b[1] - a[1]),
   );
@@ -218,7 +222,7 @@ try {
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const temporalCpu0 = processCpuSeconds(temporal.pid);
-  const commands0 = cpuByCommand();
+  const processes0 = processCpu();
   const machine = machineCpu();
   const started = performance.now();
   let peakRss = 0;
@@ -232,7 +236,7 @@ try {
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const temporalCpu = processCpuSeconds(temporal.pid) - temporalCpu0;
-  const commandCpu = cpuShares(commands0, cpuByCommand(), elapsed);
+  const commandCpu = cpuShares(processes0, processCpu(), elapsed);
   const late = [...metrics.latenessSamples].sort((a, b) => a - b);
   const closes = [...closeToEvaluation].sort((a, b) => a - b);
   const result = {
