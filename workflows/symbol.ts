@@ -66,9 +66,12 @@ const journalOnce = proxyLocalActivities<TradingActivities>({ startToCloseTimeou
  * Reserving waits for the risk book's workflow task, and looking for the live position waits a moment
  * between two looks: regular activities, so the loop's workflow task is not held open meanwhile (a
  * fleet entering at once would otherwise hold every workflow task slot while the book waits for one). They
- * heartbeat, so one whose worker was killed is retried on another within seconds instead of at the timeout.
+ * heartbeat every second, so one whose worker was killed is retried on another within 2 s instead of at the
+ * timeout (with 5 s, a kill right after `qt resume`, with every loop reserving, kept the loops from their next
+ * pass until 5.6 s after the new worker was up). Both are safe to run twice: a reservation is an update with the
+ * attempt's id, the look only reads.
  */
-const bookActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: TICK_RETRY });
+const bookActs = proxyActivities<TradingActivities>({ startToCloseTimeout: '30s', heartbeatTimeout: '2s', retry: TICK_RETRY });
 /** A flatten without a position workflow sends an order: heartbeats, and retries that find it by its id. */
 const flattenActs = proxyActivities<TradingActivities>({
   startToCloseTimeout: '60s',
