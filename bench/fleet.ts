@@ -168,7 +168,7 @@ try {
     stops.push(async () => md.close());
     console.error(`market streams of ${N} symbols seeded and subscribed in ${Date.now() - seeded} ms`);
   }
-  const events = md ? startMarketEvents({ eventMovePct: Number(args['move-pct']) }, md, client, exchange, log) : null;
+  const events = md ? startMarketEvents({ eventMovePct: Number(args['move-pct']) }, md, client, exchange, journal, log) : null;
   if (events) stops.push(async () => events.close());
   // Candle close -> the loop's evaluation, per symbol (the first evaluation after each close).
   const closedAt = new Map<string, number>();

@@ -83,7 +83,7 @@ try {
     await md.start(symbols);
     stops.push(async () => md.close());
   }
-  const events = md ? startMarketEvents({ eventMovePct: 0.5 }, md, client, exchange, log) : null;
+  const events = md ? startMarketEvents({ eventMovePct: 0.5 }, md, client, exchange, journal, log) : null;
   if (events) stops.push(async () => events.close());
   const { activities } = wireActivities({
     exchange,

@@ -253,6 +253,15 @@ export class Journal {
     );
   }
 
+  /**
+   * Claim an armed exit's client order id for a send from a worker's mark stream: true for the first claim only,
+   * across workers and restarts (the exchange accepts a filled order's id again, so it cannot be the guard).
+   */
+  async claimArmedExit(clientOrderId: string): Promise<boolean> {
+    const r = await this.pool.query('INSERT INTO armed_exit_claims (client_order_id) VALUES ($1) ON CONFLICT DO NOTHING', [clientOrderId]);
+    return r.rowCount === 1;
+  }
+
   /** Books a risk event once per key, however often a retried activity writes it; false when already booked. */
   async recordRiskEventOnce(key: string, event: RiskEvent): Promise<boolean> {
     const result = await this.pool.query(

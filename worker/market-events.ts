@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { MarketEventsPort } from '../activities/deps.js';
 import type { AppConfig } from '../core/config.js';
-import { sendArmedExit } from '../activities/stream-exit.js';
+import { sendArmedExit, type ArmedExitClaims } from '../activities/stream-exit.js';
 import type { FuturesExchange } from '../exchange/types.js';
 import { ExitWatcher } from '../market/exit-watcher.js';
 import { DEFAULT_WAKE_GAP_MS, LoopWaker } from '../market/loop-waker.js';
@@ -26,7 +26,7 @@ export interface MarketEvents {
  * Event-driven mode in the worker: the market-data service's events wake the symbol loops and watch the open
  * positions' exit levels; both reach the workflows as signals through the worker's Temporal client.
  */
-export function startMarketEvents(config: Pick<AppConfig, 'eventMovePct'>, md: MarketDataService, client: Client, exchange: FuturesExchange, log: Logger): MarketEvents {
+export function startMarketEvents(config: Pick<AppConfig, 'eventMovePct'>, md: MarketDataService, client: Client, exchange: FuturesExchange, claims: ArmedExitClaims, log: Logger): MarketEvents {
   const waker = new LoopWaker(md, {
     movePct: config.eventMovePct,
     minGapMs: DEFAULT_WAKE_GAP_MS,
@@ -35,7 +35,7 @@ export function startMarketEvents(config: Pick<AppConfig, 'eventMovePct'>, md: M
   });
   const exits = new ExitWatcher(md, {
     crossed: (workflowId, crossing) => client.workflow.getHandle(workflowId).signal(exitCrossedSignal, crossing),
-    sendExit: (req, armed) => sendArmedExit(exchange, req, armed),
+    sendExit: (req, armed) => sendArmedExit(exchange, claims, req, armed),
     reset: (workflowId, reason) => client.workflow.getHandle(workflowId).signal(exitWatchResetSignal, { reason }),
     log: log.child({ component: 'exit-watcher' }),
     ttlMs: EXIT_WATCH_TTL_MS,

@@ -134,7 +134,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   // Activities that talk to Temporal (the risk book, visibility for ownership and reconciliation) use a client.
   const clientConnection = await Connection.connect({ address: at.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
-  const events = config.eventDrivenMode ? startMarketEvents(config, marketData, client, exchange, log) : null;
+  const events = config.eventDrivenMode ? startMarketEvents(config, marketData, client, exchange, journal, log) : null;
   const { activities, metrics, status } = wireActivities({
     exchange,
     journal,

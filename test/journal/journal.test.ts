@@ -18,6 +18,14 @@ const position = (over: Partial<PositionOpen> = {}): PositionOpen => ({
 });
 
 describe('Journal', () => {
+  it('lets an armed exit id be claimed once, by one of any number of workers claiming it at once', async () => {
+    const id = `qt-${Date.now().toString(36)}-1-X1`;
+    const claims = await Promise.all(Array.from({ length: 8 }, () => db.journal.claimArmedExit(id)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await db.journal.claimArmedExit(id)).toBe(false);
+    expect(await db.journal.claimArmedExit(`${id}2`)).toBe(true);
+  });
+
   it('books a retried signal once', async () => {
     const row = signal({ symbol: 'ETHUSDT', seq: 7 });
     expect(await db.journal.recordSignal(row)).toBe(true);
