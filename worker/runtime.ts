@@ -20,6 +20,7 @@ import { MarketDataService } from '../market/market-data-service.js';
 import { startMarketEvents, type MarketEvents } from './market-events.js';
 import { ensureBookkeepers } from './bookkeepers.js';
 import { createTradingWorker } from './create-worker.js';
+import { resetStickyQueues } from './sticky-reset.js';
 import { startHealthServer, type Check } from './health.js';
 import { loopsCheck, modelCheck, reconciliationCheck } from './health-checks.js';
 import { marketDataHealth, registerMarketDataMetrics } from './market-data-health.js';
@@ -154,6 +155,8 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
   try {
     connection = await NativeConnection.connect({ address: at.temporalAddress });
     stages.mark('temporal');
+    await resetStickyQueues(client, config.temporalNamespace, config.taskQueue, log);
+    stages.mark('stickyReset');
     const learning = retrainActivities({ config, pool: journal.pool, exchange, log: log.child({ component: 'retrain' }) });
     worker = await createTradingWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, activities: { ...activities, ...learning } });
     stages.mark('createWorker');
