@@ -32,8 +32,11 @@ describe('symbol loop (time skipping)', { timeout: 180_000 }, () => {
   afterAll(async () => t?.close());
 
   const INTERVAL_MS = PARAMS.checkIntervalSeconds * 1000;
-  /** Skips a third of an interval at a time: assertions use the times the loop recorded, not the step. */
-  const skip = <T>(probe: () => Promise<T | null | undefined | false>, what: string) => skipUntil(t.env, probe, what, INTERVAL_MS / 3);
+  /**
+   * Skips a quarter of an interval at a time: assertions use the times the loop recorded, not the step. A step stays
+   * under the fleet's 5 s workflow task timeout, so one skip cannot time out a task the worker is still running.
+   */
+  const skip = <T>(probe: () => Promise<T | null | undefined | false>, what: string) => skipUntil(t.env, probe, what, INTERVAL_MS / 4);
 
   async function startLoop(symbol: string, price: number, params: Partial<TradingParams> = {}, extra: Partial<SymbolWorkflowInput> = {}) {
     await t.venue.setPrice(symbol, price);
