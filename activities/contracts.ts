@@ -184,8 +184,6 @@ export interface PassRequest {
   params: TradingParams;
   /** The journal row's key and provenance; the activity adds the signal, the decision and its time. */
   record: Pick<DecisionRecord, 'workflowId' | 'symbol' | 'seq' | 'instanceId' | 'runId' | 'taskEvent'>;
-  /** Decisions the loop dropped and has not reported yet (see `journalDecisions`). */
-  dropped: number;
 }
 
 export interface PassResult {

@@ -33,7 +33,6 @@ const request = (loop: LoopState = SCANNING): PassRequest => ({
   loop,
   params: DEFAULT_PARAMS,
   record: { workflowId: 'qt-symbol-ETHUSDT', symbol: 'ETHUSDT', seq: 7, instanceId: 'abcd1234', runId: 'run-1', taskEvent: 42 },
-  dropped: 0,
 });
 
 describe('a quiet pass in one activity', () => {

@@ -11,13 +11,13 @@ import type { TradingActivities } from './contracts.js';
  */
 export function passActivities(acts: Pick<TradingActivities, 'readClock' | 'evaluateSignal' | 'journalDecisions'>): Pick<TradingActivities, 'evaluatePass'> {
   return {
-    async evaluatePass({ symbol, dueAt, loop, params, record, dropped }) {
+    async evaluatePass({ symbol, dueAt, loop, params, record }) {
       const now = await acts.readClock();
       const signal = await acts.evaluateSignal({ workflowId: record.workflowId, symbol, dueAt });
       const command = loopTick(loop, { signal, params }, now).commands[0]!;
       if (command.kind !== 'JOURNAL_DECISION') return { now, signal, journaled: false };
       try {
-        await acts.journalDecisions({ records: [{ ...record, signal, decision: command.outcome, reason: command.reason, at: now }], dropped });
+        await acts.journalDecisions({ records: [{ ...record, signal, decision: command.outcome, reason: command.reason, at: now }], dropped: 0 });
         return { now, signal, journaled: true };
       } catch {
         // The journal did not answer: the workflow keeps the row and writes it with the next ones.

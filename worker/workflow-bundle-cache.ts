@@ -40,7 +40,7 @@ export function defaultCacheDir(root: string): string {
 }
 
 /** Directories that cannot hold workflow code: tests, dependencies (covered by the lock file), tooling state. */
-const SKIPPED = new Set(['node_modules', 'test', '.git', '.qt', '.venv', 'coverage', 'models']);
+const SKIPPED = new Set(['node_modules', 'test', '.git', '.qt', 'coverage', 'models']);
 const SOURCE = /\.(ts|mts|cts|js|mjs|cjs|json)$/;
 
 export function sourceFingerprint(root: string): string {
@@ -49,6 +49,7 @@ export function sourceFingerprint(root: string): string {
     for (const entry of readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
+        // .venv and the .venv-* of other Python versions.
         if (!SKIPPED.has(entry.name) && !entry.name.startsWith('.venv')) walk(child);
       } else if (entry.isFile() && SOURCE.test(entry.name)) {
         hash.update(child).update('\0').update(readFileSync(path.join(root, child))).update('\0');

@@ -278,9 +278,12 @@ export async function symbolWorkflow(input: SymbolWorkflowInput): Promise<void> 
   }
 }
 
-/** Nothing for a pass to do before its tick: no flatten, no release to deliver, ownership known, no decision waiting for the journal. */
+/**
+ * Nothing for a pass to do before its tick: no flatten, no release to deliver, ownership known, no decision or drop
+ * count waiting for the journal (the journal's catching up stays with `journalDecision`).
+ */
 function isQuiet(state: SymbolState, flattening: boolean): boolean {
-  return !flattening && state.ownershipChecked !== false && !state.pendingReleases?.length && !state.pendingDecisions?.length;
+  return !flattening && state.ownershipChecked !== false && !state.pendingReleases?.length && !state.pendingDecisions?.length && !state.unreportedDrops;
 }
 
 /** A pass's signal, scored by `evaluatePass` together with the decision it journaled (activities/pass.ts). */
@@ -303,7 +306,7 @@ async function quietPass(state: SymbolState, dueAt: number, p: PatchCheck): Prom
   const record = { workflowId, symbol: state.symbol, seq: state.tickSeq + 1, instanceId: state.instanceId, runId, taskEvent: historyLength };
   let pass;
   try {
-    pass = await localActs.evaluatePass({ symbol: state.symbol, dueAt, loop, params, record, dropped: state.unreportedDrops ?? 0 });
+    pass = await localActs.evaluatePass({ symbol: state.symbol, dueAt, loop, params, record });
   } catch (err) {
     state.clock = await trustedNow();
     state.tickSeq++;
