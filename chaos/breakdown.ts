@@ -43,6 +43,8 @@ const markerText = (e: HistoryEvent): string =>
     .flatMap((p) => p.payloads ?? [])
     .map((p) => Buffer.from(p.data ?? []).toString())
     .join(' ');
+/** Whether a local activity marker journaled a decision: journalDecisions, or a quiet pass's evaluatePass that wrote its row. */
+const journaled = (text: string): boolean => text.includes('"journalDecisions"') || (text.includes('"evaluatePass"') && text.includes('"journaled":true'));
 const pidOf = (identity: string | null | undefined): number => Number((identity ?? '').split('@')[0]);
 
 function workerStarts(dir: string): WorkerStart[] {
@@ -106,7 +108,7 @@ function rowFor(run: RunHistory, start: WorkerStart, nextBackAt: number): Row | 
   let decisionMs: number | null = null;
   for (let i = first; i < ev.length; i++) {
     const e = ev[i]!;
-    if (e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED && markerText(e).includes('"journalDecisions"')) {
+    if (e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED && journaled(markerText(e))) {
       decisionMs = timeOf(e) - start.backAt;
       break;
     }
@@ -122,9 +124,25 @@ function rowFor(run: RunHistory, start: WorkerStart, nextBackAt: number): Row | 
   };
 }
 
+/** Every event of one workflow from 10 s before to 10 s after a worker came back (`--timeline <workflow id part>`). */
+function printTimeline(runs: RunHistory[], name: string, backAt: number): void {
+  for (const run of runs.filter((r) => r.workflowId.includes(name))) {
+    const events = run.events.filter((e) => Math.abs(timeOf(e) - backAt) <= 10_000);
+    if (events.length === 0) continue;
+    console.log(`  ${run.workflowId} (ms after back):`);
+    for (const e of events) {
+      const type = EventType[e.eventType ?? 0]?.replace(/^EVENT_TYPE_/, '') ?? String(e.eventType);
+      const detail = e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED ? ` ${markerText(e).slice(0, Number(process.env.QT_TIMELINE_WIDTH ?? 160))}` : '';
+      console.log(`    ${String(timeOf(e) - backAt).padStart(7)} ${type}${detail}`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const dir = process.argv[2];
-  if (!dir || !existsSync(path.join(dir, 'temporal.sqlite'))) throw new Error('usage: npm run chaos:breakdown -- <chaos run directory with temporal.sqlite>');
+  const at = process.argv.indexOf('--timeline');
+  const timeline = at > 0 ? process.argv[at + 1] : undefined;
+  if (!dir || !existsSync(path.join(dir, 'temporal.sqlite'))) throw new Error('usage: npm run chaos:breakdown -- <chaos run directory with temporal.sqlite> [--timeline <workflow id part>]');
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-breakdown-'));
   const db = path.join(tmp, 'temporal.sqlite');
   copyFileSync(path.join(dir, 'temporal.sqlite'), db);
@@ -163,6 +181,7 @@ async function main(): Promise<void> {
         const f = (n: number | null) => (n === null ? '-' : String(n)).padStart(9);
         console.log(`  ${r.workflow.slice(0, 22).padEnd(22)} ${String(r.replayEvents).padStart(8)} ${r.replayKiB.toFixed(1).padStart(6)} ${f(r.timedOutMs)} ${f(r.firstStartMs)} ${f(r.firstDoneMs)} ${f(r.decisionMs)}`);
       }
+      if (timeline) printTimeline(runs, timeline, start.backAt);
     }
   } finally {
     await server.stop();

@@ -98,7 +98,8 @@ export class Journal {
 
   /**
    * Books ticks' signals and decisions, keyed by (symbol, run id, tick seq). A key already booked with
-   * the same decision is a retry and changes nothing. A key booked with a *different* decision by an earlier
+   * the same decision is a retry and counts as a duplicate; when it comes from a later workflow task, its
+   * details (clock, confidence, price) replace the earlier task's, which never completed. A key booked with a *different* decision by an earlier
    * workflow task (`taskEvent`: where the task started in the history; rows without it: an earlier `at`, the
    * workflow's clock) was written by a task that never completed (its worker died after the write): the later
    * decision is the one in history and replaces it (`superseded`). The task, not the clock, decides when both
@@ -136,6 +137,9 @@ export class Journal {
       );
       const prior = existing.rows[0];
       if (prior && prior.decision === row.decision && prior.signal === row.signal && prior.candle_time.getTime() === toDate(row.candleTime).getTime()) {
+        // The same decision from a later task (a pass run again after its worker died): the row takes the run that
+        // became history (its clock, confidence, price), so the journal dates the pass when the loop really ticked.
+        if (prior.task_event !== null && row.taskEvent != null && prior.task_event < row.taskEvent) await this.supersedeSignal(row);
         result.duplicates++;
         continue;
       }

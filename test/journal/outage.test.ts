@@ -94,6 +94,22 @@ describe('signal keys per run lineage', () => {
     expect(rows[0]).toMatchObject({ seq: 3, signal: 'BUY', decision: 'ENTER', reason: 'LONG notional 100.00' });
   });
 
+  it('dates a pass run again with the same decision by the run that became history', async () => {
+    // The dead worker's task journaled a HOLD, then the pass ran again on the next worker, also HOLD: the row is
+    // the same decision, but its clock and confidence are the re-run's (a chaos run measures recovery by it).
+    const lost = signal({ symbol: 'ADAUSDT', seq: 5, runId: 'run-f', at: new Date(Date.now() - 6_000), confidence: 0.61, taskEvent: 188 });
+    expect(await db.journal.recordSignals([lost])).toMatchObject({ inserted: 1 });
+    const rerunAt = new Date(Date.now() - 1_000);
+    const rerun = { ...lost, at: rerunAt, confidence: 0.64, taskEvent: 191 };
+    expect(await db.journal.recordSignals([rerun])).toEqual({ inserted: 0, duplicates: 1, superseded: 0, collisions: 0 });
+    // The lost attempt's write arriving late changes nothing.
+    expect(await db.journal.recordSignals([lost])).toEqual({ inserted: 0, duplicates: 1, superseded: 0, collisions: 0 });
+    const rows = (await db.journal.recentSignals({ sinceMs: 60_000, symbol: 'ADAUSDT' })).filter((r) => r.runId === 'run-f');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ seq: 5, decision: 'HOLD', confidence: 0.64 });
+    expect(new Date(rows[0]!.at).getTime()).toBe(rerunAt.getTime());
+  });
+
   it('keeps the decision of a task run again that read its clock from history, and refuses the lost attempt written late', async () => {
     // The lost attempt's heartbeat put its clock read in history, so the task run again decides at the same moment:
     // where each task started in the history (taskEvent), not the clock, says which decision history keeps.
