@@ -50,6 +50,8 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: 'models/xgb-v1' },
     /** file (SQLite, as `npm start` runs it) or memory. */
     'temporal-db': { type: 'string', default: 'file' },
+    /** SQLite pragmas of the dev server's file, e.g. journal_mode=wal,synchronous=normal (experiments). */
+    'temporal-pragmas': { type: 'string', default: '' },
     'event-driven': { type: 'string', default: 'true' },
     speed: { type: 'string', default: '5' },
     'move-pct': { type: 'string', default: '0.5' },
@@ -65,6 +67,11 @@ const speed = eventDriven ? Number(args.speed) : 1;
 installTemporalLogger(pino({ level: 'error' }));
 
 /** N symbols from the data files (cycled when N > files), each cut to its last ~3 days. */
+/** `name=value,name=value` into pragmas. */
+function pragmas(list: string): Record<string, string> {
+  return Object.fromEntries(list.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+}
+
 function fleetData(dir: string, out: string, n: number): string[] {
   const files = ['.csv.gz', '.csv'].flatMap((ext) => readdirSafe(dir).filter((f) => f.endsWith(ext)));
   if (files.length === 0) throw new Error(`no klines files in ${dir}`);
@@ -145,7 +152,7 @@ const stops: (() => Promise<void>)[] = [];
 try {
   const symbols = fleetData(args.data!, path.join(tmp, 'data'), N);
   const [temporal, pg] = await Promise.all([
-    startTemporalDevServer({ port: 0, uiPort: false, ...(args['temporal-db'] === 'memory' ? {} : { dbFile: path.join(tmp, 'temporal.sqlite') }) }),
+    startTemporalDevServer({ port: 0, uiPort: false, ...(args['temporal-db'] === 'memory' ? {} : { dbFile: path.join(tmp, 'temporal.sqlite'), sqlitePragmas: pragmas(args['temporal-pragmas']) }) }),
     startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
   ]);
   stops.push(() => temporal.stop(), () => pg.stop());

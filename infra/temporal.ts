@@ -88,6 +88,8 @@ const DYNAMIC_CONFIG = [
 export interface TemporalDevServerOptions {
   /** SQLite file that keeps workflows across restarts; undefined keeps everything in memory. */
   dbFile?: string;
+  /** SQLite pragmas of the file (`journal_mode`, `synchronous`: the only two the dev server takes). */
+  sqlitePragmas?: Record<string, string>;
   /** gRPC port; 7233 by default, 0 picks a free one. */
   port?: number;
   /** Web UI port; 8233 by default, 0 picks a free one, false disables the UI. */
@@ -129,6 +131,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     mkdirSync(path.dirname(options.dbFile), { recursive: true });
     await stopStaleServer(options.dbFile);
     args.push('--db-filename', options.dbFile);
+    for (const [name, value] of Object.entries(options.sqlitePragmas ?? {})) args.push('--sqlite-pragma', `${name}=${value}`);
   }
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
