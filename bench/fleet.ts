@@ -50,7 +50,7 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: 'models/xgb-v1' },
     /** file (SQLite, as `npm start` runs it) or memory. */
     'temporal-db': { type: 'string', default: 'file' },
-    /** SQLite pragmas of the dev server's file, e.g. journal_mode=wal,synchronous=normal (experiments). */
+    /** SQLite pragmas of the dev server's file instead of infra/temporal.ts's, e.g. journal_mode=delete,synchronous=full. */
     'temporal-pragmas': { type: 'string', default: '' },
     'event-driven': { type: 'string', default: 'true' },
     speed: { type: 'string', default: '5' },
@@ -67,9 +67,13 @@ const speed = eventDriven ? Number(args.speed) : 1;
 installTemporalLogger(pino({ level: 'error' }));
 
 /** N symbols from the data files (cycled when N > files), each cut to its last ~3 days. */
-/** `name=value,name=value` into pragmas. */
-function pragmas(list: string): Record<string, string> {
-  return Object.fromEntries(list.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+/** Where the dev server keeps its state: memory, or a SQLite file with the default or the given pragmas (`a=b,c=d`). */
+function temporalDb(dir: string): { dbFile?: string; sqlitePragmas?: Record<string, string> } {
+  if (args['temporal-db'] === 'memory') return {};
+  const list = args['temporal-pragmas']!;
+  const dbFile = path.join(dir, 'temporal.sqlite');
+  if (!list) return { dbFile };
+  return { dbFile, sqlitePragmas: Object.fromEntries(list.split(',').map((kv) => kv.split('=') as [string, string])) };
 }
 
 function fleetData(dir: string, out: string, n: number): string[] {
@@ -152,7 +156,7 @@ const stops: (() => Promise<void>)[] = [];
 try {
   const symbols = fleetData(args.data!, path.join(tmp, 'data'), N);
   const [temporal, pg] = await Promise.all([
-    startTemporalDevServer({ port: 0, uiPort: false, ...(args['temporal-db'] === 'memory' ? {} : { dbFile: path.join(tmp, 'temporal.sqlite'), sqlitePragmas: pragmas(args['temporal-pragmas']) }) }),
+    startTemporalDevServer({ port: 0, uiPort: false, ...temporalDb(tmp) }),
     startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
   ]);
   stops.push(() => temporal.stop(), () => pg.stop());
@@ -165,6 +169,8 @@ try {
   stops.push(() => journal.close());
   const signals = await createSignalService({ primaryDir: args.model!, staleAfterMs: Number.POSITIVE_INFINITY, logger: log });
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  // Closed after the worker and the waker (stops run in reverse): their retries use it until then.
+  stops.push(() => client.connection.close());
   const history = signals.status().candlesNeeded + CANDLE_MARGIN;
   const md = eventDriven
     ? new MarketDataService({ rest: exchange, stream: { wsUrl: local.wsUrl }, history, featureWindow: 1, staleAfterMs: 10_000, log })
@@ -279,8 +285,6 @@ try {
       : {}),
   };
   console.log(JSON.stringify(result));
-  events?.close(); // no more wakes through the client closed next
-  await client.connection.close();
 } finally {
   for (const stop of stops.reverse()) await stop().catch((e) => console.error(String(e)));
   rmSync(tmp, { recursive: true, force: true });

@@ -146,6 +146,8 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-breakdown-'));
   const db = path.join(tmp, 'temporal.sqlite');
   copyFileSync(path.join(dir, 'temporal.sqlite'), db);
+  // The file is in WAL mode (infra/temporal.ts): commits not yet checkpointed are in the -wal file.
+  if (existsSync(path.join(dir, 'temporal.sqlite-wal'))) copyFileSync(path.join(dir, 'temporal.sqlite-wal'), `${db}-wal`);
   const server = await startTemporalDevServer({ dbFile: db, port: 0, uiPort: false });
   try {
     const connection = await Connection.connect({ address: server.address });

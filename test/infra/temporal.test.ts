@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +49,8 @@ describe('startTemporalDevServer', () => {
     const server = await startTemporalDevServer({ port: 0, uiPort: false, retentionDays: 30, dbFile: path.join(tmp, 'dev.sqlite') });
     try {
       expect(server.uiUrl).toBeNull();
+      // The file runs in write-ahead-log mode (SQLITE_PRAGMAS): its log sits beside it while the server runs.
+      expect(existsSync(path.join(tmp, 'dev.sqlite-wal'))).toBe(true);
       const connection = await Connection.connect({ address: server.address });
       try {
         const ns = await connection.workflowService.describeNamespace({ namespace: 'default' });
