@@ -27,7 +27,7 @@ import { wireActivities } from '../activities/wiring.js';
 import { createExchange } from '../exchange/index.js';
 import { startLocalExchange } from '../exchange/sim/server.js';
 import { startEmbeddedPostgres } from '../infra/postgres.js';
-import { startTemporalDevServer } from '../infra/temporal.js';
+import { startTemporalDevServer, type TemporalDevServerOptions } from '../infra/temporal.js';
 import { Journal } from '../journal/index.js';
 import { createSignalService } from '../ml/signal-service.js';
 import { CANDLE_MARGIN, installTemporalLogger } from '../worker/runtime.js';
@@ -52,6 +52,8 @@ const { values: args } = parseArgs({
     'temporal-db': { type: 'string', default: 'file' },
     /** SQLite pragmas of the dev server's file instead of infra/temporal.ts's, e.g. journal_mode=delete,synchronous=full. */
     'temporal-pragmas': { type: 'string', default: '' },
+    /** Dynamic config values for the dev server (experiments), `key=json` separated by spaces. */
+    'temporal-config': { type: 'string', default: '' },
     'event-driven': { type: 'string', default: 'true' },
     speed: { type: 'string', default: '5' },
     'move-pct': { type: 'string', default: '0.5' },
@@ -66,16 +68,21 @@ const speed = eventDriven ? Number(args.speed) : 1;
 
 installTemporalLogger(pino({ level: 'error' }));
 
-/** N symbols from the data files (cycled when N > files), each cut to its last ~3 days. */
-/** Where the dev server keeps its state: memory, or a SQLite file with the default or the given pragmas (`a=b,c=d`). */
-function temporalDb(dir: string): { dbFile?: string; sqlitePragmas?: Record<string, string> } {
-  if (args['temporal-db'] === 'memory') return {};
+/**
+ * The dev server's settings: state in memory or in a SQLite file, with infra/temporal.ts's pragmas or the given
+ * ones (`a=b,c=d`), and any extra dynamic config (`key=json key=json`).
+ */
+function temporalOptions(dir: string): TemporalDevServerOptions {
   const list = args['temporal-pragmas']!;
-  const dbFile = path.join(dir, 'temporal.sqlite');
-  if (!list) return { dbFile };
-  return { dbFile, sqlitePragmas: Object.fromEntries(list.split(',').map((kv) => kv.split('=') as [string, string])) };
+  const config = args['temporal-config']!.split(' ').filter(Boolean);
+  return {
+    ...(args['temporal-db'] === 'memory' ? {} : { dbFile: path.join(dir, 'temporal.sqlite') }),
+    ...(list ? { sqlitePragmas: Object.fromEntries(list.split(',').map((kv) => kv.split('=') as [string, string])) } : {}),
+    ...(config.length > 0 ? { dynamicConfig: config } : {}),
+  };
 }
 
+/** N symbols from the data files (cycled when N > files), each cut to its last ~3 days. */
 function fleetData(dir: string, out: string, n: number): string[] {
   const files = ['.csv.gz', '.csv'].flatMap((ext) => readdirSafe(dir).filter((f) => f.endsWith(ext)));
   if (files.length === 0) throw new Error(`no klines files in ${dir}`);
@@ -156,7 +163,7 @@ const stops: (() => Promise<void>)[] = [];
 try {
   const symbols = fleetData(args.data!, path.join(tmp, 'data'), N);
   const [temporal, pg] = await Promise.all([
-    startTemporalDevServer({ port: 0, uiPort: false, ...temporalDb(tmp) }),
+    startTemporalDevServer({ port: 0, uiPort: false, ...temporalOptions(tmp) }),
     startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
   ]);
   stops.push(() => temporal.stop(), () => pg.stop());

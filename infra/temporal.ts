@@ -104,6 +104,8 @@ export interface TemporalDevServerOptions {
    * SQLITE_PRAGMAS unless given.
    */
   sqlitePragmas?: Record<string, string>;
+  /** More dynamic config values (`key=json`), after the project's own. */
+  dynamicConfig?: readonly string[];
   /** gRPC port; 7233 by default, 0 picks a free one. */
   port?: number;
   /** Web UI port; 8233 by default, 0 picks a free one, false disables the UI. */
@@ -151,7 +153,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   if (namespace !== 'default') args.push('--namespace', namespace);
   args.push(...searchAttributeFlags());
-  for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
+  for (const value of [...DYNAMIC_CONFIG, ...(options.dynamicConfig ?? [])]) args.push('--dynamic-config-value', value);
 
   // Own process group: a Ctrl-C in the terminal reaches only our process, which stops the server
   // after the worker has drained (otherwise workflow tasks fail on the way down).
