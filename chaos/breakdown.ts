@@ -124,6 +124,9 @@ function rowFor(run: RunHistory, start: WorkerStart, nextBackAt: number): Row | 
   };
 }
 
+/** Characters of a marker's details a timeline prints (`QT_TIMELINE_WIDTH` widens it). */
+const TIMELINE_WIDTH = Number(process.env.QT_TIMELINE_WIDTH ?? 160);
+
 /** Every event of one workflow from 10 s before to 10 s after a worker came back (`--timeline <workflow id part>`). */
 function printTimeline(runs: RunHistory[], name: string, backAt: number): void {
   for (const run of runs.filter((r) => r.workflowId.includes(name))) {
@@ -132,7 +135,7 @@ function printTimeline(runs: RunHistory[], name: string, backAt: number): void {
     console.log(`  ${run.workflowId} (ms after back):`);
     for (const e of events) {
       const type = EventType[e.eventType ?? 0]?.replace(/^EVENT_TYPE_/, '') ?? String(e.eventType);
-      const detail = e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED ? ` ${markerText(e).slice(0, Number(process.env.QT_TIMELINE_WIDTH ?? 160))}` : '';
+      const detail = e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED ? ` ${markerText(e).slice(0, TIMELINE_WIDTH)}` : '';
       console.log(`    ${String(timeOf(e) - backAt).padStart(7)} ${type}${detail}`);
     }
   }

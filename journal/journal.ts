@@ -97,14 +97,14 @@ export class Journal {
   }
 
   /**
-   * Books ticks' signals and decisions, keyed by (symbol, run id, tick seq). A key already booked with
-   * the same decision is a retry and counts as a duplicate; when it comes from a later workflow task, its
-   * details (clock, confidence, price) replace the earlier task's, which never completed. A key booked with a *different* decision by an earlier
-   * workflow task (`taskEvent`: where the task started in the history; rows without it: an earlier `at`, the
-   * workflow's clock) was written by a task that never completed (its worker died after the write): the later
-   * decision is the one in history and replaces it (`superseded`). The task, not the clock, decides when both
-   * are known: a task can read its clock from history (a heartbeat of the lost task recorded it) and then
-   * decide again with the same `at`.
+   * Books ticks' signals and decisions, keyed by (symbol, run id, tick seq). A key already booked with the same
+   * decision is a retry and counts as a duplicate; when it comes from a later workflow task, its details (clock,
+   * confidence, price) replace the earlier task's, which never completed. A key booked with a *different* decision
+   * by an earlier workflow task (`taskEvent`: where the task started in the history; rows without it: an earlier
+   * `at`, the workflow's clock) was written by a task that never completed (its worker died after the write): the
+   * later decision is the one in history and replaces it (`superseded`). The task, not the clock, decides when both
+   * are known: a task can read its clock from history (a heartbeat of the lost task recorded it) and then decide
+   * again with the same `at`.
    * Any other difference cannot come from a retry or a re-run: the row is kept in a SIGNAL_KEY_COLLISION
    * risk event rather than dropped, and counted in `collisions` so the caller can raise it.
    */
@@ -136,14 +136,16 @@ export class Journal {
         [row.symbol, row.runId ?? '', row.seq],
       );
       const prior = existing.rows[0];
+      // Whether this row comes from a later workflow task than the booked one; null when either task is unknown.
+      const laterByTask = prior?.task_event != null && row.taskEvent != null ? prior.task_event < row.taskEvent : null;
       if (prior && prior.decision === row.decision && prior.signal === row.signal && prior.candle_time.getTime() === toDate(row.candleTime).getTime()) {
         // The same decision from a later task (a pass run again after its worker died): the row takes the run that
         // became history (its clock, confidence, price), so the journal dates the pass when the loop really ticked.
-        if (prior.task_event !== null && row.taskEvent != null && prior.task_event < row.taskEvent) await this.supersedeSignal(row);
+        if (laterByTask) await this.supersedeSignal(row);
         result.duplicates++;
         continue;
       }
-      const laterTask = prior && (prior.task_event !== null && row.taskEvent != null ? prior.task_event < row.taskEvent : prior.at.getTime() < toDate(row.at).getTime());
+      const laterTask = prior && (laterByTask ?? prior.at.getTime() < toDate(row.at).getTime());
       if (laterTask && (await this.supersedeSignal(row))) {
         result.superseded++;
         continue;
