@@ -39,6 +39,8 @@ import { WORKFLOW_TASK_TIMEOUT, symbolWorkflowId } from '../workflows/contracts.
 import type { symbolWorkflow } from '../workflows/symbol.js';
 import { percentile } from './stats.js';
 import { sleep } from '../infra/sleep.js';
+import { freePort } from '../infra/process.js';
+import { histogramQuantile, increaseBy, scrape, total, type Sample } from './prometheus.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,7 +68,10 @@ const warmupS = Number(args.warmup);
 const eventDriven = args['event-driven'] !== 'false';
 const speed = eventDriven ? Number(args.speed) : 1;
 
-installTemporalLogger(pino({ level: 'error' }));
+// The worker core's and the dev server's Prometheus metrics, read before and after the measured window.
+const workerMetricsPort = await freePort();
+const serverMetricsPort = await freePort();
+installTemporalLogger(pino({ level: 'error' }), { prometheusAddress: `127.0.0.1:${workerMetricsPort}` });
 
 /**
  * The dev server's settings: state in memory or in a SQLite file, with infra/temporal.ts's pragmas or the given
@@ -157,13 +162,33 @@ function cpuShares(before: ReturnType<typeof processCpu>, after: ReturnType<type
   );
 }
 
+/**
+ * What the window cost Temporal: workflow tasks completed, the dev server's persistence requests per task and by
+ * operation, and the worker's sticky cache misses (each one a replay of a whole run), failed tasks and
+ * schedule-to-start latency.
+ */
+function temporalFigures(server0: Sample[], server1: Sample[], core0: Sample[], core1: Sample[], seconds: number) {
+  const diff = (a: Sample[], b: Sample[], name: string, where: Record<string, string> = {}) => total(b, name, where) - total(a, name, where);
+  const tasks = diff(core0, core1, 'temporal_workflow_task_execution_latency_count');
+  const persistence = diff(server0, server1, 'persistence_requests');
+  return {
+    workflowTasksPerSecond: +(tasks / seconds).toFixed(1),
+    persistenceRequestsPerTask: +(persistence / Math.max(1, tasks)).toFixed(2),
+    persistenceByOperation: Object.fromEntries(increaseBy(server0, server1, 'persistence_requests', 'operation').slice(0, 8)),
+    stickyCacheMisses: diff(core0, core1, 'temporal_sticky_cache_miss'),
+    workflowTasksFailed: diff(core0, core1, 'temporal_workflow_task_execution_failed'),
+    workflowTaskScheduleToStartP99Ms: histogramQuantile(core0, core1, 'temporal_workflow_task_schedule_to_start_latency', 0.99),
+    workflowTaskReplayP99Ms: histogramQuantile(core0, core1, 'temporal_workflow_task_replay_latency', 0.99),
+  };
+}
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'qt-fleet-'));
 const log = pino({ level: 'warn' });
 const stops: (() => Promise<void>)[] = [];
 try {
   const symbols = fleetData(args.data!, path.join(tmp, 'data'), N);
   const [temporal, pg] = await Promise.all([
-    startTemporalDevServer({ port: 0, uiPort: false, ...temporalOptions(tmp) }),
+    startTemporalDevServer({ port: 0, uiPort: false, metricsPort: serverMetricsPort, ...temporalOptions(tmp) }),
     startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 0, ephemeral: true }),
   ]);
   stops.push(() => temporal.stop(), () => pg.stop());
@@ -238,6 +263,8 @@ try {
   metrics.latenessSamples.length = 0;
   closeToEvaluation.length = 0;
   const wakes0 = events ? { ...events.waker.stats } : null;
+  const metricsAt = () => Promise.all([scrape(`http://127.0.0.1:${serverMetricsPort}/metrics`), scrape(`http://127.0.0.1:${workerMetricsPort}/metrics`)]);
+  const [server0, core0] = await metricsAt();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
@@ -257,6 +284,16 @@ try {
   const cpu = process.cpuUsage(cpu0);
   const temporalCpu = processCpuSeconds(temporal.pid) - temporalCpu0;
   const commandCpu = cpuShares(processes0, processCpu(), elapsed);
+  const [server1, core1] = await metricsAt();
+  if (process.env.QT_BENCH_METRICS_DIR) {
+    writeFileSync(path.join(process.env.QT_BENCH_METRICS_DIR, 'metrics.json'), JSON.stringify({ server0, server1, core0, core1 }));
+  }
+  // What the fleet decided in the window, by outcome (a risk refusal with its rule: the reason up to its first colon).
+  const decided = await journal.pool.query<{ outcome: string; n: string }>(
+    `SELECT decision || CASE WHEN decision LIKE 'RISK_%' THEN ' ' || left(split_part(coalesce(reason, ''), ':', 1), 40) ELSE '' END AS outcome, count(*) AS n
+       FROM signals WHERE at >= $1 GROUP BY 1 ORDER BY 2 DESC LIMIT 8`,
+    [new Date(Date.now() - elapsed * 1000)],
+  );
   const late = [...metrics.latenessSamples].sort((a, b) => a - b);
   const closes = [...closeToEvaluation].sort((a, b) => a - b);
   const result = {
@@ -282,6 +319,8 @@ try {
     machineCpuBusyPercent: Math.round((machineBusy.reduce((a, b) => a + b, 0) / Math.max(1, machineBusy.length)) * 100),
     cores: os.cpus().length,
     loadAverage1m: +os.loadavg()[0]!.toFixed(2),
+    decisions: Object.fromEntries(decided.rows.map((r) => [r.outcome, Number(r.n)])),
+    temporal: temporalFigures(server0, server1, core0, core1, elapsed),
     ...(events && wakes0
       ? {
         candleCloseToEvaluation: { events: closes.length, p50Ms: Math.round(percentile(closes, 0.5)), p99Ms: Math.round(percentile(closes, 0.99)), maxMs: Math.round(closes[closes.length - 1] ?? 0) },

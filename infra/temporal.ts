@@ -108,6 +108,8 @@ export interface TemporalDevServerOptions {
   dynamicConfig?: readonly string[];
   /** gRPC port; 7233 by default, 0 picks a free one. */
   port?: number;
+  /** Serve the server's Prometheus metrics on this port (benchmarks); none by default. */
+  metricsPort?: number;
   /** Web UI port; 8233 by default, 0 picks a free one, false disables the UI. */
   uiPort?: number | false;
   namespace?: string;
@@ -152,6 +154,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   if (namespace !== 'default') args.push('--namespace', namespace);
+  if (options.metricsPort) args.push('--metrics-port', String(options.metricsPort));
   args.push(...searchAttributeFlags());
   for (const value of [...DYNAMIC_CONFIG, ...(options.dynamicConfig ?? [])]) args.push('--dynamic-config-value', value);
 

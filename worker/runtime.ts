@@ -70,7 +70,7 @@ export function createLogger(): Logger {
 
 let temporalLoggerInstalled = false;
 /** Route the Temporal SDK's logs (and its core's, at warning level unless `log` wants more) through pino. */
-export function installTemporalLogger(log: Logger): void {
+export function installTemporalLogger(log: Logger, opts: { prometheusAddress?: string } = {}): void {
   if (temporalLoggerInstalled) return;
   temporalLoggerInstalled = true;
   const sdkLevel = ['trace', 'debug'].includes(log.level) ? log.level : 'warn';
@@ -84,7 +84,10 @@ export function installTemporalLogger(log: Logger): void {
       warn: at('warn'),
       error: at('error'),
     },
-    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: sdkLevel.toUpperCase() as 'WARN' }) } },
+    telemetryOptions: {
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: sdkLevel.toUpperCase() as 'WARN' }) },
+      ...(opts.prometheusAddress ? { metrics: { prometheus: { bindAddress: opts.prometheusAddress } } } : {}),
+    },
   });
 }
 
