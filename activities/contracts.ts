@@ -184,6 +184,11 @@ export interface PassRequest {
   params: TradingParams;
   /** The journal row's key and provenance; the activity adds the signal, the decision and its time. */
   record: Pick<DecisionRecord, 'workflowId' | 'symbol' | 'seq' | 'instanceId' | 'runId' | 'taskEvent'>;
+  /**
+   * The loop takes an entry's refusal from the risk book's published copy (`refused` below). Loops recorded before
+   * that do not send it, and their entries are never judged (nor journaled) here.
+   */
+  refuseFromBookCopy?: boolean;
 }
 
 export interface PassResult {
@@ -192,6 +197,8 @@ export interface PassResult {
   signal: ScoredSignal;
   /** The decision's row is in the journal (false for an entry, which is journaled after it, or when the journal did not answer). */
   journaled: boolean;
+  /** The entry the pass decided on is one the risk book's published copy refuses: the decision is RISK_REJECTED. */
+  refused?: Extract<RiskVerdict, { approved: false }>;
 }
 
 export interface TradingActivities extends PositionActivities, ClockActivities {

@@ -16,6 +16,8 @@ import { reconcileActivities } from './reconcile.js';
 import { riskActivities } from './risk.js';
 import { createSettlement } from './settlement.js';
 import { passActivities } from './pass.js';
+import { BookCopy } from './book-copy.js';
+import { riskBookWorkflowId } from '../workflows/book-contracts.js';
 import { signalActivities } from './signal.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -26,12 +28,13 @@ export function createActivities(deps: ActivityDeps): TradingActivities {
   const signal = signalActivities(deps);
   const journal = journalActivities(deps);
   const clock = clockActivities();
+  const bookCopy = new BookCopy(deps.temporal.client, riskBookWorkflowId(deps.temporal.taskQueue), deps.log);
   return {
     ...clock,
     ...signal,
     ...journal,
-    ...passActivities({ ...clock, ...signal, ...journal }),
-    ...riskActivities(deps),
+    ...passActivities({ ...clock, ...signal, ...journal }, (p) => bookCopy.refusal(p, deps.risk())),
+    ...riskActivities(deps, bookCopy),
     ...entryActivities(deps, settlement),
     ...protectiveStopActivities(deps, settlement),
     ...exitActivities(deps, settlement),

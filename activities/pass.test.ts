@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS } from '../core/params.js';
 import { tick as loopTick, type LoopState } from '../core/loop.js';
 import type { ScoredSignal } from '../core/types.js';
+import type { EntryProposal } from '../core/risk.js';
 import type { DecisionRecord, PassRequest } from './contracts.js';
 import { passActivities } from './pass.js';
 
@@ -12,9 +13,12 @@ function scored(signal: ScoredSignal['signal'], confidence: number): ScoredSigna
   return { symbol: 'ETHUSDT', signal, confidence, probabilities: { HOLD: 1 - confidence, BUY: signal === 'BUY' ? confidence : 0, SELL: signal === 'SELL' ? confidence : 0 }, candleTime: NOW - 300_000, price: 3000, model: 'xgb-v1' };
 }
 
-function pass(signal: ScoredSignal, journal: (records: DecisionRecord[]) => Promise<void> = async () => {}) {
+const FULL = { approved: false as const, rule: 'MAX_POSITIONS', detail: '10 positions open, limit 10' };
+
+function pass(signal: ScoredSignal, journal: (records: DecisionRecord[]) => Promise<void> = async () => {}, refusal: typeof FULL | null = null) {
   const written: DecisionRecord[] = [];
   const calls: string[] = [];
+  const asked: EntryProposal[] = [];
   const acts = passActivities({
     readClock: async () => (calls.push('clock'), NOW),
     evaluateSignal: async () => (calls.push('signal'), signal),
@@ -23,8 +27,8 @@ function pass(signal: ScoredSignal, journal: (records: DecisionRecord[]) => Prom
       await journal(records);
       written.push(...records);
     },
-  });
-  return { acts, written, calls };
+  }, async (p) => (asked.push(p), refusal));
+  return { acts, written, calls, asked };
 }
 
 const request = (loop: LoopState = SCANNING): PassRequest => ({
@@ -76,5 +80,31 @@ describe('a quiet pass in one activity', () => {
       journalDecisions: async () => {},
     });
     await expect(acts.evaluatePass(request())).rejects.toThrow('no market data');
+  });
+
+  it('refuses an entry the risk book\'s copy refuses, journaled as the book would, when the loop asks for it', async () => {
+    const { acts, written, asked } = pass(scored('BUY', 0.9), undefined, FULL);
+    const result = await acts.evaluatePass({ ...request(), refuseFromBookCopy: true });
+    expect(result).toMatchObject({ journaled: true, refused: FULL });
+    expect(asked).toEqual([{ symbol: 'ETHUSDT', notional: expect.any(Number), leverage: DEFAULT_PARAMS.leverage }]);
+    expect(asked[0]!.notional).toBeGreaterThan(0);
+    expect(written.map((r) => [r.decision, r.reason])).toEqual([['RISK_REJECTED', 'MAX_POSITIONS: 10 positions open, limit 10']]);
+  });
+
+  it('leaves the entry to the book when the copy lets it through, and never asks for loops that did not opt in', async () => {
+    const open = pass(scored('BUY', 0.9));
+    expect(await open.acts.evaluatePass({ ...request(), refuseFromBookCopy: true })).toEqual({ now: NOW, signal: scored('BUY', 0.9), journaled: false });
+    expect(open.written).toEqual([]);
+    const old = pass(scored('BUY', 0.9), undefined, FULL);
+    expect(await old.acts.evaluatePass(request())).toEqual({ now: NOW, signal: scored('BUY', 0.9), journaled: false });
+    expect(old.asked).toEqual([]);
+    expect(old.written).toEqual([]);
+  });
+
+  it('keeps a copy refusal the journal did not take for the workflow to write', async () => {
+    const { acts } = pass(scored('SELL', 0.9), async () => {
+      throw new Error('connection refused');
+    }, FULL);
+    expect(await acts.evaluatePass({ ...request(), refuseFromBookCopy: true })).toMatchObject({ journaled: false, refused: FULL });
   });
 });

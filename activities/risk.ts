@@ -4,9 +4,10 @@ import { checkRisk, type RiskVerdict } from '../core/risk.js';
 import { RISK_REJECTED_FAILURE, adoptReservationSignal, previewReserveQuery, reserveUpdate, riskBookWorkflowId } from '../workflows/book-contracts.js';
 import type { ReserveRequest } from '../core/risk-book.js';
 import type { TradingActivities } from './contracts.js';
-import { WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
-import { keepAlive, type ActivityDeps } from './deps.js';
+import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
+import { attempt, keepAlive, type ActivityDeps } from './deps.js';
 import { bounded } from './temporal-views.js';
+import type { BookCopy } from './book-copy.js';
 
 function startOfUtcDay(now = Date.now()): Date {
   const d = new Date(now);
@@ -20,13 +21,14 @@ type RiskActivities = Pick<TradingActivities, 'checkEntryRisk' | 'reserveEntry' 
  * why a workflow rather than a locked Postgres table) after checking that the symbol is flat on the
  * exchange, so a loop can never enter on top of exposure it does not know about.
  */
-export function riskActivities({ exchange: ex, journal, log, risk, temporal }: ActivityDeps): RiskActivities {
+export function riskActivities({ exchange: ex, journal, log, risk, temporal }: ActivityDeps, bookCopy?: BookCopy): RiskActivities {
   const bookId = riskBookWorkflowId(temporal.taskQueue);
   const startBook = () =>
     new WithStartWorkflowOperation('riskBookWorkflow', {
       workflowId: bookId,
       taskQueue: temporal.taskQueue,
       workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+      priority: RISK_BOOK_PRIORITY,
       args: [{}],
       workflowIdConflictPolicy: 'USE_EXISTING',
       staticSummary: 'risk book: reservations, kill switch, daily P&L',
@@ -66,6 +68,7 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
             workflowId: bookId,
             taskQueue: temporal.taskQueue,
             workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+            priority: RISK_BOOK_PRIORITY,
             args: [{}],
             signal: adoptReservationSignal,
             signalArgs: [{ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage }],
@@ -81,6 +84,11 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
         return { approved: false, rule: 'UNOWNED_EXPOSURE', detail: `${req.symbol} holds ${exposure.positionAmt} on the exchange without an owner in this loop` };
       }
       const request: ReserveRequest = { positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage, venueTime, limits: risk() };
+      // The book's published copy refuses what the book would (it is full, killed, past its loss): no request to it.
+      // Not on a retry: the first attempt may have reserved this id, which the copy does not show (the book would
+      // approve the id again; the copy would count it as taken and refuse, and the reservation would be left over).
+      const refused = attempt() === 1 ? await bookCopy?.refusal(req, request.limits, venueTime) : null;
+      if (refused) return refused;
       const verdict = req.dryRun ? await preview(request) : await reserve(request, req.attemptKey);
       if (!verdict.approved) log.info({ symbol: req.symbol, rule: verdict.rule }, `Risk rejected ${req.symbol}: ${verdict.detail}`);
       return verdict;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RISK_LIMITS } from './risk.js';
-import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, venueDayKey, type ReserveRequest } from './risk-book.js';
+import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, publishedBook, refusalFromCopy, venueDayKey, type ReserveRequest } from './risk-book.js';
 
 const DAY1 = Date.UTC(2025, 8, 1, 10);
 const DAY2 = Date.UTC(2025, 8, 2, 0, 5);
@@ -85,5 +85,33 @@ describe('risk book', () => {
     expect(rule(applyReserve(book, req('B-x-1', 'BUSDT', 200)))).toBe('TOTAL_NOTIONAL');
     expect(rule(applyReserve(book, { ...req('B-x-1', 'BUSDT', 100), dryRun: true }))).toBe('OK');
     expect(book.reservations).toHaveLength(1);
+  });
+
+  it('refuses from a published copy exactly what the book refuses, and approves nothing itself', () => {
+    const book = emptyBook();
+    const proposal = (symbol: string, notional = 150) => ({ symbol, notional, leverage: 5 });
+    applyReserve(book, req('A-x-1', 'AUSDT'));
+    applyReserve(book, req('B-x-1', 'BUSDT'));
+    // Room left: the copy refuses nothing the book would take (the book still decides the approval).
+    expect(refusalFromCopy(publishedBook(book), proposal('CUSDT'), limits, DAY1)).toBeNull();
+    expect(refusalFromCopy(publishedBook(book), proposal('AUSDT', 400), limits, DAY1)?.rule).toBe('TOTAL_NOTIONAL');
+    applyReserve(book, req('C-x-1', 'CUSDT'));
+    const full = publishedBook(book);
+    expect(JSON.stringify(full)).not.toContain('A-x-1'); // ids stay in the book
+    for (const [symbol, notional] of [['DUSDT', 150], ['AUSDT', 100], ['EUSDT', 5_000]] as const) {
+      const fromBook = previewReserve(book, req('N-x-1', symbol, notional));
+      expect(refusalFromCopy(full, proposal(symbol, notional), limits, DAY1)).toEqual(fromBook);
+    }
+    // A stale copy may refuse what the book now takes; that is the direction it is allowed to be wrong in.
+    applyRelease(book, { positionId: 'A-x-1', netPnl: -6, venueTime: DAY1 });
+    expect(rule(previewReserve(book, req('D-x-1', 'DUSDT')))).toBe('DAILY_LOSS');
+    expect(refusalFromCopy(full, proposal('DUSDT'), limits, DAY1)?.rule).toBe('MAX_POSITIONS');
+    // The daily loss belongs to its venue day; the kill switch to everything.
+    const lost = publishedBook(book);
+    expect(refusalFromCopy(lost, proposal('DUSDT'), limits, DAY1)?.rule).toBe('DAILY_LOSS');
+    applyRelease(book, { positionId: 'B-x-1', netPnl: 0, venueTime: DAY1 });
+    expect(refusalFromCopy(publishedBook(book), proposal('DUSDT'), limits, DAY2)).toBeNull();
+    applyKill(book, { on: true, reason: 'test' }, DAY2);
+    expect(refusalFromCopy(publishedBook(book), proposal('DUSDT'), limits, DAY2)?.rule).toBe('GLOBAL_KILL');
   });
 });

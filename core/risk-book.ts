@@ -1,4 +1,4 @@
-import { checkRisk, type RiskLimits, type RiskVerdict } from './risk.js';
+import { checkRisk, type EntryProposal, type RiskLimits, type RiskVerdict } from './risk.js';
 
 /**
  * The book-wide risk state: capacity reserved by entries (before their orders), the global kill
@@ -134,4 +134,36 @@ export function applyKill(book: RiskBook, kill: { on: boolean; reason: string | 
 /** Totals for display (Web UI, `qt risk`). */
 export function bookTotals(book: RiskBook): { positions: number; notional: number } {
   return { positions: book.reservations.length, notional: book.reservations.reduce((s, r) => s + r.notional, 0) };
+}
+
+/**
+ * The copy of the book its workflow shows outside (in its memo) after every change: what an entry needs to know that
+ * the book would refuse it. Reservation ids, the kill's reason and the released ids stay inside.
+ */
+export interface PublishedBook {
+  reservations: { symbol: string; notional: number }[];
+  killOn: boolean;
+  /** The venue day of the realized P&L (YYYY-MM-DD) and that P&L. */
+  day: { key: string; netPnl: number };
+}
+
+export function publishedBook(book: RiskBook): PublishedBook {
+  return {
+    reservations: book.reservations.map((r) => ({ symbol: r.symbol, notional: r.notional })),
+    killOn: book.kill.on,
+    day: { key: book.day.key, netPnl: book.day.netPnl },
+  };
+}
+
+/**
+ * The refusal the book would give this entry, judged on a published copy, or null when the copy would let it through.
+ *
+ * Only a refusal is taken from a copy: the copy can be older than the book (a position released meanwhile), so it
+ * may refuse an entry the book would now approve, which costs that entry one pass; an approval always comes from the
+ * book itself, one request at a time. A `venueTime` in a later day than the copy's judges against that day's empty P&L.
+ */
+export function refusalFromCopy(copy: PublishedBook, p: EntryProposal, limits: RiskLimits, venueTime: number): Extract<RiskVerdict, { approved: false }> | null {
+  const newDay = venueDayKey(venueTime) > copy.day.key;
+  const verdict = checkRisk(p, { globalKill: copy.killOn, openPositions: copy.reservations, realizedPnlToday: newDay ? 0 : copy.day.netPnl }, limits);
+  return verdict.approved ? null : verdict;
 }

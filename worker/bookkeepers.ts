@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { OrphanPolicy } from '../core/config.js';
 import type { TradingParams } from '../core/params.js';
 import { configureReconcilerSignal, reconcilerWorkflowId, riskBookWorkflowId, type ReconcilerConfig } from '../workflows/book-contracts.js';
-import { WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
+import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
 import type { reconcilerWorkflow } from '../workflows/reconciler.js';
 import type { riskBookWorkflow } from '../workflows/risk-book.js';
 
@@ -23,10 +23,12 @@ export async function ensureBookkeepers(client: Client, o: BookkeeperOptions): P
     workflowId: riskBookWorkflowId(o.taskQueue),
     taskQueue: o.taskQueue,
     workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+    priority: RISK_BOOK_PRIORITY,
     args: [{}],
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: 'risk book: reservations, kill switch, daily P&L',
   });
+  await raiseBookPriority(client, riskBookWorkflowId(o.taskQueue));
   const config: ReconcilerConfig = { periodSeconds: o.reconcileSeconds, orphanPolicy: o.orphanPolicy, params: o.params };
   await client.workflow.signalWithStart<typeof reconcilerWorkflow, [ReconcilerConfig]>('reconcilerWorkflow', {
     workflowId: reconcilerWorkflowId(o.taskQueue),
@@ -36,5 +38,20 @@ export async function ensureBookkeepers(client: Client, o: BookkeeperOptions): P
     signal: configureReconcilerSignal,
     signalArgs: [config],
     staticSummary: 'reconciliation: exchange vs workflows vs journal',
+  });
+}
+
+/**
+ * A book started before it had a priority keeps the default through every continue-as-new (a new run inherits its
+ * priority): give the running book its priority, once.
+ */
+async function raiseBookPriority(client: Client, workflowId: string): Promise<void> {
+  const { raw } = await client.workflow.getHandle(workflowId).describe();
+  if (raw.workflowExecutionInfo?.priority?.priorityKey === RISK_BOOK_PRIORITY.priorityKey) return;
+  await client.workflowService.updateWorkflowExecutionOptions({
+    namespace: client.options.namespace,
+    workflowExecution: { workflowId },
+    workflowExecutionOptions: { priority: RISK_BOOK_PRIORITY },
+    updateMask: { paths: ['priority'] },
   });
 }

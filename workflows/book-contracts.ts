@@ -35,6 +35,8 @@ export interface KillSwitchChange {
 }
 export const setKillSignal = defineSignal<[KillSwitchChange]>('setKill');
 export const riskBookQuery = defineQuery<RiskBook>('riskBook');
+/** Memo key of the book's published copy (core/risk-book.ts `PublishedBook`), read by entries with `describe`. */
+export const PUBLISHED_BOOK_MEMO = 'qtPublishedBook';
 /** The verdict a reservation would get, without reserving (entries with execution disabled). */
 export const previewReserveQuery = defineQuery<RiskVerdict, [ReserveRequest]>('previewReserve');
 /** Failure type of a reservation the book refuses: refused before it is written to history. */

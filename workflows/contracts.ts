@@ -209,5 +209,13 @@ export const positionStateQuery = defineQuery<PositionInput & { state: PositionL
  */
 export const WORKFLOW_TASK_TIMEOUT = '5s';
 
+/**
+ * Task priorities (1 is taken first; 3, the default, is the loops'). When a fleet's tasks queue (a candle close wakes
+ * every loop at once), the risk book's and the positions' tasks are taken before the loops' passes: the book decides
+ * one entry at a time for the whole fleet, and a position's tasks are its orders and exits.
+ */
+export const RISK_BOOK_PRIORITY = { priorityKey: 1 } as const;
+export const POSITION_PRIORITY = { priorityKey: 2 } as const;
+
 export const symbolWorkflowId = (symbol: string): string => `qt-symbol-${symbol}`;
 export const positionWorkflowId = (positionId: string): string => `qt-position-${positionId}`;

@@ -31,7 +31,7 @@ import {
   type ReconcilerInput,
   type ReconcilerState,
 } from './book-contracts.js';
-import { WORKFLOW_TASK_TIMEOUT, positionWorkflowId, reclaimSignal, symbolWorkflowId, type PositionInput } from './contracts.js';
+import { POSITION_PRIORITY, WORKFLOW_TASK_TIMEOUT, positionWorkflowId, reclaimSignal, symbolWorkflowId, type PositionInput } from './contracts.js';
 import { failureText } from './failure-text.js';
 
 /**
@@ -155,6 +155,7 @@ async function act(state: ReconcilerState, config: ReconcilerConfig, a: Reconcil
       await startChild('positionWorkflow', {
         workflowId: positionWorkflowId(positionId),
         workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+        priority: POSITION_PRIORITY,
         args: [input],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,

@@ -1,9 +1,10 @@
-import { ApplicationFailure, allHandlersFinished, condition, makeContinueAsNewFunc, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
-import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, type RiskBook } from '../core/risk-book.js';
+import { ApplicationFailure, allHandlersFinished, condition, makeContinueAsNewFunc, log, patched, proxyActivities, setCurrentDetails, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { applyAdopt, applyKill, applyRelease, applyReserve, bookTotals, emptyBook, previewReserve, publishedBook, type RiskBook } from '../core/risk-book.js';
 import type { RiskLimits } from '../core/risk.js';
 import type { TradingActivities } from '../activities/contracts.js';
 import { WORKFLOW_TASK_TIMEOUT } from './contracts.js';
 import {
+  PUBLISHED_BOOK_MEMO,
   RISK_REJECTED_FAILURE,
   adoptReservationSignal,
   previewReserveQuery,
@@ -30,6 +31,12 @@ const seed = proxyActivities<TradingActivities>({ startToCloseTimeout: '10s', re
 /** The persisted copy of the kill switch is written until Postgres answers, however long that takes. */
 const persist = proxyActivities<TradingActivities>({ startToCloseTimeout: '15s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } });
 
+/**
+ * The book shows a copy of itself in its memo after every change, so an entry the book would refuse is refused from
+ * the copy without a request (activities/book-copy.ts). Runs recorded before it replay without the memo writes.
+ */
+const PUBLISH_COPY = 'book-publishes-copy';
+
 /** Continue-as-new after this many handled requests in one run (each is a few history events). */
 const REQUESTS_PER_RUN = 2_000;
 
@@ -41,6 +48,18 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
   let killSetExplicitly = false;
   let limits: RiskLimits | null = null;
   const runIsLong = runEndsAtEventLimit(MAX_EVENTS_PER_LOOP_RUN);
+  const publishes = patched(PUBLISH_COPY);
+  let published = '';
+  /** The Web UI's line, and the published copy when it changed (a memo write is a history event). */
+  const show = (): void => {
+    describe(book, limits);
+    if (!publishes) return;
+    const copy = publishedBook(book);
+    const key = JSON.stringify(copy);
+    if (key === published) return;
+    published = key;
+    upsertMemo({ [PUBLISHED_BOOK_MEMO]: copy });
+  };
 
   setHandler(riskBookQuery, () => book);
   setHandler(previewReserveQuery, (req) => previewReserve(book, req));
@@ -51,7 +70,7 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
       requests++;
       limits = req.limits;
       const verdict = applyReserve(book, req);
-      describe(book, limits);
+      show();
       return verdict;
     },
     {
@@ -66,19 +85,19 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
   setHandler(releaseSignal, (req) => {
     requests++;
     applyRelease(book, req);
-    describe(book, limits);
+    show();
   });
   setHandler(adoptReservationSignal, (r) => {
     requests++;
     if (applyAdopt(book, r)) log.warn('exposure without a reservation counted in the book', { positionId: r.positionId, notional: r.notional });
-    describe(book, limits);
+    show();
   });
   setHandler(setKillSignal, (k) => {
     requests++;
     killSetExplicitly = true;
     applyKill(book, k, Date.now());
     killToPersist = true;
-    describe(book, limits);
+    show();
   });
 
   if (!ready) {
@@ -91,7 +110,7 @@ export async function riskBookWorkflow(input: RiskBookInput): Promise<void> {
     }
     ready = true;
   }
-  describe(book, limits);
+  show();
 
   for (;;) {
     await condition(() => killToPersist || requests >= REQUESTS_PER_RUN || runIsLong() || workflowInfo().continueAsNewSuggested);

@@ -24,6 +24,7 @@ import type { PositionSide, ScoredSignal } from '../core/types.js';
 import type { DecisionRecord, LivePosition, TradingActivities } from '../activities/contracts.js';
 import { releaseSignal, riskBookWorkflowId } from './book-contracts.js';
 import {
+  POSITION_PRIORITY,
   WORKFLOW_TASK_TIMEOUT,
   closePositionSignal,
   configUpdate,
@@ -131,7 +132,13 @@ const WAKES_AT_TOP = 'wakes-taken-at-top-of-pass';
  * instead of three; runs recorded before keep three.
  */
 const ONE_ACTIVITY_PASS = 'one-activity-per-quiet-pass';
-const PATCHES_AT_RUN_START = [LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER, ORPHAN_POLICY_IN_LOOP, FLATTEN_DIRECT, ONE_ACTIVITY_PASS];
+/**
+ * A quiet pass's entry that the risk book's published copy refuses (the book is full, killed, past its daily loss)
+ * is refused in the pass's local activity, without a reservation: a full book no longer takes a request per pass
+ * from every loop with a signal (activities/book-copy.ts says what that cost).
+ */
+const REFUSALS_FROM_BOOK_COPY = 'entry-refusals-from-book-copy';
+const PATCHES_AT_RUN_START = [LOCAL_TICK_ACTIVITIES, RISK_BOOK, DECISION_BUFFER, ORPHAN_POLICY_IN_LOOP, FLATTEN_DIRECT, ONE_ACTIVITY_PASS, REFUSALS_FROM_BOOK_COPY];
 
 /** Decisions kept while the journal is unreachable (about two hours of 15 s ticks); older ones are dropped and counted. */
 export const MAX_PENDING_DECISIONS = 500;
@@ -290,6 +297,8 @@ function isQuiet(state: SymbolState, flattening: boolean): boolean {
 interface Evaluated {
   signal: ScoredSignal;
   journaled: boolean;
+  /** The entry decided on is refused by the risk book's published copy. */
+  refused?: { rule: string; detail: string };
   /** What the decision was taken on: the loop as the pass began, not as signals changed it meanwhile. */
   loop: LoopState;
   params: TradingParams;
@@ -304,9 +313,10 @@ async function quietPass(state: SymbolState, dueAt: number, p: PatchCheck): Prom
   const loop = loopStateOf(state);
   const params = state.params;
   const record = { workflowId, symbol: state.symbol, seq: state.tickSeq + 1, instanceId: state.instanceId, runId, taskEvent: historyLength };
+  const refuseFromBookCopy = p(RISK_BOOK) && p(REFUSALS_FROM_BOOK_COPY);
   let pass;
   try {
-    pass = await localActs.evaluatePass({ symbol: state.symbol, dueAt, loop, params, record });
+    pass = await localActs.evaluatePass({ symbol: state.symbol, dueAt, loop, params, record, ...(refuseFromBookCopy ? { refuseFromBookCopy } : {}) });
   } catch (err) {
     state.clock = await trustedNow();
     state.tickSeq++;
@@ -314,7 +324,7 @@ async function quietPass(state: SymbolState, dueAt: number, p: PatchCheck): Prom
     return;
   }
   state.clock = pass.now;
-  await tick(state, dueAt, p, { signal: pass.signal, journaled: pass.journaled, loop, params });
+  await tick(state, dueAt, p, { signal: pass.signal, journaled: pass.journaled, loop, params, ...(refuseFromBookCopy && pass.refused ? { refused: pass.refused } : {}) });
 }
 
 /** No market data or no model this pass: nothing can be traded; try again next interval. */
@@ -345,6 +355,13 @@ async function tick(state: SymbolState, dueAt: number, p: PatchCheck, evaluated?
   if (command.kind === 'JOURNAL_DECISION') {
     ({ outcome, reason } = command);
     if (evaluated?.journaled) {
+      state.lastDecision = outcome;
+      return;
+    }
+  } else if (evaluated?.refused) {
+    outcome = 'RISK_REJECTED';
+    reason = `${evaluated.refused.rule}: ${evaluated.refused.detail}`;
+    if (evaluated.journaled) {
       state.lastDecision = outcome;
       return;
     }
@@ -578,6 +595,7 @@ async function startPositionWorkflow(state: SymbolState, positionId: string, seq
     // The position must outlive this run: continue-as-new closes the parent run.
     parentClosePolicy: ParentClosePolicy.ABANDON,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    priority: POSITION_PRIORITY,
     staticSummary: `${adopt ? 'adopted ' : ''}${side} ${state.symbol}`,
   }).catch((err: unknown) => {
     // Not started: this loop holds no position by that id; whoever holds the id is found by the next ownership check.

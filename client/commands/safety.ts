@@ -4,7 +4,7 @@ import { DEFAULT_TASK_QUEUE, type AppConfig } from '../../core/config.js';
 import { mapLimit } from '../../core/map-limit.js';
 import { Journal } from '../../journal/index.js';
 import { reconcileNowUpdate, reconcileSoonSignal, reconcilerWorkflowId, riskBookWorkflowId, setKillSignal, type KillSwitchChange, type ReconcileResult } from '../../workflows/book-contracts.js';
-import { WORKFLOW_TASK_TIMEOUT, closePositionSignal, killSignal, positionWorkflowId, resumeSignal } from '../../workflows/contracts.js';
+import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT, closePositionSignal, killSignal, positionWorkflowId, resumeSignal } from '../../workflows/contracts.js';
 import type { riskBookWorkflow } from '../../workflows/risk-book.js';
 import { connectClient, runningSymbols, symbolHandle } from '../fleet.js';
 import { symbol as symbolArg } from '../arguments.js';
@@ -68,6 +68,7 @@ async function setBookSwitch(client: Client, taskQueue: string, change: KillSwit
       workflowId: riskBookWorkflowId(taskQueue),
       taskQueue,
       workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+      priority: RISK_BOOK_PRIORITY,
       args: [{}],
       signal: setKillSignal,
       signalArgs: [change],

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { riskBookQuery, riskBookWorkflowId } from '../../workflows/book-contracts.js';
-import { symbolWorkflowId } from '../../workflows/contracts.js';
+import { PUBLISHED_BOOK_MEMO, riskBookQuery, riskBookWorkflowId } from '../../workflows/book-contracts.js';
+import { positionWorkflowId, symbolWorkflowId } from '../../workflows/contracts.js';
+import type { PublishedBook } from '../../core/risk-book.js';
 import { FIXTURE_DIR, FIXTURE_START } from '../exchange/helpers.js';
 import { captureHistory } from './capture.js';
 import { eventually, startHarness, uniqueSymbol, type Harness } from './harness.js';
@@ -17,6 +18,9 @@ function exchangePositions(h: Harness): { symbol: string; positionAmt: number; n
     .filter(([, p]) => p.amt !== 0)
     .map(([symbol, p]) => ({ symbol, positionAmt: p.amt, notional: Math.abs(p.amt) * (engine.mark(symbol) ?? 0) }));
 }
+
+/** How a refusal taken from the risk book's published copy (activities/book-copy.ts) ends its reason. */
+const COPY_MARK = "(the risk book's published copy)";
 
 /** Samples the exchange's positions every few ms and keeps the worst moment. */
 function sampleExchange(h: Harness) {
@@ -50,7 +54,8 @@ describe('atomic risk: an entry burst on one candle', () => {
 
   const decisions = async (of: string[]) => (await Promise.all(of.map((s) => h.journal.recentSignals({ sinceMs: 600_000, symbol: s, limit: 1000 })))).flat();
 
-  const book = () => eventually(() => h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).query(riskBookQuery), 'the risk book', 60_000);
+  const bookHandle = () => h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue));
+  const book = () => eventually(() => bookHandle().query(riskBookQuery), 'the risk book', 60_000);
   const openOnExchange = async () => exchangePositions(h);
   const rejectedBy = (rule: string, since = 0) => async () =>
     (await decisions(symbols)).some((r) => r.decision === 'RISK_REJECTED' && r.reason?.startsWith(rule) && r.at.getTime() >= since);
@@ -68,6 +73,10 @@ describe('atomic risk: an entry burst on one candle', () => {
     for (const s of symbols) h.signals.set(s, 'BUY', 0.9);
     await eventually(async () => (await openOnExchange()).length >= 3, 'three entries', 60_000);
     await eventually(rejectedBy('MAX_POSITIONS'), 'entries refused at the position count', 60_000);
+    // Once the full book has published its copy, loops are refused from it without asking the book.
+    await eventually(async () => (await decisions(symbols)).some((r) => r.reason?.startsWith('MAX_POSITIONS') && r.reason.endsWith(COPY_MARK)), 'a refusal from the book\'s copy', 60_000);
+    const copy = (await bookHandle().describe()).memo?.[PUBLISHED_BOOK_MEMO] as PublishedBook;
+    expect(copy.reservations).toHaveLength(3);
     // More room by count: now the total notional binds (600 - 400 leaves room for exactly one more).
     h.riskLimits.maxOpenPositions = 10;
     const raised = Date.now();
@@ -101,10 +110,19 @@ describe('atomic risk: an entry burst on one candle', () => {
     expect(new Set((await decidedSince()).map((r) => r.reason?.split(':')[0]))).toEqual(new Set(['DAILY_LOSS']));
     expect(await openOnExchange()).toHaveLength(0);
     // The book, started by the worker, has the fleet's short workflow task timeout: a killed worker's task moves on sooner.
-    const bookConfig = (await h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).describe()).raw.executionConfig;
-    expect(Number(bookConfig?.defaultWorkflowTaskTimeout?.seconds)).toBe(5);
-    await captureHistory(riskBookWorkflowId(h.taskQueue), 'risk-book-burst');
-    await captureHistory(symbolWorkflowId(open[0]!.symbol), 'symbol-risk-book-stop-out');
+    const { raw } = await bookHandle().describe();
+    expect(Number(raw.executionConfig?.defaultWorkflowTaskTimeout?.seconds)).toBe(5);
+    // Its tasks, and the positions', are taken before the loops' when tasks queue.
+    expect(raw.workflowExecutionInfo?.priority?.priorityKey).toBe(1);
+    const position = (await decisions(symbols)).find((r) => r.decision === 'ENTER')!;
+    const positions = await h.journal.positions({ limit: 100 });
+    const child = positions.find((p) => p.symbol === position.symbol)!;
+    expect((await h.client.workflow.getHandle(positionWorkflowId(child.positionId)).describe()).raw.workflowExecutionInfo?.priority?.priorityKey).toBe(2);
+    // The refusals came from the copy (no reservation, no request to the book) once it was published, as the book's own would.
+    const refusals = (await decisions(symbols)).filter((r) => r.decision === 'RISK_REJECTED');
+    expect(refusals.filter((r) => r.reason?.endsWith(COPY_MARK)).length).toBeGreaterThan(refusals.length / 2);
+    await captureHistory(riskBookWorkflowId(h.taskQueue), 'risk-book-published-copy');
+    await captureHistory(symbolWorkflowId(stillBuying[0]!), 'symbol-refusals-from-book-copy');
   }, 300_000);
 });
 
@@ -116,6 +134,8 @@ describe('daily loss in the venue clock (a replay of 2025 on a 2026 wall clock)'
       feed: { kind: 'replay', dir: FIXTURE_DIR, speed: 60, start: FIXTURE_START },
       intrabarStepMs: 1_000,
     });
+    // A book started before books had a priority: the worker gives it one (a new run would inherit the default).
+    await h.client.workflow.start('riskBookWorkflow', { workflowId: riskBookWorkflowId(h.taskQueue), taskQueue: h.taskQueue, args: [{}] });
     await h.startWorker();
   });
   afterAll(async () => h?.close());
@@ -128,6 +148,7 @@ describe('daily loss in the venue clock (a replay of 2025 on a 2026 wall clock)'
       await h.startSymbol(s, params);
     }
     const book = () => h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).query(riskBookQuery);
+    expect((await h.client.workflow.getHandle(riskBookWorkflowId(h.taskQueue)).describe()).raw.workflowExecutionInfo?.priority?.priorityKey).toBe(1);
     const halted = await eventually(async () => {
       const rows = await h.journal.recentSignals({ sinceMs: 600_000, limit: 1000 });
       return rows.find((r) => r.decision === 'RISK_REJECTED' && r.reason?.startsWith('DAILY_LOSS')) ?? null;
