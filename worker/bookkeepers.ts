@@ -11,6 +11,8 @@ export interface BookkeeperOptions {
   reconcileSeconds: number;
   orphanPolicy: OrphanPolicy;
   params: TradingParams;
+  /** Told what could not be done and is not needed to trade (the book's priority on an older server). */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -28,7 +30,9 @@ export async function ensureBookkeepers(client: Client, o: BookkeeperOptions): P
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: 'risk book: reservations, kill switch, daily P&L',
   });
-  await raiseBookPriority(client, riskBookWorkflowId(o.taskQueue));
+  await raiseBookPriority(client, riskBookWorkflowId(o.taskQueue)).catch((err: unknown) =>
+    o.warn?.(`the risk book keeps its task priority: ${err instanceof Error ? err.message : String(err)}`),
+  );
   const config: ReconcilerConfig = { periodSeconds: o.reconcileSeconds, orphanPolicy: o.orphanPolicy, params: o.params };
   await client.workflow.signalWithStart<typeof reconcilerWorkflow, [ReconcilerConfig]>('reconcilerWorkflow', {
     workflowId: reconcilerWorkflowId(o.taskQueue),
@@ -43,7 +47,8 @@ export async function ensureBookkeepers(client: Client, o: BookkeeperOptions): P
 
 /**
  * A book started before it had a priority keeps the default through every continue-as-new (a new run inherits its
- * priority): give the running book its priority, once.
+ * priority): give the running book its priority, once. A server that cannot (older than priorities) only costs the
+ * book its place ahead of the loops' tasks.
  */
 async function raiseBookPriority(client: Client, workflowId: string): Promise<void> {
   const { raw } = await client.workflow.getHandle(workflowId).describe();

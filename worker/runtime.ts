@@ -196,7 +196,7 @@ export async function startWorker(config: AppConfig, at: WorkerEndpoints, opts: 
     await journal.close().catch(() => {});
   });
   // The risk book, and the reconciler with a startup pass (it runs once this worker polls).
-  await ensureBookkeepers(client, { taskQueue: config.taskQueue, reconcileSeconds: config.reconcileSeconds, orphanPolicy: config.orphanPolicy, params: config.params });
+  await ensureBookkeepers(client, { taskQueue: config.taskQueue, reconcileSeconds: config.reconcileSeconds, orphanPolicy: config.orphanPolicy, params: config.params, warn: (m) => log.warn(m) });
   stages.mark('bookkeepers');
   // What a restart costs before the worker polls (chaos/breakdown.ts reads this line).
   log.info({ stagesMs: stages.done() }, 'worker start-up');
