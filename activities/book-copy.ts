@@ -22,6 +22,9 @@ export type Refusal = Extract<RiskVerdict, { approved: false }>;
  */
 export class BookCopy {
   private read: { at: number; copy: Promise<PublishedBook | null> } | null = null;
+  /** This worker's reservations on their way to the book, by a local id. */
+  private readonly inFlight = new Map<number, { symbol: string; notional: number }>();
+  private nextId = 0;
 
   constructor(
     private readonly client: Client,
@@ -30,12 +33,33 @@ export class BookCopy {
     private readonly maxAgeMs = BOOK_COPY_MAX_AGE_MS,
   ) {}
 
-  /** The refusal the copy shows for this entry, or null (no copy, unreadable, or it would let the entry through). */
+  /**
+   * The refusal the copy shows for this entry, with this worker's reservations in flight counted as taken, or null (no
+   * copy, unreadable, or it would let the entry through).
+   *
+   * Why count them: when many loops want to enter before the book is full (a fleet starting, a candle close after
+   * positions closed), the copy still shows room and every one of them went to the book; bench:fleet at 500 symbols
+   * never recovered from that start. Counted, no more reservations go out than the book has room for.
+   */
   async refusal(p: EntryProposal, limits: RiskLimits, now = Date.now()): Promise<Refusal | null> {
     const copy = await this.latest(now);
     if (!copy) return null;
-    const refusal = refusalFromCopy(copy, p, limits, now);
-    return refusal && { ...refusal, detail: `${refusal.detail} (the risk book's published copy)` };
+    const inFlight = [...this.inFlight.values()];
+    const refusal = refusalFromCopy(copy, p, limits, now, inFlight);
+    if (!refusal) return null;
+    const reserving = inFlight.length > 0 ? `; ${inFlight.length} being reserved by this worker` : '';
+    return { ...refusal, detail: `${refusal.detail} (the risk book's published copy${reserving})` };
+  }
+
+  /** Run a reservation of `p` at the book, counted in flight meanwhile. */
+  async reserving<T>(p: { symbol: string; notional: number }, reserve: () => Promise<T>): Promise<T> {
+    const id = this.nextId++;
+    this.inFlight.set(id, { symbol: p.symbol, notional: p.notional });
+    try {
+      return await reserve();
+    } finally {
+      this.inFlight.delete(id);
+    }
   }
 
   private latest(now: number): Promise<PublishedBook | null> {

@@ -89,7 +89,7 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
       // approve the id again; the copy would count it as taken and refuse, and the reservation would be left over).
       const refused = attempt() === 1 ? await bookCopy?.refusal(req, request.limits, venueTime) : null;
       if (refused) return refused;
-      const verdict = req.dryRun ? await preview(request) : await reserve(request, req.attemptKey);
+      const verdict = req.dryRun ? await preview(request) : await (bookCopy ? bookCopy.reserving(req, () => reserve(request, req.attemptKey)) : reserve(request, req.attemptKey));
       if (!verdict.approved) log.info({ symbol: req.symbol, rule: verdict.rule }, `Risk rejected ${req.symbol}: ${verdict.detail}`);
       return verdict;
     }),

@@ -113,5 +113,12 @@ describe('risk book', () => {
     expect(refusalFromCopy(publishedBook(book), proposal('DUSDT'), limits, DAY2)).toBeNull();
     applyKill(book, { on: true, reason: 'test' }, DAY2);
     expect(refusalFromCopy(publishedBook(book), proposal('DUSDT'), limits, DAY2)?.rule).toBe('GLOBAL_KILL');
+    // Reservations on their way to the book count as taken: no more go out than there is room for.
+    const roomForThree = publishedBook(emptyBook());
+    expect(refusalFromCopy(roomForThree, proposal('DUSDT'), limits, DAY2, [{ symbol: 'AUSDT', notional: 150 }, { symbol: 'BUSDT', notional: 150 }])).toBeNull();
+    const three = [{ symbol: 'AUSDT', notional: 150 }, { symbol: 'BUSDT', notional: 150 }, { symbol: 'CUSDT', notional: 150 }];
+    expect(refusalFromCopy(roomForThree, proposal('DUSDT'), limits, DAY2, three)?.rule).toBe('MAX_POSITIONS');
+    expect(refusalFromCopy(roomForThree, proposal('AUSDT', 400), limits, DAY2, [{ symbol: 'AUSDT', notional: 150 }])?.rule).toBe('SYMBOL_NOTIONAL');
+    expect(refusalFromCopy(roomForThree, proposal('AUSDT', 400), limits, DAY2)).toBeNull();
   });
 });

@@ -161,9 +161,19 @@ export function publishedBook(book: RiskBook): PublishedBook {
  * Only a refusal is taken from a copy: the copy can be older than the book (a position released meanwhile), so it
  * may refuse an entry the book would now approve, which costs that entry one pass; an approval always comes from the
  * book itself, one request at a time. A `venueTime` in a later day than the copy's judges against that day's empty P&L.
+ * Reservations in flight count as taken: an in-flight one the book then refuses, or one already in the copy, may cost
+ * an entry a pass; none of them lets an entry through.
  */
-export function refusalFromCopy(copy: PublishedBook, p: EntryProposal, limits: RiskLimits, venueTime: number): Extract<RiskVerdict, { approved: false }> | null {
+export function refusalFromCopy(
+  copy: PublishedBook,
+  p: EntryProposal,
+  limits: RiskLimits,
+  venueTime: number,
+  /** Reservations on their way to the book: counted as if approved, so no more go out than the book has room for. */
+  inFlight: readonly { symbol: string; notional: number }[] = [],
+): Extract<RiskVerdict, { approved: false }> | null {
   const newDay = venueDayKey(venueTime) > copy.day.key;
-  const verdict = checkRisk(p, { globalKill: copy.killOn, openPositions: copy.reservations, realizedPnlToday: newDay ? 0 : copy.day.netPnl }, limits);
+  const openPositions = [...copy.reservations, ...inFlight];
+  const verdict = checkRisk(p, { globalKill: copy.killOn, openPositions, realizedPnlToday: newDay ? 0 : copy.day.netPnl }, limits);
   return verdict.approved ? null : verdict;
 }
