@@ -15,10 +15,10 @@ export type Refusal = Extract<RiskVerdict, { approved: false }>;
  * workflow task), shared by every entry on the worker and read at most every BOOK_COPY_MAX_AGE_MS.
  *
  * Why: while the book is full, a fleet's entries are refused one by one, and each refusal went through the book's
- * workflow, one workflow task at a time. bench:fleet at 300 symbols on a slow 2-core machine: 37 % of the passes
- * were entries the full book refused (MAX_POSITIONS); their reservations waited 10 to 16 s for the book, a third
- * timed out, and their heartbeats and update polls were most of the dev server's work. A refusal from the copy costs
- * nothing; an entry the copy lets through goes to the book, which alone approves.
+ * workflow, one workflow task at a time. bench:fleet at 300 symbols on a slow 2-core machine: a quarter to two fifths
+ * of the decisions were entries the full book refused (MAX_POSITIONS); their reservations waited 10 to 16 s for the
+ * book, most timed out, and their heartbeats and update polls were most of the dev server's work. A refusal from
+ * the copy costs nothing; an entry the copy lets through goes to the book, which alone approves.
  */
 export class BookCopy {
   private read: { at: number; copy: Promise<PublishedBook | null> } | null = null;
