@@ -1,10 +1,9 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkRisk, type RiskVerdict } from '../core/risk.js';
-import { RISK_REJECTED_FAILURE, adoptReservationSignal, previewReserveQuery, reserveUpdate, riskBookWorkflowId } from '../workflows/book-contracts.js';
+import { RISK_BOOK_SUMMARY, RISK_REJECTED_FAILURE, adoptReservationSignal, previewReserveQuery, reserveUpdate, riskBookStart, riskBookWorkflowId } from '../workflows/book-contracts.js';
 import type { ReserveRequest } from '../core/risk-book.js';
 import type { TradingActivities } from './contracts.js';
-import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
 import { attempt, keepAlive, type ActivityDeps } from './deps.js';
 import { bounded } from './temporal-views.js';
 import type { BookCopy } from './book-copy.js';
@@ -21,17 +20,13 @@ type RiskActivities = Pick<TradingActivities, 'checkEntryRisk' | 'reserveEntry' 
  * why a workflow rather than a locked Postgres table) after checking that the symbol is flat on the
  * exchange, so a loop can never enter on top of exposure it does not know about.
  */
-export function riskActivities({ exchange: ex, journal, log, risk, temporal }: ActivityDeps, bookCopy?: BookCopy): RiskActivities {
+export function riskActivities({ exchange: ex, journal, log, risk, temporal }: ActivityDeps, bookCopy: BookCopy): RiskActivities {
   const bookId = riskBookWorkflowId(temporal.taskQueue);
   const startBook = () =>
     new WithStartWorkflowOperation('riskBookWorkflow', {
-      workflowId: bookId,
-      taskQueue: temporal.taskQueue,
-      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-      priority: RISK_BOOK_PRIORITY,
-      args: [{}],
+      ...riskBookStart(temporal.taskQueue),
       workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: 'risk book: reservations, kill switch, daily P&L',
+      staticSummary: RISK_BOOK_SUMMARY,
     });
   async function reserve(request: ReserveRequest, attemptKey: string): Promise<RiskVerdict> {
     try {
@@ -65,11 +60,7 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
       if (req.adopt) {
         await bounded(temporal.client, () =>
           temporal.client.workflow.signalWithStart('riskBookWorkflow', {
-            workflowId: bookId,
-            taskQueue: temporal.taskQueue,
-            workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-            priority: RISK_BOOK_PRIORITY,
-            args: [{}],
+            ...riskBookStart(temporal.taskQueue),
             signal: adoptReservationSignal,
             signalArgs: [{ positionId: req.positionId, symbol: req.symbol, notional: req.notional, leverage: req.leverage }],
           }),
@@ -87,9 +78,9 @@ export function riskActivities({ exchange: ex, journal, log, risk, temporal }: A
       // The book's published copy refuses what the book would (it is full, killed, past its loss): no request to it.
       // Not on a retry: the first attempt may have reserved this id, which the copy does not show (the book would
       // approve the id again; the copy would count it as taken and refuse, and the reservation would be left over).
-      const refused = attempt() === 1 ? await bookCopy?.refusal(req, request.limits, venueTime) : null;
+      const refused = attempt() === 1 ? await bookCopy.refusal(req, request.limits, venueTime) : null;
       if (refused) return refused;
-      const verdict = req.dryRun ? await preview(request) : await (bookCopy ? bookCopy.reserving(req, () => reserve(request, req.attemptKey)) : reserve(request, req.attemptKey));
+      const verdict = req.dryRun ? await preview(request) : await bookCopy.reserving(req, () => reserve(request, req.attemptKey));
       if (!verdict.approved) log.info({ symbol: req.symbol, rule: verdict.rule }, `Risk rejected ${req.symbol}: ${verdict.detail}`);
       return verdict;
     }),

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { OrphanPolicy } from '../core/config.js';
 import type { TradingParams } from '../core/params.js';
-import { configureReconcilerSignal, reconcilerWorkflowId, riskBookWorkflowId, type ReconcilerConfig } from '../workflows/book-contracts.js';
+import { RISK_BOOK_SUMMARY, configureReconcilerSignal, reconcilerWorkflowId, riskBookStart, riskBookWorkflowId, type ReconcilerConfig } from '../workflows/book-contracts.js';
 import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT } from '../workflows/contracts.js';
 import type { reconcilerWorkflow } from '../workflows/reconciler.js';
 import type { riskBookWorkflow } from '../workflows/risk-book.js';
@@ -22,13 +22,9 @@ export interface BookkeeperOptions {
  */
 export async function ensureBookkeepers(client: Client, o: BookkeeperOptions): Promise<void> {
   await client.workflow.start<typeof riskBookWorkflow>('riskBookWorkflow', {
-    workflowId: riskBookWorkflowId(o.taskQueue),
-    taskQueue: o.taskQueue,
-    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-    priority: RISK_BOOK_PRIORITY,
-    args: [{}],
+    ...riskBookStart(o.taskQueue),
     workflowIdConflictPolicy: 'USE_EXISTING',
-    staticSummary: 'risk book: reservations, kill switch, daily P&L',
+    staticSummary: RISK_BOOK_SUMMARY,
   });
   await raiseBookPriority(client, riskBookWorkflowId(o.taskQueue)).catch((err: unknown) =>
     o.warn?.(`the risk book keeps its task priority: ${err instanceof Error ? err.message : String(err)}`),

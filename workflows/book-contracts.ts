@@ -5,6 +5,7 @@ import type { RiskVerdict } from '../core/risk.js';
 import type { OrphanPolicy } from '../core/reconcile.js';
 import type { TradingParams } from '../core/params.js';
 import { DEFAULT_TASK_QUEUE } from '../core/config.js';
+import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT } from './contracts.js';
 
 /**
  * Contracts of the two book-wide workflows: the risk book (one per account / task queue: capacity
@@ -23,6 +24,15 @@ export interface RiskBookInput {
   /** Present when continuing from a previous run. */
   state?: RiskBook;
 }
+
+/**
+ * How every starter of the risk book starts it (the worker, an entry's reservation or adoption, `qt kill`): one book
+ * per task queue, with the fleet's workflow task timeout and the book's task priority.
+ */
+export function riskBookStart(taskQueue: string) {
+  return { workflowId: riskBookWorkflowId(taskQueue), taskQueue, workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT, priority: RISK_BOOK_PRIORITY, args: [{}] as [RiskBookInput] };
+}
+export const RISK_BOOK_SUMMARY = 'risk book: reservations, kill switch, daily P&L';
 
 export const reserveUpdate = defineUpdate<RiskVerdict, [ReserveRequest]>('reserve');
 export const releaseSignal = defineSignal<[ReleaseRequest]>('release');

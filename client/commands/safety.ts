@@ -3,8 +3,8 @@ import type { Client } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE, type AppConfig } from '../../core/config.js';
 import { mapLimit } from '../../core/map-limit.js';
 import { Journal } from '../../journal/index.js';
-import { reconcileNowUpdate, reconcileSoonSignal, reconcilerWorkflowId, riskBookWorkflowId, setKillSignal, type KillSwitchChange, type ReconcileResult } from '../../workflows/book-contracts.js';
-import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT, closePositionSignal, killSignal, positionWorkflowId, resumeSignal } from '../../workflows/contracts.js';
+import { reconcileNowUpdate, reconcileSoonSignal, reconcilerWorkflowId, riskBookStart, setKillSignal, type KillSwitchChange, type ReconcileResult } from '../../workflows/book-contracts.js';
+import { closePositionSignal, killSignal, positionWorkflowId, resumeSignal } from '../../workflows/contracts.js';
 import type { riskBookWorkflow } from '../../workflows/risk-book.js';
 import { connectClient, runningSymbols, symbolHandle } from '../fleet.js';
 import { symbol as symbolArg } from '../arguments.js';
@@ -65,11 +65,7 @@ async function persistSwitch(on: boolean, reason: string): Promise<string> {
 async function setBookSwitch(client: Client, taskQueue: string, change: KillSwitchChange): Promise<string> {
   try {
     await client.workflow.signalWithStart<typeof riskBookWorkflow, [KillSwitchChange]>('riskBookWorkflow', {
-      workflowId: riskBookWorkflowId(taskQueue),
-      taskQueue,
-      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-      priority: RISK_BOOK_PRIORITY,
-      args: [{}],
+      ...riskBookStart(taskQueue),
       signal: setKillSignal,
       signalArgs: [change],
     });
