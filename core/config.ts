@@ -3,12 +3,12 @@ import { DEFAULT_PARAMS, PARAM_ENV, ParamError, parseParam, type TradingParams }
 import { DEFAULT_RISK_LIMITS, type RiskLimits } from './risk.js';
 import { quoteAsset } from './types.js';
 import { splitSymbols } from './symbols.js';
+import { DEFAULT_TASK_QUEUE } from './task-queue.js';
 import type { OrphanPolicy } from './reconcile.js';
 
 export type { OrphanPolicy } from './reconcile.js';
 
-/** Task queue of a default deployment (QT_TASK_QUEUE); its book-wide workflows get the short ids. */
-export const DEFAULT_TASK_QUEUE = 'quantum-trader';
+export { DEFAULT_TASK_QUEUE } from './task-queue.js';
 
 /**
  * The seed's 45 symbols as it traded them: USDT- and USDC-margined, each as Binance lists it. The seed's

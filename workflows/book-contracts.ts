@@ -4,7 +4,7 @@ import type { Reservation, ReserveRequest, ReleaseRequest, RiskBook } from '../c
 import type { RiskVerdict } from '../core/risk.js';
 import type { OrphanPolicy } from '../core/reconcile.js';
 import type { TradingParams } from '../core/params.js';
-import { DEFAULT_TASK_QUEUE } from '../core/config.js';
+import { DEFAULT_TASK_QUEUE } from '../core/task-queue.js';
 import { RISK_BOOK_PRIORITY, WORKFLOW_TASK_TIMEOUT } from './contracts.js';
 
 /**

@@ -37,4 +37,12 @@ describe('workflow replay compatibility', () => {
     }
     expect(failures).toEqual([]);
   });
+
+  // The worker evaluates a workflow's modules afresh for every workflow it creates: zod's module and a schema
+  // built at import made each creation about four times as costly (core/params.ts says more).
+  it('keeps zod out of the workflow bundle', async () => {
+    const { code } = await bundleWorkflows();
+    expect(code).toContain('./core/params.ts');
+    expect(code).not.toMatch(/node_modules\/zod\//);
+  });
 });
