@@ -163,11 +163,6 @@ function cpuShares(before: ReturnType<typeof processCpu>, after: ReturnType<type
   );
 }
 
-/**
- * What the window cost Temporal: workflow tasks completed, the dev server's persistence requests per task and by
- * operation, and the worker's sticky cache misses (each one a replay of a whole run), failed tasks and
- * schedule-to-start latency.
- */
 /** How long the fleet's start may take before the warm-up begins anyway. */
 const FLEET_UP_LIMIT_S = 300;
 
@@ -185,6 +180,11 @@ async function everyLoopEvaluated(journal: Journal, n: number, startedAt: number
   return null;
 }
 
+/**
+ * What the window cost Temporal: workflow tasks completed, the dev server's persistence requests per task and by
+ * operation, and the worker's sticky cache misses (each one a replay of a whole run), failed tasks and
+ * schedule-to-start latency.
+ */
 function temporalFigures(server0: Sample[], server1: Sample[], core0: Sample[], core1: Sample[], seconds: number) {
   const diff = (a: Sample[], b: Sample[], name: string, where: Record<string, string> = {}) => total(b, name, where) - total(a, name, where);
   const tasks = diff(core0, core1, 'temporal_workflow_task_execution_latency_count');

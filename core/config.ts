@@ -8,7 +8,7 @@ import type { OrphanPolicy } from './reconcile.js';
 
 export type { OrphanPolicy } from './reconcile.js';
 
-export { DEFAULT_TASK_QUEUE } from './task-queue.js';
+export { DEFAULT_TASK_QUEUE };
 
 /**
  * The seed's 45 symbols as it traded them: USDT- and USDC-margined, each as Binance lists it. The seed's
