@@ -26,10 +26,19 @@ export interface MarketEvents {
  * Event-driven mode in the worker: the market-data service's events wake the symbol loops and watch the open
  * positions' exit levels; both reach the workflows as signals through the worker's Temporal client.
  */
-export function startMarketEvents(config: Pick<AppConfig, 'eventMovePct'>, md: MarketDataService, client: Client, exchange: FuturesExchange, claims: ArmedExitClaims, log: Logger): MarketEvents {
+export function startMarketEvents(
+  config: Pick<AppConfig, 'eventMovePct'>,
+  md: MarketDataService,
+  client: Client,
+  exchange: FuturesExchange,
+  claims: ArmedExitClaims,
+  log: Logger,
+  tuning: { wakeWindow?: number } = {},
+): MarketEvents {
   const waker = new LoopWaker(md, {
     movePct: config.eventMovePct,
     minGapMs: DEFAULT_WAKE_GAP_MS,
+    ...(tuning.wakeWindow ? { window: tuning.wakeWindow } : {}),
     log: log.child({ component: 'loop-waker' }),
     send: (symbol, reasons) => client.workflow.getHandle(symbolWorkflowId(symbol)).signal(marketWakeSignal, { reasons }),
   });
