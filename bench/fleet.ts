@@ -60,6 +60,8 @@ const { values: args } = parseArgs({
     'event-driven': { type: 'string', default: 'true' },
     speed: { type: 'string', default: '5' },
     'move-pct': { type: 'string', default: '0.5' },
+    /** Wakes awaiting their loop's evaluation at once (market/loop-waker.ts), for experiments. */
+    'wake-window': { type: 'string' },
   },
 });
 const N = Number(args.symbols);
@@ -231,7 +233,7 @@ try {
     stops.push(async () => md.close());
     console.error(`market streams of ${N} symbols seeded and subscribed in ${Date.now() - seeded} ms`);
   }
-  const events = md ? startMarketEvents({ eventMovePct: Number(args['move-pct']) }, md, client, exchange, journal, log) : null;
+  const events = md ? startMarketEvents({ eventMovePct: Number(args['move-pct']) }, md, client, exchange, journal, log, args['wake-window'] ? { wakeWindow: Number(args['wake-window']) } : {}) : null;
   if (events) stops.push(async () => events.close());
   // Candle close -> the loop's evaluation, per symbol (the first evaluation after each close).
   const closedAt = new Map<string, number>();
@@ -348,6 +350,8 @@ try {
         wakesSent: events.waker.stats.sent - wakes0.sent,
         wakesCoalesced: events.waker.stats.coalesced - wakes0.coalesced,
         wakesFailed: events.waker.stats.failed - wakes0.failed,
+        // Queued wakes a timer tick answered before their turn (none before the wake window existed).
+        wakesAnswered: (events.waker.stats.answered ?? 0) - (wakes0.answered ?? 0),
       }
       : {}),
   };
