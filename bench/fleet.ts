@@ -351,7 +351,7 @@ try {
         wakesCoalesced: events.waker.stats.coalesced - wakes0.coalesced,
         wakesFailed: events.waker.stats.failed - wakes0.failed,
         // Queued wakes a timer tick answered before their turn (none before the wake window existed).
-        wakesAnswered: (events.waker.stats.answered ?? 0) - (wakes0.answered ?? 0),
+        wakesAnswered: events.waker.stats.answered - wakes0.answered,
       }
       : {}),
   };
