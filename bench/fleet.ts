@@ -11,7 +11,7 @@
  * and the delay from each candle close to the loop's evaluation is printed too. `--event-driven false`:
  * timer-driven loops reading candles over REST.
  *
- *   npm run bench:fleet -- --symbols 100 --interval 15 [--duration 120] [--warmup 30] [--data DIR] [--event-driven true|false] [--speed 5]
+ *   npm run bench:fleet -- --symbols 100 --interval 15 [--duration 120] [--warmup 30] [--data DIR] [--event-driven true|false] [--speed 5] [--wake-window 4]
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
