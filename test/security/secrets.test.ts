@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import protos from '@temporalio/proto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessStack } from '../../chaos/stack.js';
 import { sleep } from '../../infra/sleep.js';
+import { Journal } from '../../journal/journal.js';
 
 /**
  * A paper session whose operator environment holds recognisable fake Binance keys: the real worker (its
@@ -35,7 +35,7 @@ describe('secrets stay in the environment of the process that trades', () => {
   let stack: ProcessStack;
   let client: Client;
   let connection: Connection;
-  let pool: pg.Pool;
+  let journal: Journal;
   const saved = { key: process.env.BINANCE_API_KEY, secret: process.env.BINANCE_API_SECRET };
   const endpoints: Record<string, string> = {};
   const environs: Record<string, string> = {};
@@ -67,10 +67,8 @@ describe('secrets stay in the environment of the process that trades', () => {
     });
     connection = await Connection.connect({ address: stack.temporalAddress });
     client = new Client({ connection });
-    pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
-    // pool.end() resolves before its clients' connections have closed; Postgres stopped right after would otherwise
-    // surface as an uncaught 57P01 on the pool (seen once in a full run).
-    pool.on('error', () => undefined);
+    // The journal's own pool: it survives Postgres stopping under a client still closing (pool.end() resolves first).
+    journal = await Journal.connect(stack.databaseUrl, { max: 2 });
 
     expect((await stack.qt(['start'])).code).toBe(0);
     // Trade until positions have opened and closed (entries, stops, exits, fills all journaled), with an
@@ -80,7 +78,7 @@ describe('secrets stay in the environment of the process that trades', () => {
     await stack.admin('DELETE', '/admin/faults');
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM positions WHERE status = 'CLOSED'`);
+      const { rows } = await journal.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM positions WHERE status = 'CLOSED'`);
       if (rows[0]!.n >= 1) break;
       await sleep(1_000);
     }
@@ -96,7 +94,7 @@ describe('secrets stay in the environment of the process that trades', () => {
     else process.env.BINANCE_API_KEY = saved.key;
     if (saved.secret === undefined) delete process.env.BINANCE_API_SECRET;
     else process.env.BINANCE_API_SECRET = saved.secret;
-    await pool?.end();
+    await journal?.close();
     await connection?.close();
     await stack?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -138,11 +136,11 @@ describe('secrets stay in the environment of the process that trades', () => {
   });
 
   it('no journal table holds them (every row of every table, as text)', async () => {
-    const { rows: tables } = await pool.query<{ name: string }>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`);
+    const { rows: tables } = await journal.pool.query<{ name: string }>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`);
     expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['signals', 'orders', 'fills', 'positions', 'risk_state']));
     let rowsSeen = 0;
     for (const { name } of tables) {
-      const { rows } = await pool.query<{ row: string }>(`SELECT t::text AS row FROM "${name}" t`);
+      const { rows } = await journal.pool.query<{ row: string }>(`SELECT t::text AS row FROM "${name}" t`);
       rowsSeen += rows.length;
       expect(leaks(rows.map((r) => r.row).join('\n')), name).toEqual([]);
     }
