@@ -58,8 +58,13 @@ export function observeMark(s: SymbolWakeState, price: number, now: number, rule
  * becomes the latest one.
  */
 export function evaluated(s: SymbolWakeState, startedAt: number): SymbolWakeState {
-  const pending = s.pending && s.pending.requestedAt < startedAt ? null : s.pending;
+  const pending = s.pending && answeredBy(startedAt, s.pending.requestedAt) ? null : s.pending;
   return { ...s, pending, reference: s.lastMark ?? s.reference };
+}
+
+/** An evaluation that began at `startedAt` has seen an event of `eventAt` (and so answers a wake for it). */
+export function answeredBy(startedAt: number, eventAt: number): boolean {
+  return eventAt < startedAt;
 }
 
 /** Send the pending wake if its gap has passed. */

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { NEW_WAKE_STATE, evaluated, flush, observeMark, requestWake, type SymbolWakeState, type WakeReason, type WakeRules, type WakeStep } from '../core/wake-policy.js';
+import { NEW_WAKE_STATE, answeredBy, evaluated, flush, observeMark, requestWake, type SymbolWakeState, type WakeReason, type WakeRules, type WakeStep } from '../core/wake-policy.js';
 import type { MarketDataEvents } from './market-data-service.js';
 
 /** Sends one wake to a symbol's loop (a Temporal signal by workflow id in the worker). */
@@ -149,8 +149,7 @@ export class LoopWaker {
     for (let i = 0; i < this.queue.length; ) {
       const { symbol, reasons, queuedAt } = this.queue[i]!;
       const evaluatedAt = this.lastEvaluatedAt.get(symbol) ?? -Infinity;
-      // As in core/wake-policy.ts, only an evaluation that began after the event has seen it.
-      if (evaluatedAt > queuedAt) {
+      if (answeredBy(evaluatedAt, queuedAt)) {
         this.queue.splice(i, 1);
         this.stats.answered++;
         continue;
